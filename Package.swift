@@ -1,0 +1,31 @@
+// swift-tools-version:6.0
+// lorweb: a LoRA-space analysis workbench for LoRWeB (visual analogies with a weight basis of LoRAs).
+import PackageDescription
+
+let package = Package(
+    name: "lorweb",
+    products: [
+        .executable(name: "lorweb", targets: ["lorweb"]),
+        .library(name: "Tensor", targets: ["Tensor"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // MARK: - System libraries (module maps + shims, nothing else)
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .systemLibrary(name: "CLAPACKE", path: "Sources/CLAPACKE"),
+
+        // MARK: - Libraries (dependencies point one way: Tensor <- ... <- lorweb)
+        .target(name: "Tensor", dependencies: ["CBLAS", "CLAPACKE"]),
+
+        // MARK: - Command-line tool
+        .executableTarget(
+            name: "lorweb",
+            dependencies: ["Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
+        // MARK: - Tests
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,60 @@
+import CBLAS
+import Dispatch
+import Foundation
+
+/// Process-wide compute settings: how many threads our loops and OpenBLAS may use together.
+///
+/// The count comes from `LORWEB_THREADS` (default: all cores) and can be changed at run time
+/// (`--threads N` on every command). Kernels split work into chunks whose boundaries never change
+/// the arithmetic of any single output element, so results are identical for every thread count.
+public enum Runtime {
+    nonisolated(unsafe) private static var _threads: Int = {
+        let env = ProcessInfo.processInfo.environment["LORWEB_THREADS"].flatMap { Int($0) }
+        let n = max(1, env ?? ProcessInfo.processInfo.activeProcessorCount)
+        openblas_set_num_threads(Int32(n))
+        return n
+    }()
+
+    /// Threads used by our kernels and by OpenBLAS.
+    public static var threads: Int {
+        get { _threads }
+        set {
+            _threads = max(1, newValue)
+            openblas_set_num_threads(Int32(_threads))
+        }
+    }
+
+    /// OpenBLAS's build configuration and the kernel it selected (e.g. "Cooperlake" or "Haswell").
+    /// `OPENBLAS_CORETYPE` in the environment overrides the autodetected kernel at library load.
+    public static var blasConfig: String {
+        let config = openblas_get_config().map { String(cString: $0) } ?? "?"
+        let core = openblas_get_corename().map { String(cString: $0) } ?? "?"
+        return "\(config.trimmingCharacters(in: .whitespaces)) core=\(core)"
+    }
+
+    /// Runs `body` with OpenBLAS restricted to one thread, for loops that themselves run
+    /// sgemm calls in parallel (one thread per independent product instead of both nesting).
+    public static func withSingleThreadedBLAS<T>(_ body: () throws -> T) rethrows -> T {
+        let n = threads
+        if n == 1 { return try body() }
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(Int32(n)) }
+        return try body()
+    }
+}
+
+/// Splits `0..<count` into at most `Runtime.threads` contiguous chunks of at least `grain`
+/// items and runs `body` on each chunk, in parallel when there is more than one.
+@inlinable
+public func parallelFor(_ count: Int, grain: Int = 4096, _ body: (Range<Int>) -> Void) {
+    if count <= 0 { return }
+    let chunks = min(Runtime.threads, max(1, count / max(grain, 1)))
+    if chunks <= 1 {
+        body(0..<count)
+        return
+    }
+    DispatchQueue.concurrentPerform(iterations: chunks) { c in
+        let lo = count * c / chunks, hi = count * (c + 1) / chunks
+        body(lo..<hi)
+    }
+}

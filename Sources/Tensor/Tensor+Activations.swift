@@ -1,0 +1,105 @@
+import Foundation
+
+// Activations and softmax as single fused passes, each with its analytic derivative.
+
+extension Tensor {
+    public func silu() -> Tensor {
+        Tensor.map(self) { $0 / (1 + Foundation.exp(-$0)) }.recorded([self]) { g in
+            [Tensor.zipMap(g, self) { g, x in
+                let s = 1 / (1 + Foundation.exp(-x))
+                return g * s * (1 + x * (1 - s))
+            }]
+        }
+    }
+
+    public func relu() -> Tensor {
+        Tensor.map(self) { Swift.max($0, 0) }.recorded([self]) { g in [Tensor.zipMap(g, self) { g, x in x > 0 ? g : 0 }] }
+    }
+
+    /// x * sigmoid(1.702 x), CLIP's "quick_gelu".
+    public func quickGelu() -> Tensor {
+        Tensor.map(self) { $0 / (1 + Foundation.exp(-1.702 * $0)) }.recorded([self]) { g in
+            [Tensor.zipMap(g, self) { g, x in
+                let s = 1 / (1 + Foundation.exp(-1.702 * x))
+                return g * s * (1 + 1.702 * x * (1 - s))
+            }]
+        }
+    }
+
+    /// GELU: exact 0.5 x (1 + erf(x / sqrt 2)), or PyTorch's tanh approximation.
+    public func gelu(approximate: Bool = false) -> Tensor {
+        if approximate {
+            let c: Float = 0.7978845608028654, k: Float = 0.044715
+            return Tensor.map(self) { x in 0.5 * x * (1 + Foundation.tanh(c * (x + k * x * x * x))) }.recorded([self]) { g in
+                [Tensor.zipMap(g, self) { g, x in
+                    let t = Foundation.tanh(c * (x + k * x * x * x))
+                    return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * k * x * x))
+                }]
+            }
+        }
+        return Tensor.map(self) { x in 0.5 * x * (1 + erff(x * 0.7071067811865476)) }.recorded([self]) { g in
+            [Tensor.zipMap(g, self) { g, x in
+                // d/dx = Phi(x) + x phi(x)
+                g * (0.5 * (1 + erff(x * 0.7071067811865476)) + x * 0.3989422804014327 * Foundation.exp(-0.5 * x * x))
+            }]
+        }
+    }
+
+    /// Runs `body(row pointer in, row pointer out)` over all rows of the last axis in parallel.
+    @inline(__always)
+    static func rowwise(_ x: Tensor, into out: Tensor, _ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) {
+        let n = x.shape.last ?? 1, rows = x.count / Swift.max(n, 1)
+        let src = x.data, dst = out.data
+        parallelFor(rows, grain: Swift.max(1, 8192 / Swift.max(n, 1))) { r in
+            for i in r { body(src + i * n, dst + i * n, n) }
+        }
+    }
+
+    /// Numerically stable softmax over the last axis.
+    public func softmax() -> Tensor {
+        let y = Tensor(uninitialized: shape)
+        Tensor.rowwise(self, into: y) { s, d, n in
+            var m = -Float.infinity
+            for j in 0..<n { m = Swift.max(m, s[j]) }
+            var z: Float = 0
+            for j in 0..<n { d[j] = Foundation.exp(s[j] - m); z += d[j] }
+            let inv = 1 / z
+            for j in 0..<n { d[j] *= inv }
+        }
+        return y.recorded([self]) { g in
+            // dx = y * (g - sum(g * y))
+            let dx = Tensor(uninitialized: y.shape), pg = g.data, py = y.data
+            Tensor.rowwise(y, into: dx) { _, d, n in
+                let off = d - dx.data, gr = pg + off, yr = py + off
+                var dot: Float = 0
+                for j in 0..<n { dot += gr[j] * yr[j] }
+                for j in 0..<n { d[j] = yr[j] * (gr[j] - dot) }
+            }
+            return [dx]
+        }
+    }
+
+    /// Numerically stable log-softmax over the last axis.
+    public func logSoftmax() -> Tensor {
+        let y = Tensor(uninitialized: shape)
+        Tensor.rowwise(self, into: y) { s, d, n in
+            var m = -Float.infinity
+            for j in 0..<n { m = Swift.max(m, s[j]) }
+            var z: Float = 0
+            for j in 0..<n { z += Foundation.exp(s[j] - m) }
+            let lse = m + Foundation.log(z)
+            for j in 0..<n { d[j] = s[j] - lse }
+        }
+        return y.recorded([self]) { g in
+            // dx = g - softmax * sum(g)
+            let dx = Tensor(uninitialized: y.shape), pg = g.data, py = y.data
+            Tensor.rowwise(y, into: dx) { _, d, n in
+                let off = d - dx.data, gr = pg + off, yr = py + off
+                var total: Float = 0
+                for j in 0..<n { total += gr[j] }
+                for j in 0..<n { d[j] = gr[j] - Foundation.exp(yr[j]) * total }
+            }
+            return [dx]
+        }
+    }
+}
