@@ -10,22 +10,28 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // MARK: - System libraries (module maps + shims, nothing else)
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CLAPACKE", path: "Sources/CLAPACKE"),
+        // libpng and libjpeg report errors by longjmp, which Swift cannot catch: this C shim
+        // contains it and returns error codes with the library's message.
+        .target(name: "CImageIO", linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
 
         // MARK: - Libraries (dependencies point one way: Tensor <- ... <- lorweb)
         .target(name: "Tensor", dependencies: ["CBLAS", "CLAPACKE"]),
+        .target(name: "Formats", dependencies: ["Tensor", "CImageIO", "Yams"]),
 
         // MARK: - Command-line tool
         .executableTarget(
             name: "lorweb",
-            dependencies: ["Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Tensor", "Formats", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // MARK: - Tests
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "FormatsTests", dependencies: ["Formats"], resources: [.copy("../Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )
