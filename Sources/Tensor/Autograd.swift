@@ -14,18 +14,15 @@ final class Node {
     }
 }
 
-/// Whether operations record the graph. Orchestration (model forward, training loop) runs on one
-/// thread; kernels run in parallel underneath but never record.
+/// Whether operations record the graph. A task-local (thread-local outside tasks), so a no-grad
+/// scope on one thread never disables recording on another.
 public enum GradMode {
-    nonisolated(unsafe) public static var isEnabled = true
+    @TaskLocal public static var isEnabled = true
 }
 
 /// Runs `body` without recording the graph (inference, evaluation, frozen encoders).
 public func withNoGrad<T>(_ body: () throws -> T) rethrows -> T {
-    let saved = GradMode.isEnabled
-    GradMode.isEnabled = false
-    defer { GradMode.isEnabled = saved }
-    return try body()
+    try GradMode.$isEnabled.withValue(false, operation: body)
 }
 
 extension Tensor {

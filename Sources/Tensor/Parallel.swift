@@ -2,26 +2,24 @@ import CBLAS
 import Dispatch
 import Foundation
 
-/// Process-wide compute settings: how many threads our loops and OpenBLAS may use together.
+/// Process-wide compute settings: how many threads lorweb's kernels use.
 ///
 /// The count comes from `LORWEB_THREADS` (default: all cores) and can be changed at run time
 /// (`--threads N` on every command). Kernels split work into chunks whose boundaries never change
 /// the arithmetic of any single output element, so results are identical for every thread count.
+/// OpenBLAS itself is kept single-threaded: matrix products are tiled and spread over our threads
+/// (see `sgemm`), which keeps them deterministic and never oversubscribes the cores.
 public enum Runtime {
     nonisolated(unsafe) private static var _threads: Int = {
+        openblas_set_num_threads(1)
         let env = ProcessInfo.processInfo.environment["LORWEB_THREADS"].flatMap { Int($0) }
-        let n = max(1, env ?? ProcessInfo.processInfo.activeProcessorCount)
-        openblas_set_num_threads(Int32(n))
-        return n
+        return max(1, env ?? ProcessInfo.processInfo.activeProcessorCount)
     }()
 
-    /// Threads used by our kernels and by OpenBLAS.
+    /// Threads used by our kernels (matrix products included).
     public static var threads: Int {
         get { _threads }
-        set {
-            _threads = max(1, newValue)
-            openblas_set_num_threads(Int32(_threads))
-        }
+        set { _threads = max(1, newValue) }
     }
 
     /// OpenBLAS's build configuration and the kernel it selected (e.g. "Cooperlake" or "Haswell").
@@ -30,16 +28,6 @@ public enum Runtime {
         let config = openblas_get_config().map { String(cString: $0) } ?? "?"
         let core = openblas_get_corename().map { String(cString: $0) } ?? "?"
         return "\(config.trimmingCharacters(in: .whitespaces)) core=\(core)"
-    }
-
-    /// Runs `body` with OpenBLAS restricted to one thread, for loops that themselves run
-    /// sgemm calls in parallel (one thread per independent product instead of both nesting).
-    public static func withSingleThreadedBLAS<T>(_ body: () throws -> T) rethrows -> T {
-        let n = threads
-        if n == 1 { return try body() }
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(Int32(n)) }
-        return try body()
     }
 }
 

@@ -4,7 +4,11 @@ import CBLAS
 // shares a 2-D right operand is folded into one tall sgemm.
 
 /// C[m,n] = alpha * op(A) op(B) + beta * C, row-major, with leading dimensions of the stored layouts.
-@inline(__always)
+///
+/// OpenBLAS's own threading changes how it blocks the K loop with the thread count, and with it
+/// the rounding of every output. So OpenBLAS always runs single-threaded and we split C into
+/// tiles whose sizes depend only on (m, n, k): each tile is the same single-threaded call
+/// whatever `Runtime.threads` is, and the threads only decide who runs which tile.
 func sgemm(_ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
            _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
            beta: Float = 0, _ c: UnsafeMutablePointer<Float>, ldc: Int)
@@ -15,8 +19,39 @@ func sgemm(_ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int, alpha: Float 
         for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
         return
     }
-    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    func call(_ m: Int, _ n: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+    let tiles = gemmTiles(m: m, n: n, k: k)
+    if tiles.count == 1 {
+        call(m, n, a, b, c)
+        return
+    }
+    // Split the larger of M and N, so each tile re-packs only the smaller operand.
+    let splitRows = tiles.alongM, size = tiles.size
+    parallelFor(tiles.count, grain: 1) { r in
+        for t in r {
+            let lo = t * size, hi = Swift.min(lo + size, splitRows ? m : n)
+            if splitRows {
+                call(hi - lo, n, a + (transA ? lo : lo * lda), b, c + lo * ldc)
+            } else {
+                call(m, hi - lo, a, b + (transB ? lo * ldb : lo), c + lo)
+            }
+        }
+    }
+}
+
+/// Tiling of an sgemm output, a function of the shape alone: tiles of at least 64 rows (or
+/// columns) and at most 16 of them, none below ~2 MFLOP where a second thread costs more than
+/// it saves.
+func gemmTiles(m: Int, n: Int, k: Int) -> (alongM: Bool, size: Int, count: Int) {
+    let alongM = m >= n
+    let extent = alongM ? m : n, other = alongM ? n : m
+    let minTile = Swift.max(64, (1 << 20) / Swift.max(other * k, 1))
+    let count = Swift.max(1, Swift.min(16, extent / minTile))
+    let size = (extent + count - 1) / count
+    return (alongM, size, (extent + size - 1) / size)
 }
 
 extension Tensor {

@@ -30,8 +30,9 @@ extension Tensor {
         var inputs = [x]
         if let weight { inputs.append(weight) }
         if let bias { inputs.append(bias) }
+        // The closure holds the tensors, never raw pointers into them: they must outlive the forward.
         return y.recorded(inputs) { g in
-            let pg = g.data, px = x.data
+            let pg = g.data, px = x.data, ps = stats.data, pw = weight?.data
             var dx: Tensor? = nil
             if x.requiresGrad {
                 let t = Tensor(uninitialized: x.shape)
@@ -90,7 +91,7 @@ extension Tensor {
         let x = self
         let inputs = weight.map { [x, $0] } ?? [x]
         return y.recorded(inputs) { g in
-            let pg = g.data, px = x.data
+            let pg = g.data, px = x.data, pr = rstds.data, pw = weight?.data
             var dx: Tensor? = nil
             if x.requiresGrad {
                 let t = Tensor(uninitialized: x.shape)

@@ -1,6 +1,7 @@
 // Reductions over axes. Every reduction is a sequence of single-axis passes over the view
 // [outer, size, inner]; each output element is accumulated in a fixed order (sequentially along
 // the axis, or in fixed 4096-element blocks for one long row), whatever the thread count.
+// Contiguous rows accumulate in Float64: a long Float32 running sum drifts by hundreds of ulps.
 
 extension Tensor {
     /// Sums over one axis with the layout [outer, size, inner] -> [outer, inner].
@@ -13,21 +14,21 @@ extension Tensor {
         if inner == 1 && outer < Runtime.threads && size >= 8192 {
             // One or few long rows: blocked partial sums, then a sequential pass over the blocks.
             let block = 4096, nb = (size + block - 1) / block
-            let partial = UnsafeMutablePointer<Float>.allocate(capacity: outer * nb)
+            let partial = UnsafeMutablePointer<Double>.allocate(capacity: outer * nb)
             defer { partial.deallocate() }
             parallelFor(outer * nb, grain: 1) { r in
                 for job in r {
                     let o = job / nb, b = job % nb
                     let p = src + o * size + b * block
-                    var acc: Float = 0
-                    for i in 0..<Swift.min(block, size - b * block) { acc += p[i] }
+                    var acc: Double = 0
+                    for i in 0..<Swift.min(block, size - b * block) { acc += Double(p[i]) }
                     partial[job] = acc
                 }
             }
             for o in 0..<outer {
-                var acc: Float = 0
+                var acc: Double = 0
                 for b in 0..<nb { acc += partial[o * nb + b] }
-                dst[o] = acc
+                dst[o] = Float(acc)
             }
             return out
         }
@@ -36,9 +37,9 @@ extension Tensor {
                 for o in r {
                     let s = src + o * size * inner, d = dst + o * inner
                     if inner == 1 {
-                        var acc: Float = 0
-                        for i in 0..<size { acc += s[i] }
-                        d[0] = acc
+                        var acc: Double = 0
+                        for i in 0..<size { acc += Double(s[i]) }
+                        d[0] = Float(acc)
                     } else {
                         if size == 0 { d.update(repeating: 0, count: inner); continue }
                         d.update(from: s, count: inner)
