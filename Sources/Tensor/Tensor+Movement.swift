@@ -182,3 +182,14 @@ extension Tensor {
         return reshaped([b, c, h / p, p, w / p, p]).permuted([0, 2, 4, 1, 3, 5]).reshaped([b, (h / p) * (w / p), c * p * p])
     }
 }
+
+extension Tensor {
+    /// A convolution whose stride equals its kernel (ViT / Flux patch embedding) as one matmul:
+    /// images [B, C, H, W], weight [D, C, p, p] as PyTorch stores it, bias [D] -> [B, (H/p)(W/p), D].
+    public func patchEmbedding(weight: Tensor, bias: Tensor?) -> Tensor {
+        precondition(weight.rank == 4 && weight.shape[2] == weight.shape[3] && rank == 4 && shape[1] == weight.shape[1],
+                     "patchEmbedding: images \(shape) do not match conv weight \(weight.shape)")
+        let d = weight.shape[0], p = weight.shape[2]
+        return patchified(p).linear(weight.reshaped([d, -1]), bias)
+    }
+}

@@ -193,3 +193,23 @@ func referenceMatmul(_ a: Tensor, _ b: Tensor, ta: Bool, tb: Bool) -> [Double] {
         }
     }
 }
+
+@Suite struct PatchEmbeddingTests {
+    @Test func matchesDirectConvolution() {
+        var rng = TestRNG(5)
+        let (b, c, h, w, d, p) = (2, 3, 6, 4, 5, 2)
+        let x = rng.tensor([b, c, h, w]), wt = rng.tensor([d, c, p, p]), bias = rng.tensor([d])
+        let y = x.patchEmbedding(weight: wt, bias: bias)
+        #expect(y.shape == [b, (h / p) * (w / p), d])
+        var worst: Float = 0
+        for n in 0..<b { for oy in 0..<(h / p) { for ox in 0..<(w / p) { for o in 0..<d {
+            var acc = bias[o]
+            for ch in 0..<c { for i in 0..<p { for j in 0..<p {
+                acc += x[n, ch, oy * p + i, ox * p + j] * wt[o, ch, i, j]
+            } } }
+            worst = max(worst, abs(acc - y[n, oy * (w / p) + ox, o]))
+        } } } }
+        #expect(worst < 1e-5, "patch embedding vs direct convolution: max error \(worst)")
+        gradCheck("patchEmbedding", [x, wt, bias]) { $0[0].patchEmbedding(weight: $0[1], bias: $0[2]) }
+    }
+}
