@@ -23,11 +23,12 @@ let package = Package(
         // MARK: - Libraries (dependencies point one way: Tensor <- ... <- lorweb)
         .target(name: "Tensor", dependencies: ["CBLAS", "CLAPACKE"]),
         .target(name: "Formats", dependencies: ["Tensor", "CImageIO", "Yams"]),
+        .target(name: "Models", dependencies: ["Tensor", "Formats"]),
 
         // MARK: - Command-line tool
         .executableTarget(
             name: "lorweb",
-            dependencies: ["Tensor", "Formats", "CBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Tensor", "Formats", "Models", "CBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // MARK: - Tests
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),

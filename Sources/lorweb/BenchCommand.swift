@@ -1,8 +1,118 @@
 import ArgumentParser
+import CBLAS
+import Foundation
 import Tensor
 
 struct Bench: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks (release builds only give meaningful numbers).")
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmarks; numbers are meaningful only from a release build with OPENBLAS_CORETYPE unset.",
+        subcommands: [BenchOps.self])
+}
+
+/// One timed case: our op against raw `cblas_sgemm` on the same shapes in the same run.
+struct BenchCase: Encodable {
+    let name: String
+    let flops: Double
+    let medianMs: Double
+    let gflopPerS: Double
+    let rawSgemmMs: Double?
+    let rawSgemmGflopPerS: Double?
+    /// ours / raw sgemm throughput (1.0 = no overhead over the bare BLAS call).
+    let ratio: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case name, flops, medianMs = "median_ms", gflopPerS = "gflop_per_s", rawSgemmMs = "raw_sgemm_ms"
+        case rawSgemmGflopPerS = "raw_sgemm_gflop_per_s", ratio
+    }
+}
+
+/// Median wall time of `body` in milliseconds, after one warm-up call.
+func medianMs(reps: Int, _ body: () -> Void) -> Double {
+    body()
+    var times: [Double] = []
+    for _ in 0..<reps {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        body()
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+    }
+    return times.sorted()[times.count / 2]
+}
+
+struct BenchOps: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ops",
+        abstract: "GFLOP/s of matmul/linear at the small model's shapes and at 1024^3, beside raw cblas_sgemm.")
+
     @OptionGroup var global: GlobalOptions
-    func run() throws { try global.apply() }
+    @Flag(help: "Print one JSON object instead of a table.") var json = false
+    @Option(help: "Timed repetitions per case (median is reported).") var reps = 20
+
+    func run() throws {
+        try global.apply()
+        guard reps >= 1 else { throw ValidationError("--reps must be at least 1") }
+        var rng = RNG(seed: 0)
+        var cases: [BenchCase] = []
+
+        // The small preset: batch 16 x 144 tokens (16 text + 64 target + 64 context), hidden 128, MLP 512.
+        let rows = 16 * 144
+        for (name, inF, outF) in [("linear qkv 128->384", 128, 384), ("linear 128->128", 128, 128),
+                                  ("linear mlp 128->512", 128, 512), ("linear mlp 512->128", 512, 128)] {
+            let x = rng.normal([16, 144, inF]), w = rng.normal([outF, inF]), b = rng.normal([outF])
+            let flops = 2.0 * Double(rows * inF * outF)
+            let ours = medianMs(reps: reps) { _ = withNoGrad { x.linear(w, b) } }
+            let raw = rawSgemm(m: rows, n: outF, k: inF, transB: true, reps: reps)
+            cases.append(entry(name + " [2304 rows]", flops, ours, raw))
+        }
+        let q = rng.normal([16, 4, 144, 32]), k = rng.normal([16, 4, 144, 32])
+        let scoresFlops = 2.0 * Double(16 * 4 * 144 * 144 * 32)
+        let scores = medianMs(reps: reps) { _ = withNoGrad { q.matmul(k, transposeB: true) } }
+        cases.append(entry("batched q k^T [64 x 144x144x32]", scoresFlops, scores, nil))
+
+        let a = rng.normal([1024, 1024]), bm = rng.normal([1024, 1024])
+        let big = medianMs(reps: max(3, reps / 4)) { _ = withNoGrad { a.matmul(bm) } }
+        let bigRaw = rawSgemm(m: 1024, n: 1024, k: 1024, transB: false, reps: max(3, reps / 4))
+        cases.append(entry("matmul 1024^3", 2.0 * 1024 * 1024 * 1024, big, bigRaw))
+
+        let small = cases.filter { $0.name.hasPrefix("linear") }
+        let totalMs = small.map(\.medianMs).reduce(0, +), totalFlops = small.map(\.flops).reduce(0, +)
+        if json {
+            struct Report: Encodable {
+                let benchmark = "ops", threads: Int, blas: String, median_ms: Double, gflop_per_s: Double, cases: [BenchCase]
+            }
+            let report = Report(threads: Runtime.threads, blas: Runtime.blasConfig, median_ms: totalMs,
+                                gflop_per_s: totalFlops / totalMs / 1e6, cases: cases)
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys]
+            print(String(decoding: try enc.encode(report), as: UTF8.self))
+            return
+        }
+        print("OpenBLAS: \(Runtime.blasConfig)   threads: \(Runtime.threads)")
+        print("case".padding(toLength: 36, withPad: " ", startingAt: 0) + "    ms   GFLOP/s   raw sgemm GFLOP/s   ours/raw")
+        for c in cases {
+            let raw = c.rawSgemmGflopPerS.map { String(format: "%9.1f", $0) } ?? "        -"
+            let ratio = c.ratio.map { String(format: "%.2f", $0) } ?? "-"
+            print(c.name.padding(toLength: 36, withPad: " ", startingAt: 0)
+                  + String(format: "%6.3f  %8.1f", c.medianMs, c.gflopPerS) + "           \(raw)       \(ratio)")
+        }
+    }
+
+    func entry(_ name: String, _ flops: Double, _ ms: Double, _ raw: Double?) -> BenchCase {
+        let gf = flops / ms / 1e6
+        let rawGf = raw.map { flops / $0 / 1e6 }
+        return BenchCase(name: name, flops: flops, medianMs: ms, gflopPerS: gf, rawSgemmMs: raw,
+                         rawSgemmGflopPerS: rawGf, ratio: rawGf.map { gf / $0 })
+    }
+
+    /// One bare cblas_sgemm on the same shape, with OpenBLAS threading itself over the same
+    /// number of threads: the machine's practical ceiling for that product.
+    func rawSgemm(m: Int, n: Int, k: Int, transB: Bool, reps: Int) -> Double {
+        var rng = RNG(seed: 1)
+        let a = rng.normal([m, k]), b = rng.normal(transB ? [n, k] : [k, n]), c = Tensor(uninitialized: [m, n])
+        openblas_set_num_threads(Int32(Runtime.threads))
+        defer { openblas_set_num_threads(1) }
+        return medianMs(reps: reps) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, transB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
+                        1, a.data, Int32(k), b.data, Int32(transB ? k : n), 0, c.data, Int32(n))
+        }
+    }
 }

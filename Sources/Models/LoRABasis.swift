@@ -1,0 +1,85 @@
+import Foundation
+import Tensor
+
+// The LoRWeB adapter: a basis of n rank-r LoRAs on one Linear layer, mixed per sample by
+// coefficients that come from attention of a query (the encoded analogy) over n learned keys.
+// Port of the release's AttLoRAModule (toolkit/models/AttLoRA.py, toolkit/network_mixins.py):
+//
+//   alpha_h = softmax(q_h K_h^T / sqrt(kdim/heads))      q = to_q(query), per head h
+//   alpha   = mean_h alpha_h          (or sum_h, clamped to [0,1] / [-1,1])
+//   y       = W x + b + s * sum_i alpha_i (x A_i) B_i,   s = lora_alpha / r
+
+/// Hyperparameters of one LoRA-basis adapter (the release's `network_kwargs`).
+public struct LoRABasisConfig: Codable, Equatable {
+    public var n: Int
+    public var r: Int
+    public var keysDim: Int
+    public var queryDim: Int
+    public var heads: Int = 1
+    /// softmax over the basis (true) or the tanh ablation (false).
+    public var softmax: Bool = true
+    public var mixing: Mixing = .mean
+    /// lora_alpha / r; the Flux trainer forces alpha = r, so 1.
+    public var scale: Float = 1
+
+    public enum Mixing: String, Codable { case mean, sum }
+
+    public init(n: Int, r: Int, keysDim: Int, queryDim: Int, heads: Int = 1, softmax: Bool = true,
+                mixing: Mixing = .mean, scale: Float = 1) {
+        self.n = n; self.r = r; self.keysDim = keysDim; self.queryDim = queryDim
+        self.heads = heads; self.softmax = softmax; self.mixing = mixing; self.scale = scale
+    }
+}
+
+public final class LoRABasis {
+    public let config: LoRABasisConfig
+    public let loraA: Tensor     // [n, in, r]
+    public let loraB: Tensor     // [n, r, out]
+    public let loraKeys: Tensor  // [n, kdim]
+    public let toQ: Linear       // att_lora_to_q: [kdim, qdim], no bias
+
+    /// Creates or loads the adapter of a Linear(in, out) under scope `p` (keys `lora_A`,
+    /// `lora_B`, `lora_keys`, `att_lora_to_q.weight`).
+    public init(_ p: Parameters, inFeatures: Int, outFeatures: Int, config c: LoRABasisConfig) throws {
+        precondition(c.keysDim % c.heads == 0, "lora_keys_dim \(c.keysDim) is not divisible by \(c.heads) heads")
+        config = c
+        // kaiming_uniform(a = sqrt 5) over the 3-D tensor: fan_in = in * r, bound 1/sqrt(fan_in).
+        loraA = try p("lora_A", [c.n, inFeatures, c.r], .uniform(bound: 1 / Float(inFeatures * c.r).squareRoot()))
+        loraB = try p("lora_B", [c.n, c.r, outFeatures], .zeros)
+        loraKeys = try p("lora_keys", [c.n, c.keysDim], .normal(std: 1))
+        toQ = try Linear(p.scoped("att_lora_to_q"), c.queryDim, c.keysDim, bias: false)
+    }
+
+    public var parameters: [Tensor] { [loraA, loraB, loraKeys, toQ.weight] }
+
+    /// Mixing coefficients for a batch of queries [B, qdim] -> [B, n].
+    public func coefficients(_ query: Tensor) -> Tensor {
+        let c = config, b = query.shape[0], dh = c.keysDim / c.heads
+        let q = toQ(query).reshaped([b, c.heads, dh]).permuted([1, 0, 2])          // [H, B, dh]
+        let k = loraKeys.reshaped([c.n, c.heads, dh]).permuted([1, 0, 2])         // [H, n, dh]
+        let logits = q.matmul(k, transposeB: true) * (1 / Float(dh).squareRoot())  // [H, B, n]
+        let perHead = c.softmax ? logits.softmax() : logits.tanh()
+        switch c.mixing {
+        case .mean: return perHead.mean(axis: 0)
+        case .sum: return perHead.sum(axis: 0).clamped(min: c.softmax ? 0 : -1, max: 1)
+        }
+    }
+
+    /// The adapter's output s * sum_i alpha_i (x A_i) B_i for x [B, ..., in] and coefficients
+    /// [B, n], as one rank-n*r product: x [A_1 .. A_n] (scaled per channel by alpha) [B_1; ..; B_n].
+    public func delta(_ x: Tensor, coefficients alpha: Tensor) -> Tensor {
+        let c = config, b = x.shape[0], inF = loraA.shape[1], outF = loraB.shape[2]
+        precondition(alpha.shape == [b, c.n], "coefficients \(alpha.shape) do not match batch \(b) and n \(c.n)")
+        let x3 = x.reshaped([b, -1, inF])                                              // [B, T, in]
+        let aCat = loraA.permuted([1, 0, 2]).reshaped([inF, c.n * c.r])               // [in, n*r]
+        let channelScale = alpha.reshaped([b, c.n, 1]).expanded(to: [b, c.n, c.r]).reshaped([b, 1, c.n * c.r]) * c.scale
+        let h = x3.matmul(aCat) * channelScale                                         // [B, T, n*r]
+        let y = h.matmul(loraB.reshaped([c.n * c.r, outF]))                           // [B, T, out]
+        return y.reshaped(Array(x.shape.dropLast()) + [outF])
+    }
+
+    /// y for the adapted layer given its base output and the query.
+    public func callAsFunction(_ x: Tensor, query: Tensor) -> Tensor {
+        delta(x, coefficients: coefficients(query))
+    }
+}
