@@ -56,7 +56,8 @@ public struct ReleaseAdapterKeys: TensorSource {
     }
 
     public var keys: [String] { map.keys.sorted() }
-    public func tensor(_ key: String) throws -> Tensor? { try map[key].flatMap { try source.tensor($0) } }
+    public func shape(of key: String) -> [Int]? { map[key].flatMap { source.shape(of: $0) } }
+    public func tensorIfPresent(_ key: String) throws -> Tensor? { try map[key].flatMap { try source.tensorIfPresent($0) } }
 
     /// n, r, kdim and qdim read off the shapes of the first layer's tensors.
     public func shapes() throws -> (n: Int, r: Int, kdim: Int, qdim: Int) {
@@ -64,10 +65,10 @@ public struct ReleaseAdapterKeys: TensorSource {
             throw LoadError("no LoRA-basis tensors (lora_A / att_lora_A) found")
         }
         let layer = String(aKey.dropLast(".lora_A".count))
-        guard let a = try tensor(aKey), let k = try tensor(layer + ".lora_keys"), let q = try tensor(layer + ".att_lora_to_q.weight"),
-              a.rank == 3, k.rank == 2, q.rank == 2 else {
+        guard let a = shape(of: aKey), let k = shape(of: layer + ".lora_keys"), let q = shape(of: layer + ".att_lora_to_q.weight"),
+              a.count == 3, k.count == 2, q.count == 2 else {
             throw LoadError("layer \(layer) lacks lora_A [n,in,r], lora_keys [n,kdim] or att_lora_to_q.weight [kdim,qdim]")
         }
-        return (a.shape[0], a.shape[2], k.shape[1], q.shape[1])
+        return (a[0], a[2], k[1], q[1])
     }
 }

@@ -9,8 +9,10 @@ import Tensor
 public protocol TensorSource {
     /// All keys the source holds.
     var keys: [String] { get }
+    /// The shape stored under `key` without reading the data, or nil when absent.
+    func shape(of key: String) -> [Int]?
     /// The tensor stored under `key`, converted to Float32, or nil when absent.
-    func tensor(_ key: String) throws -> Tensor?
+    func tensorIfPresent(_ key: String) throws -> Tensor?
 }
 
 /// An in-memory tensor source.
@@ -18,7 +20,8 @@ public struct TensorDictionary: TensorSource {
     public var tensors: [String: Tensor]
     public init(_ tensors: [String: Tensor]) { self.tensors = tensors }
     public var keys: [String] { tensors.keys.sorted() }
-    public func tensor(_ key: String) throws -> Tensor? { tensors[key] }
+    public func shape(of key: String) -> [Int]? { tensors[key]?.shape }
+    public func tensorIfPresent(_ key: String) throws -> Tensor? { tensors[key] }
 }
 
 /// How a fresh parameter is initialised (PyTorch's defaults for each upstream layer type).
@@ -44,6 +47,7 @@ public struct Parameters {
         let meta: Bool
         var created: [(key: String, tensor: Tensor)] = []
         var seen: Set<String> = []
+        var problems: [String] = []
         init(source: TensorSource?, rng: RNG, meta: Bool = false) { self.source = source; self.rng = rng; self.meta = meta }
     }
 
@@ -81,8 +85,9 @@ public struct Parameters {
 
     func key(_ name: String) -> String { prefix.isEmpty ? name : prefix + "." + name }
 
-    /// The tensor `name` of this scope with the given shape: read from the source when loading
-    /// (an error names the key and both shapes on mismatch), otherwise freshly initialised.
+    /// The tensor `name` of this scope with the given shape: read from the source when loading,
+    /// otherwise freshly initialised. A missing or misshapen tensor is recorded (and stood in for
+    /// by a meta tensor) so that one `validate` reports every problem of a checkpoint at once.
     public func callAsFunction(_ name: String, _ shape: [Int], _ initializer: Initializer) throws -> Tensor {
         let k = key(name)
         precondition(!registry.seen.contains(k), "parameter \(k) created twice")
@@ -90,13 +95,13 @@ public struct Parameters {
         if registry.meta {
             t = Tensor(shape: shape, storage: Parameters.metaStorage)
         } else if let source = registry.source {
-            guard let loaded = try source.tensor(k) else {
-                throw LoadError("missing tensor \(k) (expected shape \(shape))")
+            if let stored = source.shape(of: k), stored == shape, let loaded = try source.tensorIfPresent(k) {
+                t = loaded
+            } else {
+                let found = source.shape(of: k).map { "has shape \($0)" } ?? "is missing"
+                registry.problems.append("\(k) \(found), expected \(shape)")
+                t = Tensor(shape: shape, storage: Parameters.metaStorage)
             }
-            guard loaded.shape == shape else {
-                throw LoadError("tensor \(k) has shape \(loaded.shape), expected \(shape)")
-            }
-            t = loaded
         } else {
             switch initializer {
             case .zeros: t = Tensor.zeros(shape)
@@ -117,5 +122,31 @@ public struct Parameters {
     public var unusedKeys: [String] {
         guard let source = registry.source else { return [] }
         return source.keys.filter { !registry.seen.contains($0) }
+    }
+
+    /// Throws one error listing every missing or misshapen tensor, and every unused source key
+    /// not matched by `ignoring` (prefixes of keys that are expected to be left over).
+    public func validate(ignoring unusedPrefixes: [String] = []) throws {
+        let unused = unusedKeys.filter { k in !unusedPrefixes.contains { k.hasPrefix($0) } }
+        guard registry.problems.isEmpty && unused.isEmpty else {
+            func list(_ items: [String]) -> String {
+                items.prefix(8).joined(separator: "; ") + (items.count > 8 ? "; ... (\(items.count) in all)" : "")
+            }
+            var parts: [String] = []
+            if !registry.problems.isEmpty { parts.append("\(registry.problems.count) tensors missing or misshapen: \(list(registry.problems))") }
+            if !unused.isEmpty { parts.append("\(unused.count) unexpected tensors: \(list(unused))") }
+            throw LoadError(parts.joined(separator: "; "))
+        }
+    }
+
+    /// Builds a model from `source` and validates the result: every parameter present with its
+    /// shape and, unless `ignoring` says otherwise, no tensor left over.
+    public static func load<M>(from source: TensorSource, ignoring unusedPrefixes: [String] = [],
+                               _ build: (Parameters) throws -> M) throws -> M
+    {
+        let p = Parameters.loading(from: source)
+        let model = try build(p)
+        try p.validate(ignoring: unusedPrefixes)
+        return model
     }
 }

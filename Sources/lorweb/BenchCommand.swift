@@ -54,24 +54,28 @@ struct BenchOps: ParsableCommand {
         var cases: [BenchCase] = []
 
         // The small preset: batch 16 x 144 tokens (16 text + 64 target + 64 context), hidden 128, MLP 512.
+        // All of our cases run before any raw sgemm: OpenBLAS's own worker threads keep spinning
+        // for a while after a threaded call and would steal the cores from the next measurement.
         let rows = 16 * 144
-        for (name, inF, outF) in [("linear qkv 128->384", 128, 384), ("linear 128->128", 128, 128),
-                                  ("linear mlp 128->512", 128, 512), ("linear mlp 512->128", 512, 128)] {
+        let linears = [("linear qkv 128->384", 128, 384), ("linear 128->128", 128, 128),
+                       ("linear mlp 128->512", 128, 512), ("linear mlp 512->128", 512, 128)]
+        var ours: [(String, Double, Double)] = []
+        for (name, inF, outF) in linears {
             let x = rng.normal([16, 144, inF]), w = rng.normal([outF, inF]), b = rng.normal([outF])
-            let flops = 2.0 * Double(rows * inF * outF)
-            let ours = medianMs(reps: reps) { _ = withNoGrad { x.linear(w, b) } }
-            let raw = rawSgemm(m: rows, n: outF, k: inF, transB: true, reps: reps)
-            cases.append(entry(name + " [2304 rows]", flops, ours, raw))
+            ours.append((name + " [2304 rows]", 2.0 * Double(rows * inF * outF), medianMs(reps: reps) { _ = withNoGrad { x.linear(w, b) } }))
         }
-        let q = rng.normal([16, 4, 144, 32]), k = rng.normal([16, 4, 144, 32])
-        let scoresFlops = 2.0 * Double(16 * 4 * 144 * 144 * 32)
-        let scores = medianMs(reps: reps) { _ = withNoGrad { q.matmul(k, transposeB: true) } }
-        cases.append(entry("batched q k^T [64 x 144x144x32]", scoresFlops, scores, nil))
-
+        let (q, k, v) = (rng.normal([16, 144, 128]), rng.normal([16, 144, 128]), rng.normal([16, 144, 128]))
+        let attnFlops = 2 * 2.0 * Double(16 * 4 * 144 * 144 * 32)
+        let attn = medianMs(reps: reps) { _ = withNoGrad { scaledDotProductAttention(q, k, v, heads: 4) } }
         let a = rng.normal([1024, 1024]), bm = rng.normal([1024, 1024])
         let big = medianMs(reps: max(3, reps / 4)) { _ = withNoGrad { a.matmul(bm) } }
-        let bigRaw = rawSgemm(m: 1024, n: 1024, k: 1024, transB: false, reps: max(3, reps / 4))
-        cases.append(entry("matmul 1024^3", 2.0 * 1024 * 1024 * 1024, big, bigRaw))
+
+        for ((name, flops, ms), (_, inF, outF)) in zip(ours, linears) {
+            cases.append(entry(name, flops, ms, rawSgemm(m: rows, n: outF, k: inF, transB: true, reps: reps)))
+        }
+        cases.append(entry("attention 16x4 heads, 144x144x32", attnFlops, attn, nil))
+        cases.append(entry("matmul 1024^3", 2.0 * 1024 * 1024 * 1024, big,
+                           rawSgemm(m: 1024, n: 1024, k: 1024, transB: false, reps: max(3, reps / 4))))
 
         let small = cases.filter { $0.name.hasPrefix("linear") }
         let totalMs = small.map(\.medianMs).reduce(0, +), totalFlops = small.map(\.flops).reduce(0, +)
