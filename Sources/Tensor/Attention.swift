@@ -1,85 +1,167 @@
 import Foundation
 
-// Scaled dot-product attention over the layout a Linear produces: q [B, Sq, H*D], k and v
-// [B, Sk, H*D]. Head h of batch row b is the column block h*D..<(h+1)*D with leading dimension
-// H*D, handed to sgemm as is, so no permute copies. Each (b, h) pair is one job; a job holds one
-// [Sq, Sk] score block at a time, and the backward recomputes the probabilities from the saved
-// per-row log-sum-exp instead of keeping them.
+// Scaled dot-product attention on the layout a Linear produces: [B, S, H*D], head h being the
+// column block h*D ..< (h+1)*D. Heads are addressed through sgemm leading dimensions, so no
+// permuted copies of q, k, v or of the output are ever made.
 //
-// Legend: B batch, Sq/Sk query/key tokens, H heads, D head dim, C = H*D.
+// Memory: the forward keeps only the output and one logsumexp per query row; the backward
+// recomputes the probabilities from them. Score blocks live in per-worker scratch of at most
+// `attentionRowTile` query rows, so nothing of size Sq x Sk exists per batch or per head.
+//
+// Determinism: work is cut into units whose boundaries depend only on the shapes (never on the
+// thread count), products inside a unit are shape-determined sgemm tiles, and every output
+// element is written by exactly one unit with a fixed order of accumulation. Results are bit-identical for any
+// `Runtime.threads`.
 
-/// Checks q, k, v layouts for multi-head attention; the error names all three shapes.
-public func checkAttentionShapes(_ q: [Int], _ k: [Int], _ v: [Int], heads: Int) throws {
-    guard q.count == 3, k.count == 3, v.count == 3, heads > 0, q[2] % heads == 0,
-          k == v, q[0] == k[0], q[2] == k[2]
-    else {
-        throw ShapeError("attention: q \(q), k \(k), v \(v) are not [B, Sq, H*D], [B, Sk, H*D], [B, Sk, H*D] with H = \(heads)")
+/// Query rows per score block: small enough that a [tile, Sk] block stays in cache-sized scratch
+/// at Flux sequence lengths, large enough that the products stay efficient.
+let attentionRowTile = 128
+
+extension Shape {
+    /// Checks q [B, Sq, H*D], k and v [B, Sk, H*D] and returns the sizes attention works with.
+    public static func attention(q: [Int], k: [Int], v: [Int], heads: Int) throws
+        -> (batch: Int, queries: Int, keys: Int, headDim: Int)
+    {
+        let shapes = "q \(q), k \(k), v \(v), heads \(heads)"
+        guard q.count == 3, k.count == 3, v.count == 3 else {
+            throw ShapeError("attention: q, k and v must be [B, S, H*D]; got \(shapes)")
+        }
+        guard k == v else { throw ShapeError("attention: k and v must have the same shape; got \(shapes)") }
+        guard q[0] == k[0] else { throw ShapeError("attention: batch sizes differ; got \(shapes)") }
+        guard q[2] == k[2] else { throw ShapeError("attention: q and k have different widths; got \(shapes)") }
+        guard heads > 0, q[2] > 0, q[2] % heads == 0 else {
+            throw ShapeError("attention: width \(q[2]) is not a positive multiple of the head count; got \(shapes)")
+        }
+        // A softmax over no keys has no value; an empty query set is fine.
+        guard k[1] > 0 else { throw ShapeError("attention: no keys to attend to; got \(shapes)") }
+        return (q[0], q[1], k[1], q[2] / heads)
     }
 }
 
-/// softmax(q k^T * scale) v for every head; scale defaults to 1/sqrt(D). Returns [B, Sq, H*D].
+/// Multi-head scaled dot-product attention, softmax(scale * Q K^T) V per batch row and head,
+/// without masking.
+///
+/// - Parameters:
+///   - q: queries `[B, Sq, H*D]`.
+///   - k: keys `[B, Sk, H*D]`.
+///   - v: values `[B, Sk, H*D]`.
+///   - heads: H; head h is the column block `h*D ..< (h+1)*D` of each token.
+///   - scale: factor on the scores; `1 / sqrt(D)` when nil.
+/// - Returns: `[B, Sq, H*D]`, heads in the same column blocks (ready for the output Linear).
+///
+/// Differentiable in q, k and v; only the gradients of inputs that require them are computed.
+/// Mismatched shapes stop with a message naming them (``Shape/attention(q:k:v:heads:)`` is the
+/// same check as a throwing function, for callers that validate user input).
 public func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, heads: Int, scale: Float? = nil) -> Tensor {
-    do { try checkAttentionShapes(q.shape, k.shape, v.shape, heads: heads) } catch { preconditionFailure("\(error)") }
-    let (b, sq, c, sk) = (q.shape[0], q.shape[1], q.shape[2], k.shape[1])
-    let d = c / heads, alpha = scale ?? 1 / Float(d).squareRoot()
-    let out = Tensor(uninitialized: [b, sq, c])
-    let lse = Tensor(uninitialized: [b, heads, sq])
+    let dims: (batch: Int, queries: Int, keys: Int, headDim: Int)
+    do { dims = try Shape.attention(q: q.shape, k: k.shape, v: v.shape, heads: heads) } catch {
+        preconditionFailure("\(error)")
+    }
+    let (batch, sq, sk, d) = (dims.batch, dims.queries, dims.keys, dims.headDim)
+    let width = heads * d
+    let scale = scale ?? 1 / Float(d).squareRoot()
+    let tiles = (sq + attentionRowTile - 1) / attentionRowTile
 
-    parallelFor(b * heads, grain: 1) { jobs in
-        let s = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(sq * sk, 1))
-        defer { s.deallocate() }
-        for job in jobs {
-            let (bi, h) = (job / heads, job % heads)
-            let qh = q.data + bi * sq * c + h * d, kh = k.data + bi * sk * c + h * d, vh = v.data + bi * sk * c + h * d
-            sgemm(false, true, m: sq, n: sk, k: d, alpha: alpha, qh, lda: c, kh, ldb: c, s, ldc: sk)   // [Sq, Sk]
-            let l = lse.data + job * sq
-            for i in 0..<sq {
-                let row = s + i * sk
+    let out = Tensor(uninitialized: q.shape)  // [B, Sq, H*D]
+    let lse = Tensor(uninitialized: [batch, heads, sq])
+    let pq = q.data, pk = k.data, pv = v.data, po = out.data, pl = lse.data
+
+    // One unit = one row tile of one (batch, head): enough units to fill the cores even for a
+    // single head, and each writes its own output rows and logsumexps.
+    parallelFor(batch * heads * tiles, grain: 1) { units in
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: min(attentionRowTile, sq) * sk)
+        defer { scores.deallocate() }
+        for unit in units {
+            let (bh, tile) = unit.quotientAndRemainder(dividingBy: tiles)
+            let (b, h) = bh.quotientAndRemainder(dividingBy: heads)
+            let row0 = tile * attentionRowTile, rows = min(attentionRowTile, sq - row0)
+            let qh = pq + (b * sq + row0) * width + h * d
+            let kh = pk + b * sk * width + h * d, vh = pv + b * sk * width + h * d
+            // [rows, Sk] = scale * Q_h K_h^T
+            sgemm(false, true, m: rows, n: sk, k: d, alpha: scale, qh, lda: width, kh, ldb: width,
+                  scores, ldc: sk)
+            for i in 0..<rows {
+                let s = scores + i * sk
                 var m = -Float.infinity
-                for j in 0..<sk { m = Swift.max(m, row[j]) }
+                for j in 0..<sk { m = max(m, s[j]) }
                 var z: Float = 0
-                for j in 0..<sk { row[j] = Foundation.exp(row[j] - m); z += row[j] }
+                for j in 0..<sk { s[j] = Foundation.exp(s[j] - m); z += s[j] }
                 let inv = 1 / z
-                for j in 0..<sk { row[j] *= inv }
-                l[i] = m + Foundation.log(z)
+                for j in 0..<sk { s[j] *= inv }
+                pl[bh * sq + row0 + i] = m + Foundation.log(z)
             }
-            sgemm(false, false, m: sq, n: d, k: sk, s, lda: sk, vh, ldb: c, out.data + bi * sq * c + h * d, ldc: c)
+            // [rows, D] = P V_h, written straight into head h's columns of the output.
+            sgemm(false, false, m: rows, n: d, k: sk, scores, lda: sk, vh, ldb: width,
+                  po + (b * sq + row0) * width + h * d, ldc: width)
         }
     }
 
+    // Detached so the closure does not keep `out` (and through it this closure) alive.
+    let o = out.detached()
     return out.recorded([q, k, v]) { g in
-        let dq = q.requiresGrad ? Tensor(uninitialized: q.shape) : nil
-        let dk = k.requiresGrad ? Tensor(uninitialized: k.shape) : nil
-        let dv = v.requiresGrad ? Tensor(uninitialized: v.shape) : nil
-        parallelFor(b * heads, grain: 1) { jobs in
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(sq * sk, 1))
-            let dp = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(sq * sk, 1))
-            defer { p.deallocate(); dp.deallocate() }
-            for job in jobs {
-                let (bi, h) = (job / heads, job % heads)
-                let qOff = bi * sq * c + h * d, kOff = bi * sk * c + h * d
-                let qh = q.data + qOff, kh = k.data + kOff, vh = v.data + kOff, gh = g.data + qOff, oh = out.data + qOff
-                // P = exp(scale q k^T - lse), recomputed.
-                sgemm(false, true, m: sq, n: sk, k: d, alpha: alpha, qh, lda: c, kh, ldb: c, p, ldc: sk)
-                let l = lse.data + job * sq
-                for i in 0..<sq {
-                    let row = p + i * sk
-                    for j in 0..<sk { row[j] = Foundation.exp(row[j] - l[i]) }
+        let needQ = q.requiresGrad, needK = k.requiresGrad, needV = v.requiresGrad
+        let needScores = needQ || needK  // dS is only needed for dQ and dK
+        // dK and dV accumulate over the row tiles of a head: start from zero.
+        let dq = needQ ? Tensor(uninitialized: q.shape) : nil
+        let dk = needK ? Tensor.zeros(k.shape) : nil
+        let dv = needV ? Tensor.zeros(v.shape) : nil
+        // Pointers re-read from the captured tensors, which keeps their storage alive until now.
+        let pq = q.data, pk = k.data, pv = v.data, pl = lse.data, pg = g.data, pO = o.data
+        let pdq = dq?.data, pdk = dk?.data, pdv = dv?.data
+
+        // Units are whole (batch, head) pairs: dK_h and dV_h sum over every query row of the head,
+        // and one unit summing its tiles in order keeps that sum race-free and deterministic
+        // (the price: with a single (batch, head) pair the backward runs on one core).
+        parallelFor(batch * heads, grain: 1) { units in
+            let blockSize = min(attentionRowTile, sq) * sk
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: blockSize)
+            let ds = needScores ? UnsafeMutablePointer<Float>.allocate(capacity: blockSize) : nil
+            defer { p.deallocate(); ds?.deallocate() }
+            for bh in units {
+                let (b, h) = bh.quotientAndRemainder(dividingBy: heads)
+                let kh = pk + b * sk * width + h * d, vh = pv + b * sk * width + h * d
+                for tile in 0..<tiles {
+                    let row0 = tile * attentionRowTile, rows = min(attentionRowTile, sq - row0)
+                    let head = (b * sq + row0) * width + h * d  // offset of this tile in q, dO, O, dQ
+                    // P = exp(scale * Q K^T - lse), recomputed: [rows, Sk]
+                    sgemm(false, true, m: rows, n: sk, k: d, alpha: scale, pq + head, lda: width,
+                          kh, ldb: width, p, ldc: sk)
+                    for i in 0..<rows {
+                        let s = p + i * sk, l = pl[bh * sq + row0 + i]
+                        for j in 0..<sk { s[j] = Foundation.exp(s[j] - l) }
+                    }
+                    // dV_h += P^T dO: [Sk, D]
+                    if let pdv {
+                        sgemm(true, false, m: sk, n: d, k: rows, p, lda: sk, pg + head, ldb: width,
+                              beta: 1, pdv + b * sk * width + h * d, ldc: width)
+                    }
+                    guard let ds else { continue }
+                    // dP = dO V_h^T: [rows, Sk]
+                    sgemm(false, true, m: rows, n: sk, k: d, pg + head, lda: width, vh, ldb: width,
+                          ds, ldc: sk)
+                    // dS = P * (dP - rowsum(dO * O)); the row sum is the softmax Jacobian's
+                    // rank-one term, cheaper from the saved output than from P and dP.
+                    for i in 0..<rows {
+                        let gr = pg + head + i * width, orow = pO + head + i * width
+                        var delta: Float = 0
+                        for c in 0..<d { delta += gr[c] * orow[c] }
+                        let pr = p + i * sk, dr = ds + i * sk
+                        for j in 0..<sk { dr[j] = pr[j] * (dr[j] - delta) }
+                    }
+                    // dQ = scale * dS K_h: [rows, D]
+                    if let pdq {
+                        sgemm(false, false, m: rows, n: d, k: sk, alpha: scale, ds, lda: sk, kh, ldb: width,
+                              pdq + head, ldc: width)
+                    }
+                    // dK_h += scale * dS^T Q: [Sk, D]
+                    if let pdk {
+                        sgemm(true, false, m: sk, n: d, k: rows, alpha: scale, ds, lda: sk, pq + head,
+                              ldb: width, beta: 1, pdk + b * sk * width + h * d, ldc: width)
+                    }
                 }
-                if let dv { sgemm(true, false, m: sk, n: d, k: sq, p, lda: sk, gh, ldb: c, dv.data + kOff, ldc: c) }  // dV = P^T dO
-                guard dq != nil || dk != nil else { continue }
-                // dS = P * (dO V^T - rowsum(dO * O))
-                sgemm(false, true, m: sq, n: sk, k: d, gh, lda: c, vh, ldb: c, dp, ldc: sk)
-                for i in 0..<sq {
-                    var delta: Float = 0
-                    for e in 0..<d { delta += gh[i * c + e] * oh[i * c + e] }
-                    let pr = p + i * sk, dr = dp + i * sk
-                    for j in 0..<sk { dr[j] = pr[j] * (dr[j] - delta) }
-                }
-                if let dq { sgemm(false, false, m: sq, n: d, k: sk, alpha: alpha, dp, lda: sk, kh, ldb: c, dq.data + qOff, ldc: c) }
-                if let dk { sgemm(true, false, m: sk, n: d, k: sq, alpha: alpha, dp, lda: sk, qh, ldb: c, dk.data + kOff, ldc: c) }
             }
         }
+    
         return [dq, dk, dv]
     }
 }

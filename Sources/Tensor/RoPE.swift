@@ -1,27 +1,64 @@
 import Foundation
 
-// Rotary position embedding as diffusers' Flux applies it (FluxPosEmbed + apply_rotary_emb with
-// use_real, interleaved pairs): each axis i of the position ids owns d_i of the head's D channels,
-// with frequencies theta^(-2j/d_i); channel pairs (2k, 2k+1) rotate by their angle.
+// Flux's rotary position embedding, with the semantics of diffusers' `FluxPosEmbed` and
+// `apply_rotary_emb(use_real=True, use_real_unbind_dim=-1)`: each token carries one position
+// per axis (Flux: 3 axes), each axis owns a slice of the head dimension, and adjacent channel
+// pairs (2k, 2k+1) are rotated by position * frequency.
 
+extension Shape {
+    /// Checks x [B, S, H*D] against cos and sin [S, D] for `heads` heads.
+    public static func rope(x: [Int], cos: [Int], sin: [Int], heads: Int) throws {
+        let shapes = "x \(x), cos \(cos), sin \(sin), heads \(heads)"
+        guard x.count == 3, cos.count == 2, cos == sin else {
+            throw ShapeError("rope: x must be [B, S, H*D] and cos, sin both [S, D]; got \(shapes)")
+        }
+        guard heads > 0, x[2] == heads * cos[1] else {
+            throw ShapeError("rope: x width must be heads * D; got \(shapes)")
+        }
+        guard x[1] == cos[0] else { throw ShapeError("rope: x has a different sequence length than cos; got \(shapes)") }
+        guard cos[1] % 2 == 0 else { throw ShapeError("rope: head dimension must be even (channel pairs); got \(shapes)") }
+    }
+}
+
+/// Rotary position tables for multi-axis positions (Flux's `FluxPosEmbed`).
 public enum RoPE {
-    /// cos and sin tables [S, D] for positions `ids` [S, n_axes], computed in Float64 like
-    /// diffusers (its outer product promotes to float64) and rounded to Float32 once.
+    /// cos and sin tables for token positions `ids`.
+    ///
+    /// For axis i with `axesDim[i]` = d channels, frequency j < d/2 is 1 / theta^(2j/d); every
+    /// angle pos * freq is repeated for both channels of its pair, and the axes are concatenated
+    /// in order along the channel axis. Angles and their cos/sin are computed in Double (Flux
+    /// positions reach the thousands, where a Float angle is off by ~1e-4) and stored as Float.
+    ///
+    /// - Parameters:
+    ///   - ids: positions `[S, axes]`, one column per axis (Flux: 3).
+    ///   - axesDim: channels per axis, each even; they sum to the head dimension D.
+    /// - Returns: cos and sin, each `[S, D]`, to pass to ``Tensor/applyingRoPE(cos:sin:heads:)``.
     public static func frequencies(ids: Tensor, axesDim: [Int], theta: Double = 10000) -> (cos: Tensor, sin: Tensor) {
-        precondition(ids.rank == 2 && ids.shape[1] == axesDim.count && axesDim.allSatisfy { $0 % 2 == 0 },
-                     "RoPE: ids \(ids.shape) do not match axes \(axesDim) (each even)")
-        let s = ids.shape[0], d = axesDim.reduce(0, +)
-        let cos = Tensor(uninitialized: [s, d]), sin = Tensor(uninitialized: [s, d])
-        for t in 0..<s {
-            var col = 0
-            for (axis, dim) in axesDim.enumerated() {
-                let pos = Double(ids.data[t * axesDim.count + axis])
-                for j in 0..<(dim / 2) {
-                    let angle = pos * (1 / Foundation.pow(theta, Double(2 * j) / Double(dim)))
-                    let (c, sn) = (Float(Foundation.cos(angle)), Float(Foundation.sin(angle)))
-                    cos.data[t * d + col] = c; cos.data[t * d + col + 1] = c
-                    sin.data[t * d + col] = sn; sin.data[t * d + col + 1] = sn
-                    col += 2
+        precondition(ids.rank == 2 && ids.shape[1] == axesDim.count,
+                     "RoPE.frequencies: ids \(ids.shape) need one column per axis of axesDim \(axesDim)")
+        precondition(axesDim.allSatisfy { $0 > 0 && $0 % 2 == 0 }, "RoPE.frequencies: axesDim \(axesDim) must be positive and even")
+        let s = ids.shape[0], axes = axesDim.count, dim = axesDim.reduce(0, +)
+        // Per output channel: which axis it reads and its frequency (the pair's, repeated).
+        var channelAxis = [Int](), channelFreq = [Double]()
+        for (axis, d) in axesDim.enumerated() {
+            for j in 0..<d / 2 {
+                let f = 1 / Foundation.pow(theta, Double(2 * j) / Double(d))
+                channelAxis += [axis, axis]
+                channelFreq += [f, f]
+            }
+        }
+        let cos = Tensor(uninitialized: [s, dim]), sin = Tensor(uninitialized: [s, dim])
+        let pid = ids.data, pc = cos.data, ps = sin.data
+        channelAxis.withUnsafeBufferPointer { ca in
+            channelFreq.withUnsafeBufferPointer { cf in
+                parallelFor(s, grain: Swift.max(1, 2048 / dim)) { rows in
+                    for t in rows {
+                        for c in 0..<dim {
+                            let angle = Double(pid[t * axes + ca[c]]) * cf[c]
+                            pc[t * dim + c] = Float(Foundation.cos(angle))
+                            ps[t * dim + c] = Float(Foundation.sin(angle))
+                        }
+                    }
                 }
             }
         }
@@ -30,38 +67,48 @@ public enum RoPE {
 }
 
 extension Tensor {
-    /// Rotates channel pairs of x [B, S, H*D] by the tables cos, sin [S, D] (the same for every head):
-    /// out_2k = x_2k cos_2k - x_2k+1 sin_2k, out_2k+1 = x_2k+1 cos_2k+1 + x_2k sin_2k+1.
+    /// Rotates channel pairs of every head by the position tables from ``RoPE/frequencies(ids:axesDim:theta:)``.
+    ///
+    /// `self` is `[B, S, H*D]` (the layout a Linear produces); every head of token s uses row s
+    /// of `cos` and `sin` (`[S, D]`):
+    /// out[2k] = x[2k] cos[2k] - x[2k+1] sin[2k],  out[2k+1] = x[2k+1] cos[2k+1] + x[2k] sin[2k+1].
+    ///
+    /// Differentiable in `self`; the tables are constants and receive no gradient.
     public func applyingRoPE(cos: Tensor, sin: Tensor, heads: Int) -> Tensor {
-        precondition(rank == 3 && cos.shape == sin.shape && cos.shape == [shape[1], shape[2] / heads] && shape[2] % heads == 0,
-                     "RoPE: input \(shape) with \(heads) heads does not match tables \(cos.shape)")
+        do { try Shape.rope(x: shape, cos: cos.shape, sin: sin.shape, heads: heads) } catch {
+            preconditionFailure("\(error)")
+        }
         let out = Tensor(uninitialized: shape)
-        Tensor.rotate(self, into: out, cos: cos, sin: sin, heads: heads, inverse: false)
-        return out.recorded([self]) { g in
-            let dx = Tensor(uninitialized: g.shape)
-            Tensor.rotate(g, into: dx, cos: cos, sin: sin, heads: heads, inverse: true)
+        Tensor.rotatePairs(self, into: out, cos: cos, sin: sin, heads: heads, inverse: false)
+        let x = self
+        return out.recorded([x]) { g in
+            // The transpose of a rotation by theta is the rotation by -theta.
+            let dx = Tensor(uninitialized: x.shape)
+            Tensor.rotatePairs(g, into: dx, cos: cos, sin: sin, heads: heads, inverse: true)
             return [dx]
         }
     }
 
-    /// The rotation (or, for the gradient, its transpose:
-    /// dx_2k = g_2k cos_2k + g_2k+1 sin_2k+1, dx_2k+1 = g_2k+1 cos_2k+1 - g_2k sin_2k).
-    static func rotate(_ x: Tensor, into out: Tensor, cos: Tensor, sin: Tensor, heads: Int, inverse: Bool) {
-        let (s, c) = (x.shape[1], x.shape[2]), d = c / heads, rows = x.count / c
-        let src = x.data, dst = out.data, pc = cos.data, ps = sin.data
-        parallelFor(rows, grain: Swift.max(1, 4096 / c)) { r in
+    /// One fused pass over the rows of `x` [B, S, H*D]. With `inverse` it applies the transpose,
+    /// dx[2k] = g[2k] cos[2k] + g[2k+1] sin[2k+1], dx[2k+1] = g[2k+1] cos[2k+1] - g[2k] sin[2k],
+    /// which reads each table entry where the forward's Jacobian has it (the tables repeat each
+    /// value over a pair, but nothing here relies on that).
+    private static func rotatePairs(_ x: Tensor, into out: Tensor, cos: Tensor, sin: Tensor, heads: Int, inverse: Bool) {
+        let s = x.shape[1], width = x.shape[2], d = width / heads, rows = x.count / Swift.max(width, 1)
+        let px = x.data, po = out.data, pc = cos.data, ps = sin.data
+        parallelFor(rows, grain: Swift.max(1, 8192 / Swift.max(width, 1))) { r in
             for row in r {
-                let t = row % s, cr = pc + t * d, sr = ps + t * d
+                let c = pc + (row % s) * d, sn = ps + (row % s) * d
                 for h in 0..<heads {
-                    let xi = src + row * c + h * d, o = dst + row * c + h * d
+                    let xi = px + row * width + h * d, oi = po + row * width + h * d
                     for k in stride(from: 0, to: d, by: 2) {
-                        let (a, b) = (xi[k], xi[k + 1])
+                        let a = xi[k], b = xi[k + 1]
                         if inverse {
-                            o[k] = a * cr[k] + b * sr[k + 1]
-                            o[k + 1] = b * cr[k + 1] - a * sr[k]
+                            oi[k] = a * c[k] + b * sn[k + 1]
+                            oi[k + 1] = b * c[k + 1] - a * sn[k]
                         } else {
-                            o[k] = a * cr[k] - b * sr[k]
-                            o[k + 1] = b * cr[k + 1] + a * sr[k + 1]
+                            oi[k] = a * c[k] - b * sn[k]
+                            oi[k + 1] = b * c[k + 1] + a * sn[k + 1]
                         }
                     }
                 }

@@ -66,10 +66,11 @@ extension Tensor {
             let inv = 1 / z
             for j in 0..<n { d[j] *= inv }
         }
+        let yd = y.detached()  // the closure must not hold y itself: y -> node -> closure -> y
         return y.recorded([self]) { g in
             // dx = y * (g - sum(g * y))
-            let dx = Tensor(uninitialized: y.shape), pg = g.data, py = y.data
-            Tensor.rowwise(y, into: dx) { _, d, n in
+            let dx = Tensor(uninitialized: yd.shape), pg = g.data, py = yd.data
+            Tensor.rowwise(yd, into: dx) { _, d, n in
                 let off = d - dx.data, gr = pg + off, yr = py + off
                 var dot: Float = 0
                 for j in 0..<n { dot += gr[j] * yr[j] }
@@ -90,10 +91,11 @@ extension Tensor {
             let lse = m + Foundation.log(z)
             for j in 0..<n { d[j] = s[j] - lse }
         }
+        let yd = y.detached()
         return y.recorded([self]) { g in
             // dx = g - softmax * sum(g)
-            let dx = Tensor(uninitialized: y.shape), pg = g.data, py = y.data
-            Tensor.rowwise(y, into: dx) { _, d, n in
+            let dx = Tensor(uninitialized: yd.shape), pg = g.data, py = yd.data
+            Tensor.rowwise(yd, into: dx) { _, d, n in
                 let off = d - dx.data, gr = pg + off, yr = py + off
                 var total: Float = 0
                 for j in 0..<n { total += gr[j] }

@@ -154,7 +154,8 @@ extension Tensor {
 extension Tensor {
     public func exp() -> Tensor {
         let y = Tensor.map(self) { Foundation.exp($0) }
-        return y.recorded([self]) { g in [g * y.detached()] }
+        let yd = y.detached()  // the closure must not hold y itself: y -> node -> closure -> y
+        return y.recorded([self]) { g in [g * yd] }
     }
 
     public func log() -> Tensor {
@@ -163,23 +164,27 @@ extension Tensor {
 
     public func sqrt() -> Tensor {
         let y = Tensor.map(self) { $0.squareRoot() }
-        return y.recorded([self]) { g in [Tensor.zipMap(g, y) { g, y in g * 0.5 / y }] }
+        let yd = y.detached()
+        return y.recorded([self]) { g in [Tensor.zipMap(g, yd) { g, y in g * 0.5 / y }] }
     }
 
     public func rsqrt() -> Tensor {
         let y = Tensor.map(self) { 1 / $0.squareRoot() }
         // d/dx x^-1/2 = -1/2 x^-3/2 = -1/2 y^3
-        return y.recorded([self]) { g in [Tensor.zipMap(g, y) { g, y in -0.5 * g * y * y * y }] }
+        let yd = y.detached()
+        return y.recorded([self]) { g in [Tensor.zipMap(g, yd) { g, y in -0.5 * g * y * y * y }] }
     }
 
     public func tanh() -> Tensor {
         let y = Tensor.map(self) { Foundation.tanh($0) }
-        return y.recorded([self]) { g in [Tensor.zipMap(g, y) { g, y in g * (1 - y * y) }] }
+        let yd = y.detached()
+        return y.recorded([self]) { g in [Tensor.zipMap(g, yd) { g, y in g * (1 - y * y) }] }
     }
 
     public func sigmoid() -> Tensor {
         let y = Tensor.map(self) { 1 / (1 + Foundation.exp(-$0)) }
-        return y.recorded([self]) { g in [Tensor.zipMap(g, y) { g, y in g * y * (1 - y) }] }
+        let yd = y.detached()
+        return y.recorded([self]) { g in [Tensor.zipMap(g, yd) { g, y in g * y * (1 - y) }] }
     }
 
     public func square() -> Tensor {

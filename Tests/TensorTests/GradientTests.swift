@@ -131,6 +131,29 @@ import Testing
         #expect(GradMode.isEnabled)
     }
 
+    /// An output whose backward never runs must not keep itself alive through its own closure.
+    @Test func graphsWithoutBackwardAreFreed() {
+        var rng = TestRNG(1)
+        let x = rng.tensor([2, 3, 4], 0.5, 1.5)
+        x.requiresGrad = true
+        let ops: [(String, (Tensor) -> Tensor)] = [
+            ("exp", { $0.exp() }), ("sqrt", { $0.sqrt() }), ("rsqrt", { $0.rsqrt() }), ("tanh", { $0.tanh() }),
+            ("sigmoid", { $0.sigmoid() }), ("softmax", { $0.softmax() }), ("logSoftmax", { $0.logSoftmax() }),
+            ("layerNorm", { $0.layerNorm() }), ("rmsNorm", { $0.rmsNorm() }), ("gelu", { $0.gelu() }),
+            ("attention", { scaledDotProductAttention($0, $0, $0, heads: 2) }), ("max", { $0.max(axis: 1).values }),
+            ("matmul", { $0.matmul($0, transposeB: true) }), ("sum", { $0.sum(axes: [1]) }),
+        ]
+        for (name, op) in ops {
+            weak var weakOut: Tensor?
+            do {
+                let y = op(x)
+                weakOut = y
+                #expect(y.requiresGrad)
+            }
+            #expect(weakOut == nil, "\(name): output kept alive by its own backward closure")
+        }
+    }
+
     @Test func backwardFreesTheGraph() {
         let x = Tensor(shape: [2], data: [1, 2])
         x.requiresGrad = true

@@ -26,7 +26,10 @@ struct TestRNG {
 func maxAbsDiff(_ a: Tensor, _ b: Tensor) -> Float {
     precondition(a.shape == b.shape, "shapes \(a.shape) vs \(b.shape)")
     var m: Float = 0
-    for i in 0..<a.count { m = max(m, abs(a.data[i] - b.data[i])) }
+    for i in 0..<a.count {
+        let d = abs(a.data[i] - b.data[i])
+        if !(d <= m) { m = d }  // NaN propagates: max(m, .nan) would drop it
+    }
     return m
 }
 
@@ -66,7 +69,7 @@ func gradCheck(_ name: String, _ inputs: [Tensor], eps: Float = 1e-2, tolerance:
             x.data[i] = saved
             let numeric = (lp - lm) / Double(2 * eps)
             let err = abs(numeric - Double(g.data[i])) / max(1, abs(numeric))
-            worst = max(worst, err)
+            if !(err <= worst) { worst = err }  // NaN propagates and fails the check
         }
     }
     #expect(worst <= tolerance, "\(name): worst gradient error \(worst) > \(tolerance)", sourceLocation: sourceLocation)
