@@ -1,3 +1,5 @@
+import Foundation
+import Formats
 import Tensor
 
 // The full set of LoRA-basis adapters on a Flux transformer, keyed as the release saves them:
@@ -16,6 +18,41 @@ public final class LoRWeBAdapters {
             let adapter = try LoRABasis(root.scoped(key), inFeatures: linear.inFeatures, outFeatures: linear.outFeatures, config: config)
             linear.adapter = adapter
             return (key, adapter)
+        }
+    }
+
+    /// Adapters without a base model (what analysis needs): one basis per layer the source holds,
+    /// in/out features read off the shapes, layers in block order.
+    public init(_ p: Parameters, layersIn source: ReleaseAdapterKeys, config: LoRABasisConfig) throws {
+        self.config = config
+        let root = p.scoped("transformer")
+        layers = try source.layerKeys.map { key in
+            let a = source.shape(of: "transformer.\(key).lora_A")!, b = source.shape(of: "transformer.\(key).lora_B") ?? []
+            guard a.count == 3, b.count == 3 else {
+                throw LoadError("transformer.\(key): lora_A \(a) / lora_B \(b) are not [n, in, r] / [n, r, out]")
+            }
+            return (key, try LoRABasis(root.scoped(key), inFeatures: a[1], outFeatures: b[2], config: config))
+        }
+    }
+
+    /// The authors' released adapter file with its ai-toolkit config.yaml (default: `config.yaml`
+    /// beside the file). n, r, kdim and qdim come from the shapes, heads / softmax / mixing from
+    /// the config; the Flux trainer forces alpha = r, so the scale is 1.
+    public static func loadRelease(_ path: String, config configPath: String? = nil) throws -> LoRWeBAdapters {
+        let source = ReleaseAdapterKeys(try SafetensorsFile(path: path))
+        let yamlPath = configPath ?? URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("config.yaml").path
+        let yaml = try LoRWeBAdapterConfig.load(yamlPath)
+        let (n, r, kdim, qdim) = try source.shapes()
+        guard yaml.n == n, yaml.r == r, yaml.keysDim == kdim else {
+            throw FormatError(yamlPath, "says n \(yaml.n), r \(yaml.r), kdim \(yaml.keysDim) but \(path) holds n \(n), r \(r), kdim \(kdim)")
+        }
+        let config = LoRABasisConfig(n: n, r: r, keysDim: kdim, queryDim: qdim, heads: yaml.heads,
+                                     softmax: yaml.coefficients == .softmax,
+                                     mixing: yaml.mixing == .mean ? .mean : .sum, scale: 1)
+        do {
+            return try Parameters.load(from: source) { try LoRWeBAdapters($0, layersIn: source, config: config) }
+        } catch let error as LoadError {
+            throw FormatError(path, error.description)
         }
     }
 
@@ -56,6 +93,28 @@ public struct ReleaseAdapterKeys: TensorSource {
     }
 
     public var keys: [String] { map.keys.sorted() }
+
+    /// Diffusers keys of the adapted layers, in block order: double blocks, then single blocks,
+    /// each block's layers in the release's order.
+    public var layerKeys: [String] {
+        let suffix = ".lora_A"
+        let layers = map.keys.filter { $0.hasSuffix(suffix) }.map { String($0.dropFirst("transformer.".count).dropLast(suffix.count)) }
+        return layers.sorted { Self.order($0) < Self.order($1) }
+    }
+
+    static let blockOrder = [
+        "attn.to_q", "attn.to_k", "attn.to_v", "attn.to_out.0", "attn.add_q_proj", "attn.add_k_proj", "attn.add_v_proj",
+        "attn.to_add_out", "ff.net.0.proj", "ff.net.2", "ff_context.net.0.proj", "ff_context.net.2", "norm1.linear",
+        "norm1_context.linear", "proj_mlp", "proj_out", "norm.linear",
+    ]
+
+    /// (single?, block index, position in the block, key) for sorting.
+    static func order(_ key: String) -> (Int, Int, Int, String) {
+        let parts = key.split(separator: ".", maxSplits: 2).map(String.init)
+        guard parts.count == 3, let block = Int(parts[1]) else { return (2, 0, 0, key) }
+        return (parts[0] == "single_transformer_blocks" ? 1 : 0, block, blockOrder.firstIndex(of: parts[2]) ?? blockOrder.count, key)
+    }
+
     public func shape(of key: String) -> [Int]? { map[key].flatMap { source.shape(of: $0) } }
     public func tensorIfPresent(_ key: String) throws -> Tensor? { try map[key].flatMap { try source.tensorIfPresent($0) } }
 

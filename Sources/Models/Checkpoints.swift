@@ -1,0 +1,93 @@
+import Foundation
+import Formats
+import Tensor
+
+// Loading upstream checkpoints by key name: diffusers transformer folders (sharded or not),
+// Hugging Face CLIP folders, and the authors' LoRWeB adapter file with its config.yaml.
+
+extension SafetensorsFile: TensorSource {
+    public var keys: [String] { names }
+    public func shape(of key: String) -> [Int]? { info(key)?.shape }
+    public func tensorIfPresent(_ key: String) throws -> Tensor? { contains(key) ? try tensor(key) : nil }
+}
+
+/// One or more safetensors files read as one source (a sharded checkpoint).
+public struct SafetensorsShards: TensorSource {
+    public let files: [SafetensorsFile]
+    let owner: [String: Int]
+
+    public init(_ files: [SafetensorsFile]) throws {
+        var owner: [String: Int] = [:]
+        for (i, f) in files.enumerated() {
+            for name in f.names {
+                if let j = owner[name] { throw FormatError(f.path, "tensor \(name) is also in \(files[j].path)") }
+                owner[name] = i
+            }
+        }
+        self.files = files
+        self.owner = owner
+    }
+
+    /// A file, or a folder: the shards its `*.safetensors.index.json` lists, else every `*.safetensors` in it.
+    public static func open(_ path: String) throws -> SafetensorsShards {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw FormatError(path, "no such file or folder")
+        }
+        guard isDir.boolValue else { return try SafetensorsShards([SafetensorsFile(path: path)]) }
+        let entries = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
+        if let index = entries.first(where: { $0.hasSuffix(".safetensors.index.json") }) {
+            let url = URL(fileURLWithPath: path).appendingPathComponent(index)
+            guard let json = try? JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any],
+                  let map = json["weight_map"] as? [String: String] else {
+                throw FormatError(url.path, "not a safetensors index (no weight_map object)")
+            }
+            return try SafetensorsShards(Set(map.values).sorted().map { try SafetensorsFile(path: path + "/" + $0) })
+        }
+        let shards = entries.filter { $0.hasSuffix(".safetensors") }
+        guard !shards.isEmpty else { throw FormatError(path, "no .safetensors files in this folder") }
+        return try SafetensorsShards(shards.map { try SafetensorsFile(path: path + "/" + $0) })
+    }
+
+    public var keys: [String] { owner.keys.sorted() }
+    public func shape(of key: String) -> [Int]? { owner[key].flatMap { files[$0].shape(of: key) } }
+    public func tensorIfPresent(_ key: String) throws -> Tensor? { try owner[key].map { try files[$0].tensor(key) } }
+}
+
+/// Decodes `config.json` in `folder` as `T`, naming the file on failure.
+func readConfig<T: Decodable>(_ type: T.Type, in folder: String, transform: ([String: Any]) -> [String: Any] = { $0 }) throws -> T {
+    let path = folder + "/config.json"
+    guard let data = FileManager.default.contents(atPath: path) else { throw FormatError(path, "cannot read the model's config.json") }
+    guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        throw FormatError(path, "not a JSON object")
+    }
+    do {
+        return try JSONDecoder().decode(T.self, from: JSONSerialization.data(withJSONObject: transform(json)))
+    } catch {
+        throw FormatError(path, "does not describe a \(T.self): \(error)")
+    }
+}
+
+extension FluxTransformer {
+    /// A diffusers FluxTransformer2DModel: its folder (`config.json` + weights, sharded or not),
+    /// or one safetensors file with `config` given. Every key must load with its shape.
+    public static func load(_ path: String, config: FluxConfig? = nil) throws -> FluxTransformer {
+        let c = try config ?? readConfig(FluxConfig.self, in: path)
+        return try Parameters.load(from: SafetensorsShards.open(path)) { try FluxTransformer($0, config: c) }
+    }
+}
+
+extension CLIPVision {
+    /// A Hugging Face CLIP folder: a full `CLIPModel` (its text tower is ignored) or a
+    /// `CLIPVisionModelWithProjection`, `config.json` + `model.safetensors`.
+    public static func load(_ folder: String) throws -> CLIPVision {
+        let config = try readConfig(CLIPVisionConfig.self, in: folder) { json in
+            guard var vision = json["vision_config"] as? [String: Any] else { return json }
+            vision["projection_dim"] = json["projection_dim"] ?? vision["projection_dim"]
+            return vision
+        }
+        return try Parameters.load(from: SafetensorsShards.open(folder), ignoring: ["text_model.", "text_projection.", "logit_scale"]) {
+            try CLIPVision($0, config: config)
+        }
+    }
+}
