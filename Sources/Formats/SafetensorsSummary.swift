@@ -1,0 +1,113 @@
+/// What a safetensors file holds, from its header alone (no tensor data is read): the
+/// facts `lorweb inspect` prints.
+public struct SafetensorsSummary: Sendable {
+    /// Which model family the key names belong to.
+    public enum Layout: String, Sendable {
+        /// The authors' LoRWeB adapter: per layer `lora_A`, `lora_B`, `lora_keys`, `att_lora_to_q.weight`.
+        case lorwebAdapter = "lorweb-adapter"
+        /// A diffusers `FluxTransformer2DModel` (`transformer_blocks.N...`, `x_embedder...`).
+        case diffusersFlux = "diffusers-flux-transformer"
+        /// A transformers CLIP vision tower (`vision_model...`).
+        case clipVision = "transformers-clip-vision"
+        case plain
+
+        /// The name people read, e.g. "lorweb-adapter (LoRWeB release layout)".
+        public var title: String { self == .lorwebAdapter ? "\(rawValue) (LoRWeB release layout)" : rawValue }
+    }
+
+    public let path: String
+    public let fileSize: Int
+    public let layout: Layout
+    public let tensors: Int
+    /// Total number of elements over all tensors.
+    public let parameters: Int
+    /// Number of tensors of each dtype, ordered by dtype name.
+    public let dtypes: [(dtype: SafetensorsDType, tensors: Int)]
+    public let metadata: [String: String]
+    /// Basis geometry, for adapter files.
+    public let adapter: AdapterGeometry?
+
+    public init(_ file: SafetensorsFile) {
+        path = file.path
+        fileSize = file.fileSize
+        tensors = file.tensors.count
+        parameters = file.tensors.reduce(0) { $0 + $1.count }
+        var counts: [SafetensorsDType: Int] = [:]
+        for t in file.tensors { counts[t.dtype, default: 0] += 1 }
+        dtypes = counts.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        metadata = file.metadata
+        adapter = AdapterGeometry(file.tensors)
+        layout = adapter != nil ? .lorwebAdapter : Self.layout(of: file.names)
+    }
+
+    private static func layout(of names: [String]) -> Layout {
+        let bare = names.map { $0.hasPrefix("transformer.") ? String($0.dropFirst("transformer.".count)) : $0 }
+        if bare.contains(where: { ["transformer_blocks.", "single_transformer_blocks.", "x_embedder."].contains(where: $0.hasPrefix) }) {
+            return .diffusersFlux
+        }
+        if names.contains(where: { $0.hasPrefix("vision_model.") }) { return .clipVision }
+        return .plain
+    }
+}
+
+/// The shape of a LoRWeB basis adapter, read off its tensors:
+/// `lora_A` [n, in, r], `lora_B` [n, r, out], `lora_keys` [n, kdim], `att_lora_to_q.weight` [kdim, qdim].
+public struct AdapterGeometry: Sendable, Equatable {
+    /// Number of layers with a basis (`lora_A`).
+    public let layers: Int
+    public let n: Int
+    public let r: Int
+    public let kdim: Int
+    public let qdim: Int
+    /// Inconsistencies found (layers disagreeing on a size, missing parts, unrecognised tensors);
+    /// empty for a well-formed adapter.
+    public let problems: [String]
+
+    /// The key endings of each part; the release saves the first spelling, its inference
+    /// loader renames to the second, and a `transformer.` prefix may precede the layer name.
+    static let parts: [(part: String, suffixes: [String])] = [
+        ("lora_A", [".lora_A", ".att_lora_A"]),
+        ("lora_B", [".lora_B", ".att_lora_B"]),
+        ("lora_keys", [".lora_keys", ".att_lora_keys"]),
+        ("to_q", [".att_lora_to_q.weight", ".lora_to_q.weight"]),
+    ]
+
+    /// Nil unless the tensors contain at least a basis, keys and a query projection.
+    init?(_ tensors: [SafetensorsTensorInfo]) {
+        // layer name -> part -> shape
+        var layers: [String: [String: [Int]]] = [:]
+        var unplaced = 0
+        for t in tensors {
+            let bare = t.name.hasPrefix("transformer.") ? String(t.name.dropFirst("transformer.".count)) : t.name
+            guard let (part, suffix) = Self.parts.lazy.compactMap({ p in p.suffixes.first(where: bare.hasSuffix).map { (p.part, $0) } }).first else {
+                unplaced += 1
+                continue
+            }
+            layers[String(bare.dropLast(suffix.count)), default: [:]][part] = t.shape
+        }
+        let present = Set(layers.values.flatMap(\.keys))
+        guard present.isSuperset(of: ["lora_A", "lora_keys", "to_q"]) else { return nil }
+
+        var problems: [String] = []
+        // The most common value of one dimension of one part, noting disagreement.
+        func size(_ part: String, _ axis: Int, rank: Int, _ label: String) -> Int {
+            var votes: [Int: Int] = [:]
+            for shape in layers.values.compactMap({ $0[part] }) where shape.count == rank { votes[shape[axis], default: 0] += 1 }
+            if votes.count > 1 {
+                problems.append("layers disagree on \(label): \(votes.keys.sorted().map(String.init).joined(separator: ", "))")
+            }
+            return votes.max { ($0.value, $1.key) < ($1.value, $0.key) }?.key ?? 0
+        }
+        n = size("lora_A", 0, rank: 3, "n")
+        r = size("lora_A", 2, rank: 3, "r")
+        kdim = size("lora_keys", 1, rank: 2, "kdim")
+        qdim = size("to_q", 1, rank: 2, "qdim")
+        self.layers = layers.values.filter { $0["lora_A"] != nil }.count
+        for (part, _) in Self.parts {
+            let missing = layers.values.filter { $0[part] == nil }.count
+            if missing > 0 { problems.append("\(missing) layer(s) have no \(part)") }
+        }
+        if unplaced > 0 { problems.append("\(unplaced) tensor(s) are not adapter parameters") }
+        self.problems = problems
+    }
+}

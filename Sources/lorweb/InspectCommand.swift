@@ -1,0 +1,128 @@
+import ArgumentParser
+import Formats
+import Foundation
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Describe a safetensors file or a folder of them: format, tensors, dtypes, parameters, adapter geometry.",
+        discussion: """
+            Reads headers only, so even multi-gigabyte checkpoints open instantly.
+            For the authors' adapter file it also reports the adapted layer count and n, r, kdim, qdim.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "A .safetensors file, or a folder: every *.safetensors in it is inspected.")
+    var path: String
+
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    func run() throws {
+        try global.apply()
+        try reportingErrors { try inspect() }
+    }
+
+    private func inspect() throws {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+            throw FormatError(path, "no such file or folder")
+        }
+        guard isFolder.boolValue else {
+            let summary = SafetensorsSummary(try SafetensorsFile(path: path))
+            emit(json ? Self.jsonObject(summary) : nil, text: Self.text(summary))
+            return
+        }
+
+        let entries: [String]
+        do { entries = try FileManager.default.contentsOfDirectory(atPath: path) } catch {
+            throw FormatError(path, "cannot list folder: \((error as NSError).localizedDescription)")
+        }
+        let names = entries.filter { $0.hasSuffix(".safetensors") }.sorted()
+        guard !names.isEmpty else { throw FormatError(path, "folder has no .safetensors files") }
+        // A bad file is reported and skipped, so one corrupt checkpoint does not hide the others;
+        // the exit status still says something failed.
+        var summaries: [SafetensorsSummary] = []
+        var failed = false
+        for name in names {
+            do { summaries.append(SafetensorsSummary(try SafetensorsFile(path: "\(path)/\(name)"))) } catch {
+                printError(error)
+                failed = true
+            }
+        }
+        let tensors = summaries.reduce(0) { $0 + $1.tensors }, parameters = summaries.reduce(0) { $0 + $1.parameters }
+        let jsonObject: [String: Any] = [
+            "format": "folder", "path": path, "files": summaries.map(Self.jsonObject),
+            "tensors": tensors, "parameters": parameters,
+        ]
+        let text = summaries.map(Self.text).joined(separator: "\n")
+            + "\ntotal: \(summaries.count) file(s), \(tensors) tensors, \(grouped(parameters)) parameters"
+        emit(json ? jsonObject : nil, text: text)
+        if failed { throw ExitCode.failure }
+    }
+
+    /// Prints the JSON object if there is one, else the text.
+    private func emit(_ object: [String: Any]?, text: String) {
+        guard let object else { return print(text) }
+        // Only strings, integers, arrays and dictionaries go in, so serialisation cannot fail.
+        let data = try! JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        print(String(decoding: data, as: UTF8.self))
+    }
+
+    private static func jsonObject(_ s: SafetensorsSummary) -> [String: Any] {
+        var o: [String: Any] = [
+            "path": s.path, "format": s.layout.rawValue, "file_bytes": s.fileSize,
+            "tensors": s.tensors, "parameters": s.parameters, "metadata": s.metadata,
+            "dtypes": Dictionary(uniqueKeysWithValues: s.dtypes.map { ($0.dtype.rawValue, $0.tensors) }),
+        ]
+        if let a = s.adapter {
+            o["adapted_layers"] = a.layers
+            o["n"] = a.n; o["r"] = a.r; o["kdim"] = a.kdim; o["qdim"] = a.qdim
+            if !a.problems.isEmpty { o["problems"] = a.problems }
+        }
+        return o
+    }
+
+    private static func text(_ s: SafetensorsSummary) -> String {
+        var lines = [
+            s.path,
+            "  format          \(s.layout.title)",
+            "  file size       \(grouped(s.fileSize)) bytes",
+            "  tensors         \(s.tensors)",
+            "  dtypes          \(s.dtypes.map { "\($0.dtype.rawValue) x \($0.tensors)" }.joined(separator: ", "))",
+            "  parameters      \(grouped(s.parameters))",
+        ]
+        if !s.metadata.isEmpty {
+            lines.append("  metadata        \(s.metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))")
+        }
+        if let a = s.adapter {
+            lines.append("  adapted layers  \(a.layers)")
+            lines.append("  basis           n \(a.n), r \(a.r), kdim \(a.kdim), qdim \(a.qdim)")
+            lines += a.problems.map { "  warning         \($0)" }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// 835051520 -> "835,051,520".
+private func grouped(_ n: Int) -> String {
+    let digits = Array(String(n.magnitude))
+    let head = digits.count % 3 == 0 ? 3 : digits.count % 3
+    var out = (n < 0 ? "-" : "") + String(digits[..<head])
+    for i in stride(from: head, to: digits.count, by: 3) { out += "," + String(digits[i..<(i + 3)]) }
+    return out
+}
+
+/// One line on stderr: `lorweb: <path>: <problem>`.
+func printError(_ error: Error) {
+    FileHandle.standardError.write(Data("lorweb: \(error)\n".utf8))
+}
+
+/// Runs `body`, turning any error other than an exit request into one line on stderr and
+/// exit status 1, so users never see a Swift error dump.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do { try body() } catch let exit as ExitCode { throw exit } catch {
+        printError(error)
+        throw ExitCode.failure
+    }
+}

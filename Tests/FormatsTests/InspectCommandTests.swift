@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+@testable import Formats
+
+// Runs the built `lorweb` binary (`swift build` puts it next to the test bundle).
+
+private struct Run { let status: Int32; let stdout: String; let stderr: String }
+
+private func lorweb(_ arguments: String...) throws -> Run {
+    let binary = Fixtures.productsFolder.appendingPathComponent("lorweb")
+    guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+        throw FormatError(binary.path, "lorweb is not built; run `swift build` first")
+    }
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Run(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+}
+
+@Test func inspectAdapterAsText() throws {
+    let run = try lorweb("inspect", Fixtures.formats("adapter_tiny.safetensors"))
+    #expect(run.status == 0 && run.stderr.isEmpty)
+    #expect(run.stdout.contains("format          lorweb-adapter (LoRWeB release layout)"))
+    #expect(run.stdout.contains("adapted layers  3") && run.stdout.contains("n 4, r 2, kdim 8, qdim 12"))
+    #expect(run.stdout.contains("dtypes          F16 x 12"))
+}
+
+@Test func inspectJSONIsOneObjectWithTheContractKeys() throws {
+    let run = try lorweb("inspect", "--json", Fixtures.formats("adapter_tiny.safetensors"))
+    #expect(run.status == 0)
+    let object = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+    #expect(object?["format"] as? String == "lorweb-adapter")
+    #expect(object?["tensors"] as? Int == 12 && object?["adapted_layers"] as? Int == 3)
+    #expect(object?["n"] as? Int == 4 && object?["r"] as? Int == 2 && object?["kdim"] as? Int == 8 && object?["qdim"] as? Int == 12)
+    #expect((object?["parameters"] as? Int ?? 0) > 0)
+}
+
+@Test func inspectFolderReportsEachFileAndTotals() throws {
+    let run = try lorweb("inspect", "--json", Fixtures.root.appendingPathComponent("formats").path)
+    #expect(run.status == 0)
+    let object = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+    let files = object?["files"] as? [[String: Any]] ?? []
+    #expect(object?["format"] as? String == "folder" && files.count == 4)
+    #expect(object?["tensors"] as? Int == files.reduce(0) { $0 + ($1["tensors"] as? Int ?? 0) })
+}
+
+@Test(arguments: ["truncated-mid-header", "unknown-dtype", "overlapping"])
+func inspectBadFileExitsOneWithOneLine(_ name: String) throws {
+    let bad = try #require(badFiles.first { $0.name == name })
+    let path = try temporaryFolder() + "/\(name).safetensors"
+    try AtomicFile.write(bad.bytes, to: path)
+    let run = try lorweb("inspect", path)
+    #expect(run.status == 1 && run.stdout.isEmpty)
+    #expect(run.stderr.hasPrefix("lorweb: \(path): ") && run.stderr.contains(bad.expected))
+    #expect(run.stderr.filter { $0 == "\n" }.count == 1, "one line: \(run.stderr)")
+    #expect(!run.stderr.contains("Fatal error") && !run.stderr.contains("Error:"))
+}
+
+@Test func inspectMissingPathExitsOne() throws {
+    let run = try lorweb("inspect", "/nonexistent/x.safetensors")
+    #expect(run.status == 1 && run.stderr == "lorweb: /nonexistent/x.safetensors: no such file or folder\n")
+}

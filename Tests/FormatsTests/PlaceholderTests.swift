@@ -1,3 +1,0 @@
-import Testing
-@testable import Formats
-@Test func formatErrorNamesPath() { #expect(FormatError("a.png", "bad").description == "a.png: bad") }
