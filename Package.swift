@@ -33,6 +33,7 @@ let package = Package(
         // MARK: - Tests
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "FormatsTests", dependencies: ["Formats"], resources: [.copy("../Fixtures")]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Formats", "Tensor"]),
     ],
     swiftLanguageModes: [.v5]
 )
