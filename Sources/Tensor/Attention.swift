@@ -85,7 +85,7 @@ public func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, hea
                 var m = -Float.infinity
                 for j in 0..<sk { m = max(m, s[j]) }
                 var z: Float = 0
-                for j in 0..<sk { s[j] = Foundation.exp(s[j] - m); z += s[j] }
+                for j in 0..<sk { s[j] = fastExp(s[j] - m); z += s[j] }
                 let inv = 1 / z
                 for j in 0..<sk { s[j] *= inv }
                 pl[bh * sq + row0 + i] = m + Foundation.log(z)
@@ -128,7 +128,7 @@ public func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, hea
                           kh, ldb: width, p, ldc: sk)
                     for i in 0..<rows {
                         let s = p + i * sk, l = pl[bh * sq + row0 + i]
-                        for j in 0..<sk { s[j] = Foundation.exp(s[j] - l) }
+                        for j in 0..<sk { s[j] = fastExp(s[j] - l) }
                     }
                     // dV_h += P^T dO: [Sk, D]
                     if let pdv {

@@ -4,9 +4,9 @@ import Foundation
 
 extension Tensor {
     public func silu() -> Tensor {
-        Tensor.map(self) { $0 / (1 + Foundation.exp(-$0)) }.recorded([self]) { g in
+        Tensor.map(self) { $0 / (1 + fastExp(-$0)) }.recorded([self]) { g in
             [Tensor.zipMap(g, self) { g, x in
-                let s = 1 / (1 + Foundation.exp(-x))
+                let s = 1 / (1 + fastExp(-x))
                 return g * s * (1 + x * (1 - s))
             }]
         }
@@ -18,9 +18,9 @@ extension Tensor {
 
     /// x * sigmoid(1.702 x), CLIP's "quick_gelu".
     public func quickGelu() -> Tensor {
-        Tensor.map(self) { $0 / (1 + Foundation.exp(-1.702 * $0)) }.recorded([self]) { g in
+        Tensor.map(self) { $0 / (1 + fastExp(-1.702 * $0)) }.recorded([self]) { g in
             [Tensor.zipMap(g, self) { g, x in
-                let s = 1 / (1 + Foundation.exp(-1.702 * x))
+                let s = 1 / (1 + fastExp(-1.702 * x))
                 return g * s * (1 + 1.702 * x * (1 - s))
             }]
         }
@@ -30,9 +30,9 @@ extension Tensor {
     public func gelu(approximate: Bool = false) -> Tensor {
         if approximate {
             let c: Float = 0.7978845608028654, k: Float = 0.044715
-            return Tensor.map(self) { x in 0.5 * x * (1 + Foundation.tanh(c * (x + k * x * x * x))) }.recorded([self]) { g in
+            return Tensor.map(self) { x in 0.5 * x * (1 + fastTanh(c * (x + k * x * x * x))) }.recorded([self]) { g in
                 [Tensor.zipMap(g, self) { g, x in
-                    let t = Foundation.tanh(c * (x + k * x * x * x))
+                    let t = fastTanh(c * (x + k * x * x * x))
                     return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * k * x * x))
                 }]
             }
@@ -40,7 +40,7 @@ extension Tensor {
         return Tensor.map(self) { x in 0.5 * x * (1 + erff(x * 0.7071067811865476)) }.recorded([self]) { g in
             [Tensor.zipMap(g, self) { g, x in
                 // d/dx = Phi(x) + x phi(x)
-                g * (0.5 * (1 + erff(x * 0.7071067811865476)) + x * 0.3989422804014327 * Foundation.exp(-0.5 * x * x))
+                g * (0.5 * (1 + erff(x * 0.7071067811865476)) + x * 0.3989422804014327 * fastExp(-0.5 * x * x))
             }]
         }
     }
@@ -62,7 +62,7 @@ extension Tensor {
             var m = -Float.infinity
             for j in 0..<n { m = Swift.max(m, s[j]) }
             var z: Float = 0
-            for j in 0..<n { d[j] = Foundation.exp(s[j] - m); z += d[j] }
+            for j in 0..<n { d[j] = fastExp(s[j] - m); z += d[j] }
             let inv = 1 / z
             for j in 0..<n { d[j] *= inv }
         }
@@ -87,7 +87,7 @@ extension Tensor {
             var m = -Float.infinity
             for j in 0..<n { m = Swift.max(m, s[j]) }
             var z: Float = 0
-            for j in 0..<n { z += Foundation.exp(s[j] - m) }
+            for j in 0..<n { z += fastExp(s[j] - m) }
             let lse = m + Foundation.log(z)
             for j in 0..<n { d[j] = s[j] - lse }
         }
@@ -99,7 +99,7 @@ extension Tensor {
                 let off = d - dx.data, gr = pg + off, yr = py + off
                 var total: Float = 0
                 for j in 0..<n { total += gr[j] }
-                for j in 0..<n { d[j] = gr[j] - Foundation.exp(yr[j]) * total }
+                for j in 0..<n { d[j] = gr[j] - fastExp(yr[j]) * total }
             }
             return [dx]
         }

@@ -153,7 +153,7 @@ extension Tensor {
 
 extension Tensor {
     public func exp() -> Tensor {
-        let y = Tensor.map(self) { Foundation.exp($0) }
+        let y = Tensor.map(self) { fastExp($0) }
         let yd = y.detached()  // the closure must not hold y itself: y -> node -> closure -> y
         return y.recorded([self]) { g in [g * yd] }
     }
@@ -182,7 +182,7 @@ extension Tensor {
     }
 
     public func sigmoid() -> Tensor {
-        let y = Tensor.map(self) { 1 / (1 + Foundation.exp(-$0)) }
+        let y = Tensor.map(self) { 1 / (1 + fastExp(-$0)) }
         let yd = y.detached()
         return y.recorded([self]) { g in [Tensor.zipMap(g, yd) { g, y in g * y * (1 - y) }] }
     }

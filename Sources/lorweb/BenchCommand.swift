@@ -1,12 +1,13 @@
 import ArgumentParser
 import CBLAS
 import Foundation
+import Models
 import Tensor
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks; numbers are meaningful only from a release build with OPENBLAS_CORETYPE unset.",
-        subcommands: [BenchOps.self])
+        subcommands: [BenchOps.self, BenchModel.self])
 }
 
 /// One timed case: our op against raw `cblas_sgemm` on the same shapes in the same run.
@@ -117,6 +118,55 @@ struct BenchOps: ParsableCommand {
         return medianMs(reps: reps) {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, transB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
                         1, a.data, Int32(k), b.data, Int32(transB ? k : n), 0, c.data, Int32(n))
+        }
+    }
+}
+
+struct BenchModel: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model",
+        abstract: "Forward and forward+backward time of the small Flux preset with LoRWeB adapters (batch 16).")
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print one JSON object instead of text.") var json = false
+    @Option(help: "Timed repetitions (median is reported).") var reps = 5
+    @Option(help: "Batch size.") var batch = 16
+
+    func run() throws {
+        try global.apply()
+        guard reps >= 1, batch >= 1 else { throw ValidationError("--reps and --batch must be at least 1") }
+        let c = FluxConfig.small
+        let model = try FluxTransformer(.initialising(seed: 0), config: c)
+        // qdim 3 x 64: the query concatenates three encoder embeddings of the small world's width.
+        let adapters = try LoRWeBAdapters(.initialising(seed: 1), attachingTo: model,
+                                          config: LoRABasisConfig(n: 32, r: 4, keysDim: 128, queryDim: 192))
+        var rng = RNG(seed: 2)
+        let (b, t, s) = (batch, 16, 128)   // 16 text tokens, 64 target + 64 context tokens
+        let x = rng.normal([b, s, c.inChannels]), ctx = rng.normal([b, t, c.jointAttentionDim])
+        let pooled = rng.normal([b, c.pooledProjectionDim]), query = rng.normal([b, 192])
+        let timestep = rng.uniform([b]), guidance = Tensor.full([b], 1)
+        var ids: [Float] = []
+        for first in 0..<2 { for i in 0..<8 { for j in 0..<8 { ids += [Float(first), Float(i), Float(j)] } } }
+        let imgIds = Tensor(shape: [s, 3], data: ids), txtIds = Tensor.zeros([t, 3])
+        let target = rng.normal([b, s, c.inChannels])
+        for (_, p) in adapters.namedParameters { p.requiresGrad = true }
+
+        func forward() -> Tensor {
+            model(hiddenStates: x, encoderHiddenStates: ctx, pooledProjections: pooled, timestep: timestep,
+                  guidance: guidance, imgIds: imgIds, txtIds: txtIds, query: query)
+        }
+        let fwd = medianMs(reps: reps) { _ = withNoGrad { forward() } }
+        let step = medianMs(reps: reps) {
+            let loss = (forward() - target).square().mean()
+            loss.backward()
+            for (_, p) in adapters.namedParameters { p.grad = nil }
+        }
+        if json {
+            print(#"{"benchmark":"model","batch":\#(b),"threads":\#(Runtime.threads),"forward_ms":\#(fwd),"median_ms":\#(step),"adapter_parameters":\#(adapters.parameterCount)}"#)
+        } else {
+            print("OpenBLAS: \(Runtime.blasConfig)   threads: \(Runtime.threads)")
+            print("small preset, batch \(b), 16 text + 128 image tokens, adapters n 32 r 4 on \(adapters.layers.count) layers (\(adapters.parameterCount) parameters)")
+            print(String(format: "forward %.1f ms, forward + backward %.1f ms", fwd, step))
         }
     }
 }

@@ -12,7 +12,7 @@ struct Lorweb: ParsableCommand {
 
 /// Options every command accepts.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: "Threads for our kernels and OpenBLAS together (default: LORWEB_THREADS or all cores).")
+    @Option(name: .long, help: "Threads to compute with (default: LORWEB_THREADS, else all cores); results do not depend on it.")
     var threads: Int?
 
     /// Applies the options; call first in `run()`.

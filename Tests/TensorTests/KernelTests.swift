@@ -213,3 +213,28 @@ func referenceMatmul(_ a: Tensor, _ b: Tensor, ta: Bool, tb: Bool) -> [Double] {
         gradCheck("patchEmbedding", [x, wt, bias]) { $0[0].patchEmbedding(weight: $0[1], bias: $0[2]) }
     }
 }
+
+@Suite struct FastMathTests {
+    @Test func expIsWithinTwoUlpsOverTheWholeRange() {
+        var worst: Float = 0, at: Float = 0
+        var x: Float = -87.3
+        while x < 88.7 {
+            let want = Float(Foundation.exp(Double(x)))
+            let ulps = abs(fastExp(x) - want) / want.ulp
+            if ulps > worst { worst = ulps; at = x }
+            x += 0.000_731
+        }
+        #expect(worst <= 2, "fastExp: \(worst) ulp at \(at)")
+        #expect(fastExp(-100) == 0 && fastExp(-.infinity) == 0 && fastExp(100) == .infinity && fastExp(.nan).isNaN)
+        #expect(fastExp(0) == 1)
+    }
+
+    @Test func tanhHasSmallAbsoluteError() {
+        var worst: Float = 0
+        for i in -20000...20000 {
+            let x = Float(i) * 0.001
+            worst = max(worst, abs(fastTanh(x) - Float(Foundation.tanh(Double(x)))))
+        }
+        #expect(worst < 2e-7, "fastTanh: absolute error \(worst)")
+    }
+}
