@@ -3,7 +3,8 @@ import CBLAS
 // Matrix products through cblas_sgemm. Transposes are BLAS flags, never copies; a batch that
 // shares a 2-D right operand is folded into one tall sgemm.
 
-/// C[m,n] = alpha * op(A) op(B) + beta * C, row-major, with leading dimensions of the stored layouts.
+/// C[m,n] = alpha * op(A) op(B) + beta * C (+ bias[n] on every row), row-major, with leading
+/// dimensions of the stored layouts. The bias is added tile by tile while the tile is in cache.
 ///
 /// OpenBLAS's own threading changes how it blocks the K loop with the thread count, and with it
 /// the rounding of every output. So OpenBLAS always runs single-threaded and we split C into
@@ -11,21 +12,27 @@ import CBLAS
 /// whatever `Runtime.threads` is, and the threads only decide who runs which tile.
 func sgemm(_ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
            _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
-           beta: Float = 0, _ c: UnsafeMutablePointer<Float>, ldc: Int)
+           beta: Float = 0, _ c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>? = nil)
 {
     if m == 0 || n == 0 { return }
     if k == 0 {
         // BLAS leaves C scaled by beta; make the empty product explicit.
-        for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
+        for i in 0..<m { for j in 0..<n { c[i * ldc + j] = (beta == 0 ? 0 : beta * c[i * ldc + j]) + (bias?[j] ?? 0) } }
         return
     }
-    func call(_ m: Int, _ n: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {
+    func call(_ m: Int, _ n: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+              _ bias: UnsafePointer<Float>?) {
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        guard let bias else { return }
+        for i in 0..<m {
+            let row = c + i * ldc
+            for j in 0..<n { row[j] += bias[j] }
+        }
     }
     let tiles = gemmTiles(m: m, n: n, k: k)
     if tiles.count == 1 {
-        call(m, n, a, b, c)
+        call(m, n, a, b, c, bias)
         return
     }
     // Split the larger of M and N, so each tile re-packs only the smaller operand.
@@ -34,9 +41,9 @@ func sgemm(_ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int, alpha: Float 
         for t in r {
             let lo = t * size, hi = Swift.min(lo + size, splitRows ? m : n)
             if splitRows {
-                call(hi - lo, n, a + (transA ? lo : lo * lda), b, c + lo * ldc)
+                call(hi - lo, n, a + (transA ? lo : lo * lda), b, c + lo * ldc, bias)
             } else {
-                call(m, hi - lo, a, b + (transB ? lo * ldb : lo), c + lo)
+                call(m, hi - lo, a, b + (transB ? lo * ldb : lo), c + lo, bias.map { $0 + lo })
             }
         }
     }
@@ -112,7 +119,7 @@ extension Tensor {
     }
 
     /// y = x W^T + b for x [..., in], weight [out, in] as PyTorch stores it, bias [out].
-    /// One sgemm with a transposed weight, then one bias pass. Gradients are computed only for
+    /// One sgemm with a transposed weight, the bias added per output tile. Gradients are computed only for
     /// the operands that require them (frozen weights cost no weight-gradient product).
     public func linear(_ weight: Tensor, _ bias: Tensor? = nil) -> Tensor {
         precondition(weight.rank == 2 && rank >= 1 && shape[rank - 1] == weight.shape[1],
@@ -120,16 +127,8 @@ extension Tensor {
         let inF = weight.shape[1], outF = weight.shape[0], rows = count / Swift.max(inF, 1)
         if let bias { precondition(bias.shape == [outF], "linear: bias \(bias.shape) does not match weight \(weight.shape)") }
         let out = Tensor(uninitialized: Array(shape.dropLast()) + [outF])
-        sgemm(false, true, m: rows, n: outF, k: inF, data, lda: inF, weight.data, ldb: inF, out.data, ldc: outF)
-        if let bias {
-            let pb = bias.data, po = out.data
-            parallelFor(rows, grain: Swift.max(1, 16384 / Swift.max(outF, 1))) { r in
-                for i in r {
-                    let row = po + i * outF
-                    for j in 0..<outF { row[j] += pb[j] }
-                }
-            }
-        }
+        sgemm(false, true, m: rows, n: outF, k: inF, data, lda: inF, weight.data, ldb: inF, out.data, ldc: outF,
+              bias: bias?.data)
         let x = self
         let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
         return out.recorded(inputs) { g in
