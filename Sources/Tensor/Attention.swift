@@ -85,7 +85,10 @@ public func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, hea
                 var m = -Float.infinity
                 for j in 0..<sk { m = max(m, s[j]) }
                 var z: Float = 0
-                for j in 0..<sk { s[j] = fastExp(s[j] - m); z += s[j] }
+                // Exponentiate, then sum, in separate loops: a loop that also accumulates a float
+                // cannot be vectorised (the sum's order is fixed), and then neither is its exp.
+                for j in 0..<sk { s[j] = fastExp(s[j] - m) }
+                for j in 0..<sk { z += s[j] }
                 let inv = 1 / z
                 for j in 0..<sk { s[j] *= inv }
                 pl[bh * sq + row0 + i] = m + Foundation.log(z)

@@ -62,7 +62,8 @@ extension Tensor {
             var m = -Float.infinity
             for j in 0..<n { m = Swift.max(m, s[j]) }
             var z: Float = 0
-            for j in 0..<n { d[j] = fastExp(s[j] - m); z += d[j] }
+            for j in 0..<n { d[j] = fastExp(s[j] - m) }   // apart from the sum, so that it vectorises
+            for j in 0..<n { z += d[j] }
             let inv = 1 / z
             for j in 0..<n { d[j] *= inv }
         }

@@ -74,7 +74,7 @@ struct BenchOps: ParsableCommand {
         for ((name, flops, ms), (_, inF, outF)) in zip(ours, linears) {
             cases.append(entry(name, flops, ms, rawSgemm(m: rows, n: outF, k: inF, transB: true, reps: reps)))
         }
-        cases.append(entry("attention 16x4 heads, 144x144x32", attnFlops, attn, nil))
+        cases.append(entry("attention 16x4 heads, 144x144x32", attnFlops, attn, rawAttention(reps: reps)))
         cases.append(entry("matmul 1024^3", 2.0 * 1024 * 1024 * 1024, big,
                            rawSgemm(m: 1024, n: 1024, k: 1024, transB: false, reps: max(3, reps / 4))))
 
@@ -106,6 +106,25 @@ struct BenchOps: ParsableCommand {
         let rawGf = raw.map { flops / $0 / 1e6 }
         return BenchCase(name: name, flops: flops, medianMs: ms, gflopPerS: gf, rawSgemmMs: raw,
                          rawSgemmGflopPerS: rawGf, ratio: rawGf.map { gf / $0 })
+    }
+
+    /// The two products of attention (scores and weighted values) for every (batch, head) as bare
+    /// cblas_sgemm calls on contiguous head blocks: attention's ceiling, softmax excluded.
+    func rawAttention(reps: Int) -> Double {
+        var rng = RNG(seed: 3)
+        let (bh, s, d) = (16 * 4, 144, 32)
+        let q = rng.normal([bh, s, d]), k = rng.normal([bh, s, d]), v = rng.normal([bh, s, d])
+        let scores = Tensor(uninitialized: [s, s]), out = Tensor(uninitialized: [bh, s, d])
+        openblas_set_num_threads(Int32(Runtime.threads))
+        defer { openblas_set_num_threads(1) }
+        return medianMs(reps: reps) {
+            for h in 0..<bh {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(s), Int32(s), Int32(d), 1,
+                            q.data + h * s * d, Int32(d), k.data + h * s * d, Int32(d), 0, scores.data, Int32(s))
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(s), Int32(d), Int32(s), 1,
+                            scores.data, Int32(s), v.data + h * s * d, Int32(d), 0, out.data + h * s * d, Int32(d))
+            }
+        }
     }
 
     /// One bare cblas_sgemm on the same shape, with OpenBLAS threading itself over the same
