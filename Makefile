@@ -37,7 +37,9 @@ test: deps
 
 bench: release
 	$(RUN) $(LORWEB) bench ops --threads 1
+	$(RUN) $(LORWEB) bench model --threads 1
 	$(RUN) $(LORWEB) bench ops --threads 2
+	$(RUN) $(LORWEB) bench model --threads 2
 
 clean:
 	rm -rf .build
