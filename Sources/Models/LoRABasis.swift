@@ -24,6 +24,8 @@ public struct LoRABasisConfig: Codable, Equatable {
 
     public enum Mixing: String, Codable { case mean, sum }
 
+    enum CodingKeys: String, CodingKey { case n, r, keysDim = "kdim", queryDim = "qdim", heads, softmax, mixing, scale }
+
     public init(n: Int, r: Int, keysDim: Int, queryDim: Int, heads: Int = 1, softmax: Bool = true,
                 mixing: Mixing = .mean, scale: Float = 1) {
         self.n = n; self.r = r; self.keysDim = keysDim; self.queryDim = queryDim

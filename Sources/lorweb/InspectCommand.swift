@@ -1,6 +1,7 @@
 import ArgumentParser
 import Formats
 import Foundation
+import Models
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -34,6 +35,7 @@ struct Inspect: ParsableCommand {
             return
         }
 
+        if FileManager.default.fileExists(atPath: "\(path)/\(RunCheckpoint.configFile)") { return try inspectRun() }
         let entries: [String]
         do { entries = try FileManager.default.contentsOfDirectory(atPath: path) } catch {
             throw FormatError(path, "cannot list folder: \((error as NSError).localizedDescription)")
@@ -59,6 +61,22 @@ struct Inspect: ParsableCommand {
             + "\ntotal: \(summaries.count) file(s), \(tensors) tensors, \(grouped(parameters)) parameters"
         emit(json ? jsonObject : nil, text: text)
         if failed { throw ExitCode.failure }
+    }
+
+    /// A run folder written by `lorweb train`: its adapter file plus the hyperparameters in lorweb.json.
+    private func inspectRun() throws {
+        let config = try RunCheckpoint.config(in: path)
+        let summary = SafetensorsSummary(try SafetensorsFile(path: "\(path)/\(RunCheckpoint.weightsFile)"))
+        let a = config.adapter, b = config.base
+        var object = Self.jsonObject(summary)
+        object["format"] = "lorweb-run"
+        object["path"] = path
+        object["config"] = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(config))) ?? [:]
+        let text = Self.text(summary).replacingOccurrences(of: summary.layout.title, with: "lorweb run (adapters in the release layout)")
+            + "\n  adapter         heads \(a.heads), \(a.softmax ? "softmax" : "tanh"), mixing \(a.mixing.rawValue), scale \(a.scale), query \(config.queryMode.rawValue)"
+            + "\n  base            Flux \(b.numLayers) double + \(b.numSingleLayers) single blocks, \(b.numAttentionHeads) x \(b.attentionHeadDim), in \(b.inChannels)"
+            + config.info.sorted { $0.key < $1.key }.map { "\n  \($0.key.padding(toLength: 15, withPad: " ", startingAt: 0)) \($0.value)" }.joined()
+        emit(json ? object : nil, text: text)
     }
 
     /// Prints the JSON object if there is one, else the text.

@@ -66,3 +66,21 @@ func inspectBadFileExitsOneWithOneLine(_ name: String) throws {
     let run = try lorweb("inspect", "/nonexistent/x.safetensors")
     #expect(run.status == 1 && run.stderr == "lorweb: /nonexistent/x.safetensors: no such file or folder\n")
 }
+
+@Test func inspectRunFolderReadsItsConfig() throws {
+    let run = try temporaryFolder()
+    try FileManager.default.copyItem(atPath: Fixtures.formats("adapter_tiny.safetensors"), toPath: run + "/adapters.safetensors")
+    let config = #"{"adapter": {"n": 4, "r": 2, "kdim": 8, "qdim": 12, "heads": 1, "softmax": true, "mixing": "mean", "scale": 1},"#
+        + #" "query_mode": "cat-aa'b", "base": {"num_layers": 2, "num_single_layers": 4}, "info": {"steps": "300"}}"#
+    try AtomicFile.write(Data(config.utf8), to: run + "/lorweb.json")
+    let text = try lorweb("inspect", run)
+    #expect(text.status == 0 && text.stdout.contains("lorweb run") && text.stdout.contains("query cat-aa'b"))
+    #expect(text.stdout.contains("Flux 2 double + 4 single blocks") && text.stdout.contains("300"))
+    let json = try lorweb("inspect", "--json", run)
+    let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+    #expect(object?["format"] as? String == "lorweb-run" && object?["n"] as? Int == 4 && object?["adapted_layers"] as? Int == 3)
+
+    try AtomicFile.write(Data("{".utf8), to: run + "/lorweb.json")
+    let bad = try lorweb("inspect", run)
+    #expect(bad.status == 1 && bad.stderr.hasPrefix("lorweb: \(run)/lorweb.json: not a lorweb run config"))
+}
