@@ -42,7 +42,7 @@ func medianMs(reps: Int, _ body: () -> Void) -> Double {
 struct BenchOps: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ops",
-        abstract: "GFLOP/s of matmul/linear at the small model's shapes and at 1024^3, beside raw cblas_sgemm.")
+        abstract: "GFLOP/s of linear, attention and matmul at the small model's shapes and at 1024^3, beside raw cblas_sgemm.")
 
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Print one JSON object instead of a table.") var json = false
