@@ -10,11 +10,20 @@ public final class LoRWeBAdapters {
     /// (diffusers layer key, adapter), in block order.
     public let layers: [(key: String, adapter: LoRABasis)]
 
-    /// Creates (or loads, depending on `p`) one basis per adaptable Linear and attaches it.
-    public init(_ p: Parameters, attachingTo model: FluxTransformer, config: LoRABasisConfig) throws {
+    /// Creates (or loads, depending on `p`) one basis per adaptable Linear and attaches it:
+    /// every Linear inside the blocks (the release's set), or only the diffusers keys in `only`.
+    public init(_ p: Parameters, attachingTo model: FluxTransformer, config: LoRABasisConfig, only: Set<String>? = nil) throws {
         self.config = config
         let root = p.scoped("transformer")
-        layers = try model.adaptableLinears.map { key, linear in
+        var targets = model.adaptableLinears
+        if let only {
+            let unknown = only.subtracting(targets.map(\.key))
+            guard unknown.isEmpty else {
+                throw LoadError("no adaptable layer named \(unknown.sorted().prefix(3).joined(separator: ", ")) (keys look like transformer_blocks.0.attn.to_q)")
+            }
+            targets = targets.filter { only.contains($0.key) }
+        }
+        layers = try targets.map { key, linear in
             let adapter = try LoRABasis(root.scoped(key), inFeatures: linear.inFeatures, outFeatures: linear.outFeatures, config: config)
             linear.adapter = adapter
             return (key, adapter)

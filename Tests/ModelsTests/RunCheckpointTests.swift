@@ -46,3 +46,38 @@ import Tensor
         #expect(QueryMode(rawValue: "cat-aa'b") == .concatenated)
     }
 }
+
+@Suite struct AdapterTests {
+    /// n = 1 is one ordinary LoRA (the paper's matched-capacity baseline): its coefficient is
+    /// always 1 under softmax, and the layer computes W x + b + s x A B.
+    @Test func singleLoRAIsTheSpecialCaseNEqualsOne() throws {
+        var rng = RNG(seed: 4)
+        let p = Parameters.initialising(seed: 3)
+        let linear = try Linear(p.scoped("layer"), 6, 5)
+        let adapter = try LoRABasis(p.scoped("layer"), inFeatures: 6, outFeatures: 5,
+                                    config: LoRABasisConfig(n: 1, r: 3, keysDim: 4, queryDim: 7, scale: 2))
+        // B starts at zero (the adapter's output is exactly 0); give it values to see the product.
+        let b = rng.normal([1, 3, 5])
+        adapter.loraB.data.update(from: b.data, count: b.count)
+        linear.adapter = adapter
+        let x = rng.normal([2, 4, 6]), query = rng.normal([2, 7])
+        #expect(adapter.coefficients(query).toArray() == [1, 1])
+        let expected = x.linear(linear.weight, linear.bias) + x.matmul(adapter.loraA.reshaped([6, 3])).matmul(b.reshaped([3, 5])) * 2
+        let got = linear(x, query: query)
+        var worst: Float = 0
+        for i in 0..<got.count { worst = max(worst, abs(got.data[i] - expected.data[i])) }
+        #expect(worst < 1e-5)
+    }
+
+    @Test func attachesToANamedSubsetOnly() throws {
+        var c = FluxConfig.small
+        c.numLayers = 1; c.numSingleLayers = 1
+        let model = try FluxTransformer(.meta(), config: c)
+        let config = LoRABasisConfig(n: 2, r: 1, keysDim: 4, queryDim: 4)
+        let some = try LoRWeBAdapters(.meta(), attachingTo: model, config: config,
+                                      only: ["transformer_blocks.0.attn.to_q", "single_transformer_blocks.0.proj_out"])
+        #expect(some.layers.map(\.key) == ["transformer_blocks.0.attn.to_q", "single_transformer_blocks.0.proj_out"])
+        #expect(throws: LoadError.self) { try LoRWeBAdapters(.meta(), attachingTo: model, config: config, only: ["x_embedder"]) }
+        #expect(try LoRWeBAdapters(.meta(), attachingTo: model, config: config).layers.count == 20)
+    }
+}

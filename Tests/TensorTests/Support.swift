@@ -72,6 +72,7 @@ func gradCheck(_ name: String, _ inputs: [Tensor], eps: Float = 1e-2, tolerance:
             if !(err <= worst) { worst = err }  // NaN propagates and fails the check
         }
     }
+    print("gradCheck \(name): worst error \(worst)")
     #expect(worst <= tolerance, "\(name): worst gradient error \(worst) > \(tolerance)", sourceLocation: sourceLocation)
     return worst
 }
