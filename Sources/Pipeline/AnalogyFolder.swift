@@ -1,0 +1,117 @@
+import Foundation
+import Formats
+
+// A folder of analogy pairs in the layout the release trains on (Relation252k after its
+// preprocessing): `control/NAME.{png,jpg,jpeg}` holds the 1x3 strip [a | a' | b],
+// `target/NAME.{png,jpg,jpeg}` holds b', `target/NAME.txt` the edit instruction. Grids are built
+// on the fly as the release's dataloader builds them.
+
+/// ai-toolkit's aspect buckets (toolkit/buckets.py): the SDXL resolution list scaled to a target
+/// resolution and floored to a multiple of `divisibility`; an image goes to the bucket that a
+/// covering resize followed by a centre crop would cut the fewest pixels from.
+public enum AspectBuckets {
+    /// (width, height) at 1024 resolution, landscape to portrait.
+    static let base: [(Int, Int)] = [
+        (1024, 1024), (2048, 512), (1984, 512), (1920, 512), (1856, 512), (1792, 576), (1728, 576), (1664, 576),
+        (1600, 640), (1536, 640), (1472, 704), (1408, 704), (1344, 704), (1344, 768), (1280, 768), (1216, 832),
+        (1152, 832), (1152, 896), (1088, 896), (1088, 960), (1024, 960), (960, 1024), (960, 1088), (896, 1088),
+        (896, 1152), (832, 1152), (832, 1216), (768, 1280), (768, 1344), (704, 1408), (704, 1472), (640, 1536),
+        (640, 1600), (576, 1664), (576, 1728), (576, 1792), (512, 1856), (512, 1920), (512, 1984), (512, 2048),
+        (8192, 128), (128, 8192),
+    ]
+
+    /// The bucket for an image of `width` x `height`, at most `resolution`^2 pixels (the image's
+    /// own resolution when smaller, as the release does), sides multiples of `divisibility`;
+    /// nil when the image is too small for any bucket of that divisibility.
+    public static func bucket(width: Int, height: Int, resolution: Int = 512, divisibility: Int = 64) -> (width: Int, height: Int)? {
+        let res = min(resolution, Int(Double(width * height).squareRoot()))
+        let scale = Double(res) / 1024
+        let sizes = base.map { (w, h) -> (Int, Int) in
+            let sw = Int(Double(w) * scale), sh = Int(Double(h) * scale)
+            return (sw - sw % divisibility, sh - sh % divisibility)
+        }
+        if let exact = sizes.first(where: { $0 == (width, height) }) { return exact }
+        var best: (Int, Int)? = nil, fewest = Int.max
+        for (bw, bh) in sizes where bw > 0 && bh > 0 {
+            let s = max(Double(bw) / Double(width), Double(bh) / Double(height))
+            let nw = Int(Double(width) * s), nh = Int(Double(height) * s)
+            let removed = (nw - bw) * nh + (nh - bh) * nw
+            if removed < fewest { fewest = removed; best = (bw, bh) }
+        }
+        return best
+    }
+}
+
+/// One training pair of the folder.
+public struct AnalogySample {
+    public let name: String
+    public let caption: String
+    /// [[a, a'], [b, b']] fitted to its bucket.
+    public let target: Image
+    /// The same grid with b in the bottom-right quadrant.
+    public let conditioning: Image
+}
+
+public struct AnalogyFolder {
+    public let root: String
+    /// Sample names (file stems), sorted.
+    public let names: [String]
+    let controlFiles: [String: String], targetFiles: [String: String]
+    public let resolution: Int, divisibility: Int
+
+    static let imageExtensions = ["png", "jpg", "jpeg"]
+
+    /// Indexes `root`, failing with one message that lists every unmatched or missing file.
+    public init(_ root: String, resolution: Int = 512, divisibility: Int = 64) throws {
+        self.root = root
+        self.resolution = resolution
+        self.divisibility = divisibility
+        func images(_ sub: String) throws -> [String: String] {
+            let dir = root + "/" + sub
+            guard let entries = try? FileManager.default.contentsOfDirectory(atPath: dir) else {
+                throw FormatError(dir, "missing: an analogy folder needs control/ and target/ subfolders")
+            }
+            var found: [String: String] = [:]
+            for e in entries where Self.imageExtensions.contains((e as NSString).pathExtension.lowercased()) {
+                let stem = (e as NSString).deletingPathExtension
+                if let other = found[stem] { throw FormatError(dir + "/" + e, "two images for sample \(stem) (also \(other))") }
+                found[stem] = dir + "/" + e
+            }
+            return found
+        }
+        controlFiles = try images("control")
+        targetFiles = try images("target")
+        let controls = Set(controlFiles.keys), targets = Set(targetFiles.keys)
+        var problems: [String] = []
+        for n in controls.subtracting(targets).sorted() { problems.append("control/\(n) has no target image") }
+        for n in targets.subtracting(controls).sorted() { problems.append("target/\(n) has no control strip") }
+        for n in controls.intersection(targets).sorted() where !FileManager.default.fileExists(atPath: "\(root)/target/\(n).txt") {
+            problems.append("target/\(n).txt (the caption) is missing")
+        }
+        guard problems.isEmpty else {
+            throw FormatError(root, problems.prefix(5).joined(separator: "; ") + (problems.count > 5 ? "; ... (\(problems.count) problems)" : ""))
+        }
+        guard !controls.isEmpty else { throw FormatError(root, "no analogy pairs (control/ is empty)") }
+        names = controls.sorted()
+    }
+
+    public var count: Int { names.count }
+
+    /// Reads and builds sample `index`: the strip is split in thirds after resizing it to
+    /// (3W, H) with (W, H) = b''s size; the grid is fitted to its aspect bucket.
+    public func sample(_ index: Int) throws -> AnalogySample {
+        let name = names[index]
+        let strip = try Image.read(controlFiles[name]!), bPrime = try Image.read(targetFiles[name]!)
+        guard strip.width >= 3 else { throw FormatError(controlFiles[name]!, "a control strip must hold three images side by side; it is \(strip.width) pixels wide") }
+        let captionPath = "\(root)/target/\(name).txt"
+        guard let caption = try? String(contentsOfFile: captionPath, encoding: .utf8) else {
+            throw FormatError(captionPath, "cannot read the caption as UTF-8 text")
+        }
+        guard let bucket = AspectBuckets.bucket(width: 2 * bPrime.width, height: 2 * bPrime.height, resolution: resolution, divisibility: divisibility) else {
+            throw FormatError(targetFiles[name]!, "b' is \(bPrime.width)x\(bPrime.height): its grid is too small for buckets with sides multiple of \(divisibility)")
+        }
+        let grids = AnalogyGrid.training(strip: strip, bPrime: bPrime, bucket: bucket)
+        return AnalogySample(name: name, caption: caption.trimmingCharacters(in: .whitespacesAndNewlines),
+                             target: grids.target, conditioning: grids.conditioning)
+    }
+}
