@@ -1,4 +1,6 @@
 import Testing
+import Formats
+import Models
 import Tensor
 @testable import Pipeline
 
@@ -36,5 +38,27 @@ import Tensor
         #expect(Array(tokens.toArray()[0..<row]) == Array(tokens.toArray()[(2 * row)..<(3 * row)]))
         #expect(tokens.toArray()[row..<(2 * row)].allSatisfy { $0 == 0 } && pooled.toArray()[12..<24].allSatisfy { $0 == 0 })
         #expect(HashedTextEncoder(length: 8, width: 16, pooledWidth: 12).encode(["x"]).tokens.toArray() == text.encode(["x"]).tokens.toArray())
+    }
+}
+
+@Suite struct KontextBatchTests {
+    @Test func layoutAndRoundTrip() throws {
+        var rng = RNG(seed: 3)
+        func image(_ w: Int, _ h: Int) -> Image {
+            Image(width: w, height: h, channels: 3, pixels: (0..<(w * h * 3)).map { _ in UInt8(rng.int(in: 0..<256)) })
+        }
+        let targets = [image(64, 32), image(64, 32)], contexts = [image(64, 32), image(64, 32)]
+        let text = HashedTextEncoder()
+        let batch = KontextBatch(targets: targets, contexts: contexts, prompts: ["add a hat", ""],
+                                 codec: SpaceToDepthCodec(), textEncoder: text)
+        #expect(batch.target.shape == [2, 32, 192] && batch.context.shape == [2, 32, 192])
+        #expect(batch.imgIds.shape == [64, 3] && batch.imgIds[0, 0] == 0 && batch.imgIds[32, 0] == 1 && batch.imgIds[63, 2] == 7)
+        #expect(try batch.images(from: batch.target, codec: SpaceToDepthCodec()) == targets)
+
+        var c = FluxConfig.small
+        c.numLayers = 1; c.numSingleLayers = 1
+        let model = try FluxTransformer(.initialising(seed: 0), config: c)
+        let v = withNoGrad { batch.velocity(model, x: batch.target, t: Tensor(shape: [2], data: [0.5, 0.9]), guidance: Tensor.ones([2])) }
+        #expect(v.shape == [2, 32, 192])
     }
 }

@@ -1,0 +1,58 @@
+import Formats
+import Models
+import Tensor
+
+// The Flux-Kontext input layout: the tokens being generated (the target image's latents,
+// first position coordinate 0) followed by the conditioning image's tokens (coordinate 1) in
+// one sequence, plus the prompt's text tokens and pooled vector.
+//
+// Legend: B batch, St target tokens, Sc context tokens, C token width (4 x latent channels).
+
+public struct KontextBatch {
+    /// Clean target latents as tokens [B, St, C] (x0 of the flow).
+    public let target: Tensor
+    /// Conditioning image tokens [B, Sc, C].
+    public let context: Tensor
+    /// Position ids [St + Sc, 3].
+    public let imgIds: Tensor
+    /// Text tokens [B, T, J], their ids [T, 3] (zeros, as Flux uses) and pooled vectors [B, P].
+    public let text: Tensor, txtIds: Tensor, pooled: Tensor
+    /// Latent height and width of the target (for unpacking generated tokens).
+    public let latentHeight: Int, latentWidth: Int
+
+    /// Encodes images (all targets one size, all contexts one size) and prompts.
+    public init(targets: [Image], contexts: [Image], prompts: [String], codec: LatentCodec, textEncoder: TextEncoder) {
+        precondition(targets.count == contexts.count && targets.count == prompts.count, "batch: \(targets.count) targets, \(contexts.count) contexts, \(prompts.count) prompts")
+        func tokens(_ images: [Image]) -> (Tensor, Int, Int) {
+            let pixels = Tensor.concat(images.map { $0.rgb().tensor(range: .signed).reshaped([1, 3, $0.height, $0.width]) }, axis: 0)
+            let latents = codec.encode(pixels)   // [B, c, h, w]
+            return (FluxPacking.pack(latents), latents.shape[2], latents.shape[3])
+        }
+        let (t, th, tw) = tokens(targets), (c, ch, cw) = tokens(contexts)
+        target = t
+        context = c
+        latentHeight = th
+        latentWidth = tw
+        imgIds = Tensor.concat([FluxPacking.imageIds(height: th, width: tw, first: 0),
+                                FluxPacking.imageIds(height: ch, width: cw, first: 1)], axis: 0)
+        (text, pooled) = textEncoder.encode(prompts)
+        txtIds = Tensor.zeros([text.shape[1], 3])
+    }
+
+    public var batchSize: Int { target.shape[0] }
+
+    /// The transformer's velocity for the target tokens of the noisy state `x` [B, St, C] at
+    /// times `t` [B] in [0, 1], with guidance `guidance` [B] and an optional LoRWeB query.
+    public func velocity(_ model: FluxTransformer, x: Tensor, t: Tensor, guidance: Tensor?, query: Tensor? = nil) -> Tensor {
+        let out = model(hiddenStates: Tensor.concat([x, context], axis: 1), encoderHiddenStates: text,
+                        pooledProjections: pooled, timestep: t, guidance: guidance, imgIds: imgIds, txtIds: txtIds, query: query)
+        return out.sliced(axis: 1, 0..<x.shape[1])
+    }
+
+    /// Decodes target tokens [B, St, C] back to images.
+    public func images(from tokens: Tensor, codec: LatentCodec) throws -> [Image] {
+        let pixels = codec.decode(FluxPacking.unpack(tokens, height: latentHeight, width: latentWidth)).clamped(min: -1, max: 1)
+        let (b, h, w) = (pixels.shape[0], pixels.shape[2], pixels.shape[3])
+        return try (0..<b).map { try Image(tensor: pixels.sliced(axis: 0, $0..<($0 + 1)).reshaped([3, h, w]), range: .signed) }
+    }
+}
