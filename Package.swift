@@ -25,17 +25,19 @@ let package = Package(
         .target(name: "Formats", dependencies: ["Tensor", "CImageIO", "Yams"]),
         .target(name: "Models", dependencies: ["Tensor", "Formats"]),
         .target(name: "Pipeline", dependencies: ["Tensor", "Formats", "Models"]),
+        .target(name: "Analysis", dependencies: ["Tensor", "Formats", "Models"]),
 
         // MARK: - Command-line tool
         .executableTarget(
             name: "lorweb",
-            dependencies: ["Tensor", "Formats", "Models", "Pipeline", "CBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Tensor", "Formats", "Models", "Pipeline", "Analysis", "CBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // MARK: - Tests
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "FormatsTests", dependencies: ["Formats"], resources: [.copy("../Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Formats", "Tensor"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Models", "Formats", "Tensor"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Models", "Tensor"]),
     ],
     swiftLanguageModes: [.v5]
 )
