@@ -58,8 +58,9 @@ public final class SafetensorsFile: @unchecked Sendable {
     public func info(_ name: String) -> SafetensorsTensorInfo? { index[name].map { tensors[$0] } }
 
     /// The tensor called `name` as float32 (see `SafetensorsDType` for how each type converts).
-    /// Repeated calls return tensors that share storage.
-    public func tensor(_ name: String) throws -> Tensor {
+    /// Repeated calls return tensors that share storage. With `cache: false` a converted tensor
+    /// is not kept (a pass over a whole checkpoint then holds one tensor at a time).
+    public func tensor(_ name: String, cache: Bool = true) throws -> Tensor {
         guard let info = info(name) else {
             throw FormatError(path, "no tensor named '\(name)' (the file has \(tensors.count) tensors)")
         }
@@ -73,7 +74,7 @@ public final class SafetensorsFile: @unchecked Sendable {
         if let cached = converted[name] { return Tensor(shape: info.shape, storage: cached) }
         let storage = Storage(capacity: info.count)
         info.dtype.decode(start, into: storage.base, count: info.count)
-        converted[name] = storage
+        if cache { converted[name] = storage }
         return Tensor(shape: info.shape, storage: storage)
     }
 

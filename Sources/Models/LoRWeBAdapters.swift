@@ -103,6 +103,9 @@ public struct ReleaseAdapterKeys: TensorSource {
 
     public var keys: [String] { map.keys.sorted() }
 
+    /// The key in the underlying source that stands for a canonical key.
+    public func sourceKey(_ canonical: String) -> String? { map[canonical] }
+
     /// Diffusers keys of the adapted layers, in block order: double blocks, then single blocks,
     /// each block's layers in the release's order.
     public var layerKeys: [String] {

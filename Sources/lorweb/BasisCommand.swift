@@ -1,0 +1,75 @@
+import Analysis
+import ArgumentParser
+import Foundation
+import Formats
+import Models
+
+struct Basis: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Per-layer study of a LoRA basis: key similarities, Gram matrices, element spectra, layers.csv.",
+        discussion: """
+            Reads only the adapter tensors, one layer at a time, so the authors' 835M-parameter float16 file
+            needs no base model and little memory. Writes into --out:
+              layers.csv             one row per layer (name, block, in, out, key similarity, norms, dominance)
+              key_similarity.npy     [L, n, n] cosine similarity of the keys
+              gram.npy               [L, n, n] G_ij = <A_i B_i, A_j B_j>_F
+              element_spectra.npy    [L, n, r] singular values of every A_i B_i
+              element_norms.npy      [L, n]    ||A_i B_i||_F
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "The authors' adapter .safetensors, or a lorweb run folder.") var model: String
+    @Option(help: "Output folder.") var out: String
+
+    func run() throws {
+        try global.apply()
+        try reportingErrors {
+            let (file, scale) = try openAdapters(model)
+            let progress = Progress(label: "basis", unit: "layers")
+            let layers = try BasisReport.analyse(file, scale: scale) { done, total in progress.update(done, total) }
+            progress.finish()
+            try BasisReport.write(layers, to: out)
+            print("\(layers.count) layers -> \(out)/layers.csv, key_similarity.npy, gram.npy, element_spectra.npy, element_norms.npy")
+        }
+    }
+}
+
+/// The adapter file of a model argument (the authors' file or a run folder) and its LoRA scale.
+func openAdapters(_ model: String) throws -> (SafetensorsFile, Float) {
+    var isFolder: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: model, isDirectory: &isFolder) else {
+        throw FormatError(model, "no such file or folder")
+    }
+    if isFolder.boolValue {
+        let config = try RunCheckpoint.config(in: model)
+        return (try SafetensorsFile(path: model + "/" + RunCheckpoint.weightsFile), config.adapter.scale)
+    }
+    // The release's Flux trainer forces lora_alpha = r, so its scale is 1.
+    return (try SafetensorsFile(path: model), 1)
+}
+
+/// A progress line on stderr (`\r`-updated on a terminal, a line per 10% otherwise).
+final class Progress {
+    let label: String, unit: String
+    let start = Date()
+    let tty = isatty(STDERR_FILENO) != 0
+    var lastTenth = -1
+    let lock = NSLock()
+
+    init(label: String, unit: String) { self.label = label; self.unit = unit }
+
+    func update(_ done: Int, _ total: Int) {
+        lock.lock(); defer { lock.unlock() }
+        let elapsed = Date().timeIntervalSince(start), rate = Double(done) / max(elapsed, 1e-9)
+        let eta = rate > 0 ? Double(total - done) / rate : 0
+        let line = String(format: "%@ %d/%d %@  %.1f %@/s  ETA %.0fs", label, done, total, unit, rate, unit, eta)
+        if tty {
+            FileHandle.standardError.write(Data("\r\(line)".utf8))
+        } else if done * 10 / max(total, 1) > lastTenth {
+            lastTenth = done * 10 / max(total, 1)
+            FileHandle.standardError.write(Data("\(line)\n".utf8))
+        }
+    }
+
+    func finish() { if tty { FileHandle.standardError.write(Data("\n".utf8)) } }
+}
