@@ -99,3 +99,73 @@ public enum BasisReport {
                       rows: rows, to: folder + "/layers.csv")
     }
 }
+
+/// Coefficients to mix a basis with, per layer.
+public enum MixingCoefficients {
+    case uniform
+    case onehot(Int)
+    /// [n] for every layer, or [L, n] layer by layer.
+    case array(Tensor)
+
+    /// Parses `uniform`, `onehot:K` or a path to an .npy file.
+    public static func parse(_ text: String) throws -> MixingCoefficients {
+        if text == "uniform" { return .uniform }
+        if text.hasPrefix("onehot:") {
+            guard let k = Int(text.dropFirst("onehot:".count)), k >= 0 else { throw FormatError(text, "expected onehot:K with K a basis index") }
+            return .onehot(k)
+        }
+        return .array(try NPY.read(text))
+    }
+
+    /// The coefficient vector of layer `layer` of `layers`, for a basis of `n`.
+    public func vector(layer: Int, of layers: Int, n: Int) throws -> [Float] {
+        switch self {
+        case .uniform: return [Float](repeating: 1 / Float(n), count: n)
+        case .onehot(let k):
+            guard k < n else { throw FormatError("onehot:\(k)", "the basis has only \(n) elements (0..<\(n))") }
+            var v = [Float](repeating: 0, count: n)
+            v[k] = 1
+            return v
+        case .array(let t):
+            if t.shape == [n] { return t.toArray() }
+            guard t.shape == [layers, n] else {
+                throw FormatError("coefficients", "shape \(t.shape) is neither [n] = [\(n)] nor [layers, n] = [\(layers), \(n)]")
+            }
+            return Array(t.toArray()[(layer * n)..<((layer + 1) * n)])
+        }
+    }
+}
+
+extension BasisReport {
+    /// Singular values [L, n r] of the mixed LoRA of every layer, by the thin-factor method.
+    public static func mixedSpectra(_ file: SafetensorsFile, coefficients: MixingCoefficients, scale: Float = 1,
+                                    progress: (Int, Int) -> Void = { _, _ in }) throws -> (layers: [String], values: Tensor) {
+        let source = ReleaseAdapterKeys(file)
+        let layers = source.layerKeys
+        guard !layers.isEmpty else { throw FormatError(file.path, "holds no LoRA-basis layers (no lora_A / att_lora_A tensors)") }
+        let (n, r, _, _) = try source.shapes()
+        let k = n * r
+        _ = try coefficients.vector(layer: 0, of: layers.count, n: n)   // a bad argument fails before any work
+        let values = Tensor.zeros([layers.count, k])
+        var failure: Error?
+        let lock = NSLock()
+        var done = 0
+        parallelFor(layers.count, grain: 1) { range in
+            for i in range {
+                do {
+                    let a = try file.tensor(source.sourceKey("transformer.\(layers[i]).lora_A")!, cache: false)
+                    let b = try file.tensor(source.sourceKey("transformer.\(layers[i]).lora_B")!, cache: false)
+                    let alpha = try coefficients.vector(layer: i, of: layers.count, n: n)
+                    let s = try LayerFactors(loraA: a, loraB: b, scale: scale).singularValues(alpha)
+                    (values.data + i * k).update(from: s.data, count: min(k, s.count))
+                } catch {
+                    lock.lock(); failure = failure ?? error; lock.unlock()
+                }
+                lock.lock(); done += 1; let d = done; lock.unlock()
+                progress(d, layers.count)
+            }
+        }
+        if let failure { throw failure }
+        return (layers, values)
+    }
+}

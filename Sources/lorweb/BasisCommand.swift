@@ -73,3 +73,35 @@ final class Progress {
 
     func finish() { if tty { FileHandle.standardError.write(Data("\n".utf8)) } }
 }
+
+struct SVD: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "svd",
+        abstract: "Singular values of the mixed LoRA of every layer for given coefficients (never forming Delta W).",
+        discussion: """
+            --coeffs uniform | onehot:K | FILE.npy ([n] for every layer or [layers, n]).
+            Writes singular_values.npy [L, n*r] (descending per layer) and layers.txt (layer order) into --out.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "The authors' adapter .safetensors, or a lorweb run folder.") var model: String
+    @Option(help: "uniform, onehot:K or an .npy of coefficients.") var coeffs = "uniform"
+    @Option(help: "Output folder.") var out: String
+
+    func run() throws {
+        try global.apply()
+        try reportingErrors {
+            let (file, scale) = try openAdapters(model)
+            let coefficients = try MixingCoefficients.parse(coeffs)
+            let progress = Progress(label: "svd", unit: "layers")
+            let (layers, values) = try BasisReport.mixedSpectra(file, coefficients: coefficients, scale: scale) { progress.update($0, $1) }
+            progress.finish()
+            do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
+                throw FormatError(out, "cannot create the output folder: \(error.localizedDescription)")
+            }
+            try NPY.write(values, to: out + "/singular_values.npy")
+            try AtomicFile.write(Data((layers.joined(separator: "\n") + "\n").utf8), to: out + "/layers.txt")
+            print("\(layers.count) layers -> \(out)/singular_values.npy \(values.shape)")
+        }
+    }
+}

@@ -33,3 +33,29 @@ import Tensor
         #expect(throws: FormatError.self) { try BasisReport.analyse(try SafetensorsFile(path: path)) }
     }
 }
+
+@Suite struct MixedSpectraTests {
+    @Test func matchesDenseSVDForEveryLayerAndCoefficientKind() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/formats/adapter_tiny.safetensors").path
+        let file = try SafetensorsFile(path: path)
+        let source = ReleaseAdapterKeys(file)
+        let perLayer = Tensor(shape: [3, 4], data: [0.1, 0.2, 0.3, 0.4, 1, 0, 0, 0, 0.25, 0.25, 0.25, 0.25])
+        for coefficients in [MixingCoefficients.uniform, .onehot(2), .array(perLayer)] {
+            let (layers, values) = try BasisReport.mixedSpectra(file, coefficients: coefficients)
+            #expect(values.shape == [3, 8])
+            for (i, key) in layers.enumerated() {
+                let a = try source.tensorIfPresent("transformer.\(key).lora_A")!, b = try source.tensorIfPresent("transformer.\(key).lora_B")!
+                let alpha = try coefficients.vector(layer: i, of: 3, n: 4)
+                var w = Tensor.zeros([a.shape[1], b.shape[2]])
+                for j in 0..<4 {
+                    w = w + a.sliced(axis: 0, j..<(j + 1)).reshaped([a.shape[1], 2]).matmul(b.sliced(axis: 0, j..<(j + 1)).reshaped([2, b.shape[2]])) * alpha[j]
+                }
+                let dense = try Linalg.svd(w, computeVectors: false).s.toArray()
+                for (t, d) in zip(values.toArray()[(i * 8)..<(i * 8 + 8)], dense) { #expect(abs(t - d) <= 1e-4 * max(1, dense[0])) }
+            }
+        }
+        #expect(throws: FormatError.self) { try BasisReport.mixedSpectra(file, coefficients: .onehot(4)) }
+        #expect(throws: FormatError.self) { try BasisReport.mixedSpectra(file, coefficients: .array(Tensor.zeros([2, 4]))) }
+    }
+}
