@@ -16,6 +16,7 @@ let package = Package(
         // MARK: - System libraries (module maps + shims, nothing else)
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CLAPACKE", path: "Sources/CLAPACKE"),
+        .systemLibrary(name: "CGraphviz", path: "Sources/CGraphviz"),
         // libpng and libjpeg report errors by longjmp, which Swift cannot catch: this C shim
         // contains it and returns error codes with the library's message.
         .target(name: "CImageIO", linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
@@ -25,7 +26,7 @@ let package = Package(
         .target(name: "Formats", dependencies: ["Tensor", "CImageIO", "Yams"]),
         .target(name: "Models", dependencies: ["Tensor", "Formats"]),
         .target(name: "Pipeline", dependencies: ["Tensor", "Formats", "Models"]),
-        .target(name: "Analysis", dependencies: ["Tensor", "Formats", "Models"]),
+        .target(name: "Analysis", dependencies: ["Tensor", "Formats", "Models", "CGraphviz"]),
 
         // MARK: - Command-line tool
         .executableTarget(
@@ -37,7 +38,7 @@ let package = Package(
         .testTarget(name: "FormatsTests", dependencies: ["Formats"], resources: [.copy("../Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Formats", "Tensor"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Models", "Formats", "Tensor"]),
-        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Models", "Tensor"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Models", "Formats", "Tensor"]),
     ],
     swiftLanguageModes: [.v5]
 )

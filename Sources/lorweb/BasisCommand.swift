@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import Formats
 import Models
+import Tensor
 
 struct Basis: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -102,6 +103,58 @@ struct SVD: ParsableCommand {
             try NPY.write(values, to: out + "/singular_values.npy")
             try AtomicFile.write(Data((layers.joined(separator: "\n") + "\n").utf8), to: out + "/layers.txt")
             print("\(layers.count) layers -> \(out)/singular_values.npy \(values.shape)")
+        }
+    }
+}
+
+struct KeyGraphCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keygraph",
+        abstract: "Key-similarity graph of one layer (or the mean over all layers), rendered to SVG or PNG with its DOT beside it.")
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "The authors' adapter .safetensors, or a lorweb run folder.") var model: String
+    @Option(help: "A layer key (e.g. transformer_blocks.0.attn.to_q) or 'all' for the mean over layers.") var layer = "all"
+    @Option(help: "Output .svg or .png (GRAPH.dot is written beside it).") var out: String
+    @Option(help: "Draw an edge where the keys' cosine similarity is at least this.") var threshold: Float = 0.5
+    @Option(help: "Optional coefficients .npy ([n], [layers, n] or [triplets, layers, n]) to size nodes by mean mass.") var coeffs: String?
+
+    func run() throws {
+        try global.apply()
+        try reportingErrors {
+            let (file, _) = try openAdapters(model)
+            let source = ReleaseAdapterKeys(file)
+            let layers = source.layerKeys
+            guard !layers.isEmpty else { throw FormatError(model, "holds no LoRA-basis layers") }
+            let chosen: [Int]
+            if layer == "all" { chosen = Array(layers.indices) } else {
+                guard let i = layers.firstIndex(of: layer) else {
+                    throw FormatError(model, "no adapted layer \(layer) (e.g. \(layers[0]))")
+                }
+                chosen = [i]
+            }
+            var sum: Tensor? = nil
+            for i in chosen {
+                let keys = try file.tensor(source.sourceKey("transformer.\(layers[i]).lora_keys")!, cache: false)
+                let s = keySimilarity(keys)
+                sum = sum.map { $0 + s } ?? s
+            }
+            let similarity = sum! / Float(chosen.count)
+            let n = similarity.shape[0]
+            var mass: [Float]? = nil
+            if let coeffs {
+                let c = try NPY.read(coeffs)
+                guard c.shape.last == n, c.rank <= 3, c.rank == 1 || c.shape[c.rank - 2] == layers.count else {
+                    throw FormatError(coeffs, "shape \(c.shape) is not [n], [layers, n] or [triplets, layers, n] with n \(n), layers \(layers.count)")
+                }
+                let perLayer = c.rank == 1 ? c.reshaped([1, n]) : c.reshaped([-1, layers.count, n]).mean(axis: 0)   // [L or 1, n]
+                let rows = c.rank == 1 ? [0] : chosen
+                mass = (0..<n).map { j in rows.map { perLayer[$0, j] }.reduce(0, +) / Float(rows.count) }
+            }
+            let title = layer == "all" ? "mean key similarity over \(layers.count) layers" : layer
+            let graph = KeyGraph(similarity: similarity, mass: mass, threshold: threshold, title: title)
+            try graph.render(to: out)
+            print("\(n) nodes, \(graph.edges.count) edges -> \(out) (+ .dot)")
         }
     }
 }

@@ -1,0 +1,94 @@
+import CGraphviz
+import Foundation
+import Formats
+import Tensor
+
+// The key-similarity graph of a basis: one node per basis element, sized by how much
+// coefficient mass it receives when coefficients are given, and an edge wherever two keys'
+// cosine similarity reaches a threshold. Laid out and rendered in-process by libgraphviz
+// (cgraph + gvc), from DOT text that is also written out for other tools.
+
+public struct KeyGraph {
+    public let similarity: Tensor      // [n, n]
+    public let mass: [Float]?          // [n], average coefficient per element
+    public let threshold: Float
+    public let title: String
+
+    public init(similarity: Tensor, mass: [Float]? = nil, threshold: Float = 0.5, title: String = "key similarity") {
+        precondition(similarity.rank == 2 && similarity.shape[0] == similarity.shape[1], "keygraph: similarity \(similarity.shape) is not square")
+        self.similarity = similarity
+        self.mass = mass
+        self.threshold = threshold
+        self.title = title
+    }
+
+    public var n: Int { similarity.shape[0] }
+
+    /// (i, j, similarity) for i < j at or above the threshold.
+    public var edges: [(Int, Int, Float)] {
+        var e: [(Int, Int, Float)] = []
+        for i in 0..<n { for j in (i + 1)..<n where similarity[i, j] >= threshold { e.append((i, j, similarity[i, j])) } }
+        return e
+    }
+
+    /// Undirected DOT text: deterministic (fixed layout seed, fixed number formatting).
+    public var dot: String {
+        let maxMass = mass?.max() ?? 1
+        var lines = ["graph keys {", "  graph [layout=neato, start=7, overlap=false, splines=true, label=\"\(title) (edges: cosine >= \(threshold))\", fontname=Helvetica, fontsize=11];",
+                     "  node [shape=circle, style=filled, fontname=Helvetica, fontsize=9, color=\"#30507a\", fillcolor=\"#cfe0f5\"];",
+                     "  edge [color=\"#7a7a7a\"];"]
+        for i in 0..<n {
+            let share = mass.map { max(Double($0[i] / max(maxMass, 1e-12)), 0) } ?? 0.5
+            lines.append(String(format: "  k%d [label=\"%d\", width=%.3f, fixedsize=true];", i, i, 0.3 + 0.6 * share))
+        }
+        for (i, j, s) in edges {
+            lines.append(String(format: "  k%d -- k%d [penwidth=%.2f, tooltip=\"%.3f\"];", i, j, 0.5 + 3 * Double(max(s - threshold, 0) / max(1 - threshold, 1e-6)), Double(s)))
+        }
+        lines.append("}")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Renders to `path` (.svg or .png, by extension) and writes the DOT text beside it (`.dot`).
+    public func render(to path: String) throws {
+        let ext = (path as NSString).pathExtension.lowercased()
+        guard ext == "svg" || ext == "png" else { throw FormatError(path, "keygraph output must end in .svg or .png") }
+        let dotPath = (path as NSString).deletingPathExtension + ".dot"
+        try AtomicFile.write(Data(dot.utf8), to: dotPath)
+        try Self.render(dot: dot, format: ext, to: path)
+    }
+
+    /// Lays out DOT text with neato and renders it with gvc, through a temporary file renamed
+    /// into place (graphviz writes as it goes).
+    static func render(dot: String, format: String, to path: String) throws {
+        let folder = (path as NSString).deletingLastPathComponent
+        let temp = (folder.isEmpty ? "." : folder) + "/.\((path as NSString).lastPathComponent).tmp-\(getpid())"
+        // graphviz exits the process when it cannot open its output: prove the folder writable first.
+        guard FileManager.default.createFile(atPath: temp, contents: nil) else {
+            throw FormatError(path, "cannot write into \(folder.isEmpty ? "." : folder) (missing or read-only folder)")
+        }
+        Self.lock.lock()
+        defer { Self.lock.unlock() }   // graphviz keeps global state: one render at a time
+        guard let gvc = gvContext() else { unlink(temp); throw FormatError(path, "graphviz: cannot create a context") }
+        defer { gvFreeContext(gvc) }
+        let text = strdup(dot)
+        defer { free(text) }
+        guard let graph = agmemread(text) else { unlink(temp); throw FormatError(path, "graphviz could not parse the generated DOT") }
+        defer { agclose(graph) }
+        guard gvLayout(gvc, graph, "neato") == 0 else {
+            unlink(temp)
+            throw FormatError(path, "graphviz layout failed (is the neato plugin installed? try libgvc6-config-update -c)")
+        }
+        defer { gvFreeLayout(gvc, graph) }
+        guard gvRenderFilename(gvc, graph, format, temp) == 0 else {
+            unlink(temp)
+            throw FormatError(path, "graphviz could not render \(format)")
+        }
+        guard rename(temp, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temp)
+            throw FormatError(path, "cannot write: \(reason)")
+        }
+    }
+
+    static let lock = NSLock()
+}
