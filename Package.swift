@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "Formats", dependencies: ["Tensor", "CImageIO", "Yams"]),
         .target(name: "Models", dependencies: ["Tensor", "Formats"]),
         .target(name: "Pipeline", dependencies: ["Tensor", "Formats", "Models"]),
-        .target(name: "Analysis", dependencies: ["Tensor", "Formats", "Models", "CGraphviz"]),
+        .target(name: "Analysis", dependencies: ["Tensor", "Formats", "Models", "Pipeline", "CGraphviz"]),
 
         // MARK: - Command-line tool
         .executableTarget(

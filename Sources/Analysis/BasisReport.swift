@@ -22,47 +22,14 @@ public struct BasisLayer {
 }
 
 public enum BasisReport {
-    /// Analyses every layer of an adapter file (any release spelling); `progress(done, total)`
-    /// is called as layers finish.
-    public static func analyse(_ file: SafetensorsFile, scale: Float = 1, progress: (Int, Int) -> Void = { _, _ in }) throws -> [BasisLayer] {
-        let source = ReleaseAdapterKeys(file)
-        let layers = source.layerKeys
-        guard !layers.isEmpty else { throw FormatError(file.path, "holds no LoRA-basis layers (no lora_A / att_lora_A tensors)") }
-        var results = [BasisLayer?](repeating: nil, count: layers.count)
-        var failure: Error?
-        let lock = NSLock()
-        var done = 0
-        results.withUnsafeMutableBufferPointer { out in
-            let slots = out.baseAddress!
-            parallelFor(layers.count, grain: 1) { range in
-                for i in range {
-                    do {
-                        let layer = try analyseLayer(layers[i], source: source, file: file, scale: scale)
-                        slots[i] = layer
-                    } catch {
-                        lock.lock(); failure = failure ?? error; lock.unlock()
-                    }
-                    lock.lock(); done += 1; let d = done; lock.unlock()
-                    progress(d, layers.count)
-                }
-            }
+    /// Analyses every layer of an adapter file; `progress(done, total)` as layers finish.
+    public static func analyse(_ stream: AdapterStream, progress: (Int, Int) -> Void = { _, _ in }) throws -> [BasisLayer] {
+        try stream.map(progress: progress) { i, basis in
+            let f = try LayerFactors(basis)
+            return BasisLayer(key: stream.layers[i], inFeatures: basis.loraA.shape[1], outFeatures: basis.loraB.shape[2],
+                              keySimilarity: keySimilarity(basis.loraKeys).toArray(), gram: f.gram().toArray(),
+                              spectra: try f.elementSpectra().toArray())
         }
-        if let failure { throw failure }
-        return results.map { $0! }
-    }
-
-    static func analyseLayer(_ key: String, source: ReleaseAdapterKeys, file: SafetensorsFile, scale: Float) throws -> BasisLayer {
-        func load(_ suffix: String) throws -> Tensor {
-            guard let k = source.sourceKey("transformer.\(key).\(suffix)") else { throw FormatError(file.path, "layer \(key) has no \(suffix)") }
-            return try file.tensor(k, cache: false)
-        }
-        let a = try load("lora_A"), b = try load("lora_B"), keys = try load("lora_keys")
-        guard a.rank == 3, b.rank == 3, a.shape[0] == b.shape[0], a.shape[2] == b.shape[1], keys.shape[0] == a.shape[0] else {
-            throw FormatError(file.path, "layer \(key): lora_A \(a.shape), lora_B \(b.shape), lora_keys \(keys.shape) do not form a basis [n,in,r] / [n,r,out] / [n,kdim]")
-        }
-        let f = try LayerFactors(loraA: a, loraB: b, scale: scale)
-        return BasisLayer(key: key, inFeatures: a.shape[1], outFeatures: b.shape[2],
-                          keySimilarity: keySimilarity(keys).toArray(), gram: f.gram().toArray(), spectra: try f.elementSpectra().toArray())
     }
 
     /// Writes layers.csv, key_similarity.npy [L,n,n], gram.npy [L,n,n], element_spectra.npy [L,n,r]
@@ -138,34 +105,13 @@ public enum MixingCoefficients {
 
 extension BasisReport {
     /// Singular values [L, n r] of the mixed LoRA of every layer, by the thin-factor method.
-    public static func mixedSpectra(_ file: SafetensorsFile, coefficients: MixingCoefficients, scale: Float = 1,
-                                    progress: (Int, Int) -> Void = { _, _ in }) throws -> (layers: [String], values: Tensor) {
-        let source = ReleaseAdapterKeys(file)
-        let layers = source.layerKeys
-        guard !layers.isEmpty else { throw FormatError(file.path, "holds no LoRA-basis layers (no lora_A / att_lora_A tensors)") }
-        let (n, r, _, _) = try source.shapes()
-        let k = n * r
-        _ = try coefficients.vector(layer: 0, of: layers.count, n: n)   // a bad argument fails before any work
-        let values = Tensor.zeros([layers.count, k])
-        var failure: Error?
-        let lock = NSLock()
-        var done = 0
-        parallelFor(layers.count, grain: 1) { range in
-            for i in range {
-                do {
-                    let a = try file.tensor(source.sourceKey("transformer.\(layers[i]).lora_A")!, cache: false)
-                    let b = try file.tensor(source.sourceKey("transformer.\(layers[i]).lora_B")!, cache: false)
-                    let alpha = try coefficients.vector(layer: i, of: layers.count, n: n)
-                    let s = try LayerFactors(loraA: a, loraB: b, scale: scale).singularValues(alpha)
-                    (values.data + i * k).update(from: s.data, count: min(k, s.count))
-                } catch {
-                    lock.lock(); failure = failure ?? error; lock.unlock()
-                }
-                lock.lock(); done += 1; let d = done; lock.unlock()
-                progress(d, layers.count)
-            }
+    public static func mixedSpectra(_ stream: AdapterStream, coefficients: MixingCoefficients,
+                                    progress: (Int, Int) -> Void = { _, _ in }) throws -> Tensor {
+        let (n, k, count) = (stream.config.n, stream.config.n * stream.config.r, stream.layers.count)
+        _ = try coefficients.vector(layer: 0, of: count, n: n)   // a bad argument fails before any work
+        let rows = try stream.map(progress: progress) { i, basis in
+            try LayerFactors(basis).singularValues(try coefficients.vector(layer: i, of: count, n: n)).toArray()
         }
-        if let failure { throw failure }
-        return (layers, values)
+        return Tensor(shape: [count, k], data: rows.flatMap { $0 })
     }
 }

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import Formats
 import Models
+import Pipeline
 import Tensor
 
 struct Basis: ParsableCommand {
@@ -25,28 +26,14 @@ struct Basis: ParsableCommand {
     func run() throws {
         try global.apply()
         try reportingErrors {
-            let (file, scale) = try openAdapters(model)
+            let stream = try AdapterStream(model: model, mixing: false)
             let progress = Progress(label: "basis", unit: "layers")
-            let layers = try BasisReport.analyse(file, scale: scale) { done, total in progress.update(done, total) }
+            let layers = try BasisReport.analyse(stream) { done, total in progress.update(done, total) }
             progress.finish()
             try BasisReport.write(layers, to: out)
             print("\(layers.count) layers -> \(out)/layers.csv, key_similarity.npy, gram.npy, element_spectra.npy, element_norms.npy")
         }
     }
-}
-
-/// The adapter file of a model argument (the authors' file or a run folder) and its LoRA scale.
-func openAdapters(_ model: String) throws -> (SafetensorsFile, Float) {
-    var isFolder: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: model, isDirectory: &isFolder) else {
-        throw FormatError(model, "no such file or folder")
-    }
-    if isFolder.boolValue {
-        let config = try RunCheckpoint.config(in: model)
-        return (try SafetensorsFile(path: model + "/" + RunCheckpoint.weightsFile), config.adapter.scale)
-    }
-    // The release's Flux trainer forces lora_alpha = r, so its scale is 1.
-    return (try SafetensorsFile(path: model), 1)
 }
 
 /// A progress line on stderr (`\r`-updated on a terminal, a line per 10% otherwise).
@@ -92,10 +79,11 @@ struct SVD: ParsableCommand {
     func run() throws {
         try global.apply()
         try reportingErrors {
-            let (file, scale) = try openAdapters(model)
+            let stream = try AdapterStream(model: model, mixing: false)
             let coefficients = try MixingCoefficients.parse(coeffs)
             let progress = Progress(label: "svd", unit: "layers")
-            let (layers, values) = try BasisReport.mixedSpectra(file, coefficients: coefficients, scale: scale) { progress.update($0, $1) }
+            let values = try BasisReport.mixedSpectra(stream, coefficients: coefficients) { progress.update($0, $1) }
+            let layers = stream.layers
             progress.finish()
             do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
                 throw FormatError(out, "cannot create the output folder: \(error.localizedDescription)")
@@ -122,10 +110,8 @@ struct KeyGraphCommand: ParsableCommand {
     func run() throws {
         try global.apply()
         try reportingErrors {
-            let (file, _) = try openAdapters(model)
-            let source = ReleaseAdapterKeys(file)
-            let layers = source.layerKeys
-            guard !layers.isEmpty else { throw FormatError(model, "holds no LoRA-basis layers") }
+            let stream = try AdapterStream(model: model, mixing: false)
+            let (file, source, layers) = (stream.file, stream.source, stream.layers)
             let chosen: [Int]
             if layer == "all" { chosen = Array(layers.indices) } else {
                 guard let i = layers.firstIndex(of: layer) else {
@@ -155,6 +141,77 @@ struct KeyGraphCommand: ParsableCommand {
             let graph = KeyGraph(similarity: similarity, mass: mass, threshold: threshold, title: title)
             try graph.render(to: out)
             print("\(n) nodes, \(graph.edges.count) edges -> \(out) (+ .dot)")
+        }
+    }
+}
+
+/// Where an analysis gets its coefficients: fixed ones, or those of one analogy.
+struct CoefficientSource: ParsableArguments {
+    @Option(help: "uniform, onehot:K or an .npy ([n] or [layers, n]); instead of an analogy.") var coeffs: String?
+    @Option(help: "Image a of the analogy.") var a: String?
+    @Option(name: .customLong("a-prime"), help: "Image a' of the analogy.") var aPrime: String?
+    @Option(help: "Image b of the analogy.") var b: String?
+    @Option(help: "A Hugging Face CLIP folder (config.json + model.safetensors) to embed the images, for the authors' model.") var clip: String?
+    @Option(help: "The ai-toolkit config.yaml of the authors' adapter (default: config.yaml beside it).") var config: String?
+
+    /// Per-layer coefficient vectors for every layer of `stream`.
+    func coefficients(_ stream: AdapterStream) throws -> (Int, LoRABasis) throws -> [Float] {
+        if let coeffs {
+            guard a == nil, aPrime == nil, b == nil else { throw ValidationError("give either --coeffs or --a/--a-prime/--b, not both") }
+            let parsed = try MixingCoefficients.parse(coeffs)
+            _ = try parsed.vector(layer: 0, of: stream.layers.count, n: stream.config.n)
+            return { i, _ in try parsed.vector(layer: i, of: stream.layers.count, n: stream.config.n) }
+        }
+        guard let a, let aPrime, let b else { throw ValidationError("give --coeffs, or the analogy as --a A --a-prime A2 --b B") }
+        guard let clip else {
+            throw ValidationError("embedding the analogy needs --clip DIR (the shipped small-world encoder is not built yet)")
+        }
+        let encoder = ImageEncoder(model: try CLIPVision.load(clip))
+        let query = AnalogyQuery.make(a: try Image.read(a), aPrime: try Image.read(aPrime), b: try Image.read(b),
+                                      encoder: encoder, mode: stream.queryMode)
+        guard query.shape[1] == stream.config.queryDim else {
+            throw FormatError(clip, "its embeddings give a query of \(query.shape[1]) values; the adapters expect \(stream.config.queryDim)")
+        }
+        return { _, basis in withNoGrad { basis.coefficients(query) }.toArray() }
+    }
+}
+
+struct ExportLoRACommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export-lora",
+        abstract: "Bake the mixed LoRA of one analogy (or of given coefficients) into an ordinary diffusers/PEFT LoRA file.",
+        discussion: """
+            Keys: transformer.<layer>.lora_A.weight [k, in] and .lora_B.weight [out, k], weight += lora_B @ lora_A.
+            Exact at the full rank n*r; with --rank K, the best rank-K approximation, with each layer's relative
+            Frobenius error written to OUT.errors.csv.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "The authors' adapter .safetensors, or a lorweb run folder.") var model: String
+    @OptionGroup var source: CoefficientSource
+    @Option(help: "Rank of the exported LoRA (default: exact, n*r).") var rank: Int?
+    @Option(help: "Output .safetensors.") var out: String
+
+    func run() throws {
+        try global.apply()
+        try reportingErrors {
+            if let rank, rank < 1 { throw ValidationError("--rank must be at least 1") }
+            let stream = try AdapterStream(model: model, configPath: source.config, mixing: source.coeffs == nil)
+            let coefficients = try source.coefficients(stream)
+            let progress = Progress(label: "export", unit: "layers")
+            let layers = try stream.map(progress: { progress.update($0, $1) }) { i, basis in
+                try ExportLoRA.layer(stream.layers[i], basis: basis, alpha: try coefficients(i, basis), rank: rank)
+            }
+            progress.finish()
+            try ExportLoRA.write(layers, to: out, metadata: ["lorweb": "export-lora", "rank": rank.map(String.init) ?? "full"])
+            let errors = layers.map(\.relativeError)
+            if rank != nil {
+                let csvPath = (out as NSString).deletingPathExtension + ".errors.csv"
+                try CSV.write(header: ["layer", "relative_frobenius_error"], rows: layers.map { [.text($0.key), .double(Double($0.relativeError))] }, to: csvPath)
+            }
+            let worst = errors.indices.max { errors[$0] < errors[$1] }!
+            print(String(format: "%d layers -> %@ (rank %@); relative error mean %.4g, max %.4g (%@)", layers.count, out,
+                         rank.map(String.init) ?? "full", Double(errors.reduce(0, +) / Float(errors.count)), Double(errors[worst]), layers[worst].key))
         }
     }
 }

@@ -9,8 +9,9 @@ import Tensor
     @Test func analysesEveryLayerOfAnAdapterFile() throws {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Fixtures/formats/adapter_tiny.safetensors").path
-        let file = try SafetensorsFile(path: path)
-        let layers = try BasisReport.analyse(file)
+        let stream = try AdapterStream(model: path, mixing: false)
+        let file = stream.file
+        let layers = try BasisReport.analyse(stream)
         #expect(layers.count == 3)
         // Each layer agrees with the factors computed directly.
         let source = ReleaseAdapterKeys(file)
@@ -30,7 +31,7 @@ import Tensor
     @Test func aFileWithoutABasisIsAnError() throws {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Fixtures/formats/tensors_f32.safetensors").path
-        #expect(throws: FormatError.self) { try BasisReport.analyse(try SafetensorsFile(path: path)) }
+        #expect(throws: FormatError.self) { try AdapterStream(model: path, mixing: false) }
     }
 }
 
@@ -38,11 +39,12 @@ import Tensor
     @Test func matchesDenseSVDForEveryLayerAndCoefficientKind() throws {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Fixtures/formats/adapter_tiny.safetensors").path
-        let file = try SafetensorsFile(path: path)
-        let source = ReleaseAdapterKeys(file)
+        let stream = try AdapterStream(model: path, mixing: false)
+        let source = stream.source
         let perLayer = Tensor(shape: [3, 4], data: [0.1, 0.2, 0.3, 0.4, 1, 0, 0, 0, 0.25, 0.25, 0.25, 0.25])
         for coefficients in [MixingCoefficients.uniform, .onehot(2), .array(perLayer)] {
-            let (layers, values) = try BasisReport.mixedSpectra(file, coefficients: coefficients)
+            let values = try BasisReport.mixedSpectra(stream, coefficients: coefficients)
+            let layers = stream.layers
             #expect(values.shape == [3, 8])
             for (i, key) in layers.enumerated() {
                 let a = try source.tensorIfPresent("transformer.\(key).lora_A")!, b = try source.tensorIfPresent("transformer.\(key).lora_B")!
@@ -55,7 +57,7 @@ import Tensor
                 for (t, d) in zip(values.toArray()[(i * 8)..<(i * 8 + 8)], dense) { #expect(abs(t - d) <= 1e-4 * max(1, dense[0])) }
             }
         }
-        #expect(throws: FormatError.self) { try BasisReport.mixedSpectra(file, coefficients: .onehot(4)) }
-        #expect(throws: FormatError.self) { try BasisReport.mixedSpectra(file, coefficients: .array(Tensor.zeros([2, 4]))) }
+        #expect(throws: FormatError.self) { try BasisReport.mixedSpectra(stream, coefficients: .onehot(4)) }
+        #expect(throws: FormatError.self) { try BasisReport.mixedSpectra(stream, coefficients: .array(Tensor.zeros([2, 4]))) }
     }
 }

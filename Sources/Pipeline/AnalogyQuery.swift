@@ -1,0 +1,17 @@
+import Formats
+import Models
+import Tensor
+
+// The LoRWeB query of one analogy, built as the release's inference builds it: the conditioning
+// grid of (a, a', b), its quadrants cropped back out with the release's convention, each
+// embedded by the frozen encoder, combined by the query mode.
+
+public enum AnalogyQuery {
+    /// [1, qdim] for the triplet.
+    public static func make(a: Image, aPrime: Image, b: Image, encoder: ImageEncoder, mode: QueryMode) -> Tensor {
+        let grid = AnalogyGrid.conditioning(a: a, aPrime: aPrime, b: b)
+        let crops = AnalogyGrid.queryCrops(grid, convention: .inference)
+        let e = encoder.embed([crops.a, crops.aPrime, crops.b])   // [3, E]
+        return mode.query(a: e.sliced(axis: 0, 0..<1), aPrime: e.sliced(axis: 0, 1..<2), b: e.sliced(axis: 0, 2..<3))
+    }
+}
