@@ -12,7 +12,8 @@ import Tensor
 // The schedule mirrors diffusers' `FlowMatchEulerDiscreteScheduler` (exponential `time_shift`,
 // Flux's `calculate_shift`) down to the float32 arithmetic, so sigmas match it bit for bit.
 
-/// The flow-matching scheduler configuration of Flux(-Kontext) in diffusers.
+/// The flow-matching scheduler configuration of Flux(-Kontext) in diffusers. Its `shift` 3.0 is
+/// not here: with dynamic shifting on (as Flux runs) diffusers ignores it in favour of mu.
 public struct FlowMatchConfig: Codable, Equatable, Sendable {
     /// Target-token count at which the shift is `baseShift`.
     public var baseImageSeqLen = 256
