@@ -1,0 +1,170 @@
+import Foundation
+import Tensor
+
+// Rectified flow as the release trains and samples Flux-Kontext.
+//
+// Time runs from data (t = 0) to noise (t = 1): x_t = (1 - t) x0 + t eps, and the transformer
+// predicts the velocity dx_t/dt = eps - x0. Training draws t uniformly from the scheduler's 1000
+// discrete steps, unshifted, and weights each sample's MSE with ai-toolkit's bell curve. Sampling
+// integrates the ODE from t = 1 to 0 with Euler steps on diffusers' shifted schedule, whose shift
+// grows with the number of target tokens so that larger images spend longer at high noise.
+//
+// The schedule mirrors diffusers' `FlowMatchEulerDiscreteScheduler` (exponential `time_shift`,
+// Flux's `calculate_shift`) down to the float32 arithmetic, so sigmas match it bit for bit.
+
+/// The flow-matching scheduler configuration of Flux(-Kontext) in diffusers. Its `shift` 3.0 is
+/// not here: with dynamic shifting on (as Flux runs) diffusers ignores it in favour of mu.
+public struct FlowMatchConfig: Codable, Equatable, Sendable {
+    /// Target-token count at which the shift is `baseShift`.
+    public var baseImageSeqLen = 256
+    /// Target-token count at which the shift is `maxShift` (the line continues beyond it).
+    public var maxImageSeqLen = 4096
+    public var baseShift = 0.5
+    public var maxShift = 1.15
+
+    /// The release's configuration.
+    public static let flux = FlowMatchConfig()
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case baseImageSeqLen = "base_image_seq_len", maxImageSeqLen = "max_image_seq_len"
+        case baseShift = "base_shift", maxShift = "max_shift"
+    }
+}
+
+/// Timesteps, noising, loss weighting and the Euler sampler of rectified flow.
+public enum FlowMatching {
+    /// The scheduler's discrete training timesteps; training times are k / 1000, k in 1...1000.
+    public static let trainTimesteps = 1000
+
+    // MARK: Sampling schedule
+
+    /// Flux's `calculate_shift`: mu linear in the target-token count through
+    /// (baseImageSeqLen, baseShift) and (maxImageSeqLen, maxShift), in Float64 as in Python.
+    public static func calculateShift(imageSeqLen: Int, config: FlowMatchConfig = .flux) -> Double {
+        let m = (config.maxShift - config.baseShift) / Double(config.maxImageSeqLen - config.baseImageSeqLen)
+        let b = config.baseShift - m * Double(config.baseImageSeqLen)
+        return Double(imageSeqLen) * m + b
+    }
+
+    /// diffusers' exponential time shift with exponent 1: sigma' = e^mu / (e^mu + (1/sigma - 1)).
+    /// Maps 1 to 1 and pushes every other sigma towards 1 when mu > 0.
+    public static func timeShift(mu: Double, sigma: Double) -> Double {
+        exp(mu) / (exp(mu) + (1 / sigma - 1))
+    }
+
+    /// The `steps + 1` noise levels of an Euler run for `imageSeqLen` target tokens:
+    /// linspace(1, 1/steps, steps) shifted by `calculateShift`, then a final 0.
+    ///
+    /// Evaluated as diffusers does (NumPy's float64 linspace, rounded to float32, shifted in
+    /// float32), so the values equal `FluxKontextPipeline`'s `scheduler.sigmas` exactly.
+    public static func samplingSigmas(steps: Int, imageSeqLen: Int, config: FlowMatchConfig = .flux) -> [Float] {
+        precondition(steps >= 1, "samplingSigmas: need at least one step, got \(steps)")
+        let shift = Float(exp(calculateShift(imageSeqLen: imageSeqLen, config: config)))
+        let start = 1.0, stop = 1 / Double(steps)
+        let delta = steps > 1 ? (stop - start) / Double(steps - 1) : 0
+        var sigmas = (0..<steps).map { i -> Float in
+            // NumPy's linspace: start + i * step, with the last value set to `stop` exactly.
+            let s = Float(i == steps - 1 ? stop : Double(i) * delta + start)
+            return shift / (shift + (1 / s - 1))
+        }
+        sigmas.append(0)
+        return sigmas
+    }
+
+    // MARK: Training
+
+    /// A training time t = k / 1000 with k uniform in 1...1000 (ai-toolkit's `linspace(1000, 1, 1000)`
+    /// drawn by `randint`), unshifted. Consumes two words of `rng`.
+    public static func trainingTimestep(rng: inout RNG) -> Float {
+        Float(rng.int(in: 1...trainTimesteps)) / Float(trainTimesteps)
+    }
+
+    /// One `trainingTimestep` per batch row.
+    public static func trainingTimesteps(batch: Int, rng: inout RNG) -> [Float] {
+        (0..<batch).map { _ in trainingTimestep(rng: &rng) }
+    }
+
+    /// ai-toolkit's "weighted" timestep weighting: w(k) = exp(-2 ((k - 500) / 1000)^2) over the
+    /// 1000 discrete steps, minus its minimum (at k = 1000, so pure noise gets weight 0) and scaled
+    /// to mean 1 (about 1.58 at k = 500, 0.005 at k = 1).
+    public static let bellWeights: [Float] = {
+        let n = trainTimesteps
+        let y = (1...n).map { k in exp(-2 * pow((Double(k) - Double(n / 2)) / Double(n), 2)) }
+        let low = y.min()!
+        let total = y.reduce(0) { $0 + ($1 - low) }
+        return y.map { Float(($0 - low) * Double(n) / total) }
+    }()
+
+    /// The bell weight of a training time t = k / 1000 drawn by `trainingTimestep`.
+    public static func lossWeight(_ t: Float) -> Float {
+        let k = Int((t * Float(trainTimesteps)).rounded())
+        precondition((1...trainTimesteps).contains(k), "lossWeight: t = \(t) is not one of the \(trainTimesteps) training timesteps")
+        return bellWeights[k - 1]
+    }
+
+    /// x_t = (1 - t) x0 + t eps with one t per batch row (axis 0), in float32 as the release does.
+    /// Data-side: the result records no graph.
+    public static func noised(x0: Tensor, eps: Tensor, t: [Float]) -> Tensor {
+        precondition(x0.shape == eps.shape, "noised: x0 \(x0.shape) and eps \(eps.shape) differ")
+        precondition(x0.rank >= 1 && x0.shape[0] == t.count, "noised: \(t.count) timesteps for a batch of shape \(x0.shape)")
+        let out = Tensor(uninitialized: x0.shape)
+        let row = t.isEmpty ? 0 : x0.count / t.count
+        let a = x0.data, e = eps.data, o = out.data
+        for (b, tb) in t.enumerated() {
+            let keep = 1 - tb
+            parallelFor(row, grain: 1 << 15) { r in
+                for i in r { o[b * row + i] = keep * a[b * row + i] + tb * e[b * row + i] }
+            }
+        }
+        return out
+    }
+
+    /// The velocity the model learns to predict: eps - x0 (data-side, records no graph).
+    public static func velocityTarget(x0: Tensor, eps: Tensor) -> Tensor {
+        precondition(x0.shape == eps.shape, "velocityTarget: x0 \(x0.shape) and eps \(eps.shape) differ")
+        return eps.detached() - x0.detached()
+    }
+
+    /// The training loss: per-row MSE between `prediction` and `target`, times the row's
+    /// `lossWeight` when `weighted`, averaged over rows (ai-toolkit's `mse * weight` then `mean`).
+    /// Differentiable in `prediction`.
+    public static func loss(prediction: Tensor, target: Tensor, t: [Float], weighted: Bool = true) -> Tensor {
+        precondition(prediction.shape == target.shape, "loss: prediction \(prediction.shape) and target \(target.shape) differ")
+        precondition(prediction.rank >= 1 && prediction.shape[0] == t.count, "loss: \(t.count) timesteps for a batch of shape \(prediction.shape)")
+        let perRow = (prediction - target).square().reshaped([t.count, -1]).mean(axis: 1)
+        guard weighted else { return perRow.mean() }
+        return (perRow * Tensor(shape: [t.count], data: t.map(lossWeight))).mean()
+    }
+
+    // MARK: Euler sampler
+
+    /// One Euler step of the flow ODE from `sigma` to `sigmaNext`: x + (sigmaNext - sigma) v,
+    /// in float32 as diffusers' `FlowMatchEulerDiscreteScheduler.step`.
+    public static func eulerStep(x: Tensor, v: Tensor, sigma: Float, sigmaNext: Float) -> Tensor {
+        precondition(x.shape == v.shape, "eulerStep: x \(x.shape) and v \(v.shape) differ")
+        let dt = sigmaNext - sigma
+        let out = Tensor(uninitialized: x.shape)
+        let a = x.data, b = v.data, o = out.data
+        parallelFor(x.count, grain: 1 << 15) { r in
+            for i in r { o[i] = a[i] + dt * b[i] }
+        }
+        return out
+    }
+
+    /// Integrates from pure noise (`initialNoise`, at t = 1) to data with `steps` Euler steps on
+    /// `samplingSigmas(steps:imageSeqLen:)`. `velocity(x, t)` is the model at time t (the sigma,
+    /// in [0, 1]). Runs without recording a graph; deterministic when `velocity` is.
+    public static func sample(steps: Int, imageSeqLen: Int, initialNoise: Tensor, config: FlowMatchConfig = .flux,
+                              velocity: (Tensor, Float) throws -> Tensor) rethrows -> Tensor
+    {
+        let sigmas = samplingSigmas(steps: steps, imageSeqLen: imageSeqLen, config: config)
+        return try withNoGrad {
+            var x = initialNoise
+            for i in 0..<steps {
+                x = eulerStep(x: x, v: try velocity(x, sigmas[i]), sigma: sigmas[i], sigmaNext: sigmas[i + 1])
+            }
+            return x
+        }
+    }
+}

@@ -1,0 +1,22 @@
+/// Why a training run stopped or could not start; the description is the CLI's one-line message.
+public enum TrainingError: Error, CustomStringConvertible {
+    /// The loss or the gradient norm became NaN or infinite at `step` (1-based); nothing was
+    /// written for that step and `lastCheckpoint` (if any) is the state to resume from.
+    case nonFinite(step: Int, quantity: String, value: Double, lastCheckpoint: String?)
+    /// A checkpoint does not fit the model, optimizer or data it is restored into.
+    case mismatch(String)
+    /// A fresh run was asked for in a folder that already holds checkpoints.
+    case existingRun(folder: String)
+
+    public var description: String {
+        switch self {
+        case .nonFinite(let step, let quantity, let value, let last):
+            let keep = last.map { "the last good checkpoint is \($0)" } ?? "no checkpoint was written before it"
+            return "training stopped at step \(step): the \(quantity) is \(value); \(keep)"
+        case .mismatch(let problem):
+            return "cannot resume: \(problem)"
+        case .existingRun(let folder):
+            return "\(folder) already holds training checkpoints: resume the run or choose another folder"
+        }
+    }
+}

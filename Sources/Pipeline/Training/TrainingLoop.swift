@@ -1,0 +1,147 @@
+import Foundation
+import Formats
+import Tensor
+
+/// The loop every lorweb trainer shares: step, clip, AdamW with the scheduled rate, metrics,
+/// progress, checkpoints, resume, and a clean stop on NaN. Not a framework: the caller's `step`
+/// closure does the forward and backward passes and owns everything model-specific.
+///
+/// Resuming is bit-identical to never having stopped: the checkpoint holds the parameters, the
+/// optimizer's moments and step counts in float32, and the root generator; step s draws only
+/// from `rng.fork(s)` and reads `DataOrder.batch(at: s)`, both pure functions of s; clipping and
+/// the optimizer are deterministic for every thread count.
+///
+/// ```swift
+/// var loop = TrainingLoop(totalSteps: 2000, checkpointEvery: 250, runFolder: out)
+/// loop.schedule = .warmupConstant(warmup: 100)
+/// loop.dataOrder = DataOrder(count: data.count, batchSize: 4, seed: seed)
+/// try loop.run(optimizer: adam, rng: RNG(seed: seed), resume: resume) { s, rng in
+///     var rng = rng
+///     let loss = model.loss(batch: loop.dataOrder!.batch(at: s), rng: &rng)
+///     loss.backward()
+///     return (loss.item(), [:])
+/// }
+/// ```
+public struct TrainingLoop {
+    /// Steps of the whole run (a resumed run continues up to it).
+    public var totalSteps: Int
+    /// A checkpoint every this many steps, and always one after the last step.
+    public var checkpointEvery: Int
+    /// Where checkpoints and `metrics.jsonl` go (created if needed).
+    public var runFolder: String
+    public var schedule: LRSchedule = .constant
+    /// Clip gradients to this global norm (the release: 1.0); nil logs the norm without clipping.
+    public var maxGradNorm: Double? = 1.0
+    /// The data order the caller reads batches by; stored in checkpoints and checked on resume.
+    public var dataOrder: DataOrder?
+    /// The run configuration as JSON, stored in every checkpoint.
+    public var config = "{}"
+    public var progress: ProgressStyle = .automatic
+
+    public init(totalSteps: Int, checkpointEvery: Int, runFolder: String) {
+        precondition(totalSteps >= 0 && checkpointEvery > 0, "TrainingLoop: \(totalSteps) steps, checkpoint every \(checkpointEvery)")
+        self.totalSteps = totalSteps
+        self.checkpointEvery = checkpointEvery
+        self.runFolder = runFolder
+    }
+
+    /// What a finished run reports.
+    public struct Summary {
+        /// Completed steps the run started from (0, or the resumed checkpoint's step).
+        public var startStep: Int
+        /// The loss of the last step this process ran (nil if it ran none).
+        public var lastLoss: Float?
+        /// The newest checkpoint written or resumed from.
+        public var lastCheckpoint: String?
+    }
+
+    /// Runs steps until `totalSteps`. `step(s, rng)` gets the 0-based step and that step's own
+    /// generator, runs forward and backward (gradients accumulate into the optimizer's
+    /// parameters) and returns the loss and any extra values to log.
+    ///
+    /// - `resume`: continue from the newest valid checkpoint in `runFolder` (its generator
+    ///   replaces `rng`); with none, start from scratch. Without `resume` the folder must hold
+    ///   no checkpoints.
+    /// - Throws: `TrainingError.nonFinite` naming the step when the loss or the gradient norm is
+    ///   NaN or infinite (that step is not applied, nothing more is written, the last
+    ///   checkpoint stays); `TrainingError.mismatch` for a checkpoint that does not fit; I/O errors.
+    @discardableResult
+    public func run(optimizer: AdamW, rng: RNG, resume: Bool,
+                    step body: (_ step: Int, _ rng: RNG) throws -> (loss: Float, extra: [String: Double])) throws -> Summary
+    {
+        do {
+            try FileManager.default.createDirectory(atPath: runFolder, withIntermediateDirectories: true)
+        } catch {
+            throw FormatError(runFolder, "cannot create the run folder: \(error.localizedDescription)")
+        }
+        var rng = rng
+        var summary = Summary(startStep: 0)
+        if resume, let (path, state) = TrainingCheckpoint.latest(in: runFolder) {
+            try restore(state, into: optimizer)
+            rng = state.rng
+            summary.startStep = state.step
+            summary.lastCheckpoint = path
+        } else if !resume, !TrainingCheckpoint.checkpoints(in: runFolder).isEmpty {
+            throw TrainingError.existingRun(folder: runFolder)
+        }
+
+        let metrics = try MetricsLog(path: runFolder + "/" + MetricsLog.fileName,
+                                     keepingThrough: summary.lastCheckpoint == nil ? nil : summary.startStep)
+        var bar = ProgressReporter(style: progress, total: totalSteps, first: summary.startStep)
+        defer { bar.finish() }
+        let parameters = optimizer.parameters.map(\.tensor)
+
+        for s in summary.startStep..<max(summary.startStep, totalSteps) {
+            let started = DispatchTime.now().uptimeNanoseconds
+            optimizer.zeroGrad()
+            let (loss, extra) = try body(s, rng.fork(UInt64(s)))
+            guard loss.isFinite else {
+                optimizer.zeroGrad()
+                throw TrainingError.nonFinite(step: s + 1, quantity: "loss", value: Double(loss), lastCheckpoint: summary.lastCheckpoint)
+            }
+            let norm = maxGradNorm.map { GradientClipping.clip(parameters, maxNorm: $0) }
+                ?? GradientClipping.globalNorm(optimizer.gradients)
+            guard norm.isFinite else {
+                optimizer.zeroGrad()
+                throw TrainingError.nonFinite(step: s + 1, quantity: "gradient norm", value: norm, lastCheckpoint: summary.lastCheckpoint)
+            }
+            let lr = schedule.learningRate(at: s, base: optimizer.config.learningRate)
+            optimizer.step(learningRate: lr)
+
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            try metrics.append(MetricsRecord(step: s + 1, loss: loss, learningRate: lr, gradNorm: norm, seconds: seconds, extra: extra))
+            bar.update(step: s + 1, loss: loss)
+            summary.lastLoss = loss
+
+            if (s + 1) % checkpointEvery == 0 || s + 1 == totalSteps {
+                // The log first: a checkpoint must never be ahead of the lines it will keep.
+                try metrics.sync()
+                let state = TrainingState(step: s + 1, parameters: optimizer.parameters, optimizer: optimizer.state,
+                                          rng: rng, dataOrder: dataOrder, config: config)
+                summary.lastCheckpoint = try TrainingCheckpoint.save(state, in: runFolder)
+            }
+        }
+        return summary
+    }
+
+    /// Copies a checkpoint's parameters and optimizer state into the live tensors (the model
+    /// holds references to them, so they are overwritten, not replaced).
+    private func restore(_ state: TrainingState, into optimizer: AdamW) throws {
+        if state.dataOrder != dataOrder {
+            func text(_ o: DataOrder?) -> String { o.map { "\($0.count) samples, batch \($0.batchSize), seed \($0.seed)" } ?? "none" }
+            throw TrainingError.mismatch("the data order changed: the checkpoint has \(text(state.dataOrder)), this run \(text(dataOrder))")
+        }
+        let stored = Dictionary(state.parameters, uniquingKeysWith: { a, _ in a })
+        guard stored.count == optimizer.parameters.count else {
+            throw TrainingError.mismatch("the checkpoint holds \(stored.count) parameters, the model \(optimizer.parameters.count)")
+        }
+        for (key, p) in optimizer.parameters {
+            guard let saved = stored[key] else { throw TrainingError.mismatch("the checkpoint lacks parameter '\(key)'") }
+            guard saved.shape == p.shape else {
+                throw TrainingError.mismatch("parameter '\(key)' has shape \(saved.shape) in the checkpoint, \(p.shape) in the model")
+            }
+        }
+        try optimizer.load(state.optimizer)
+        for (key, p) in optimizer.parameters { p.data.update(from: stored[key]!.data, count: p.count) }
+    }
+}

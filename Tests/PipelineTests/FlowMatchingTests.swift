@@ -1,0 +1,125 @@
+import Foundation
+import Testing
+import Tensor
+@testable import Pipeline
+
+@Suite struct FlowMatchingTests {
+    /// Flux's calculate_shift: 0.5 at 256 tokens, 1.15 at 4096, linear between and beyond.
+    @Test func shiftIsLinearInTargetTokens() {
+        #expect(FlowMatching.calculateShift(imageSeqLen: 256) == 0.5)
+        #expect(abs(FlowMatching.calculateShift(imageSeqLen: 4096) - 1.15) < 1e-15)
+        // diffusers: calculate_shift(64, 256, 4096, 0.5, 1.15) == 0.46749999999999997
+        #expect(FlowMatching.calculateShift(imageSeqLen: 64) == 0.46749999999999997)
+        #expect(FlowMatching.timeShift(mu: 0, sigma: 0.25) == 0.25)
+        #expect(FlowMatching.timeShift(mu: 0.7, sigma: 1) == 1)
+        // e^mu / (e^mu + 1/sigma - 1) with mu = ln 3, sigma = 0.5: 3 / 4.
+        #expect(abs(FlowMatching.timeShift(mu: log(3), sigma: 0.5) - 0.75) < 1e-15)
+    }
+
+    /// Reference, diffusers 0.42.1 (float32 sigmas, printed exactly):
+    /// ```python
+    /// s = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=3.0, use_dynamic_shifting=True,
+    ///     base_image_seq_len=256, max_image_seq_len=4096, base_shift=0.5, max_shift=1.15)
+    /// for n, seq in [(28, 64), (28, 4096), (4, 1024)]:
+    ///     s.set_timesteps(sigmas=np.linspace(1.0, 1 / n, n), mu=calculate_shift(seq, 256, 4096, 0.5, 1.15))
+    ///     print([float(x) for x in s.sigmas.numpy()])
+    /// ```
+    @Test func samplingSigmasMatchDiffusersExactly() {
+        let seq64: [Float] = [
+            1.0, 0.97732013463974, 0.9540187120437622, 0.9300699234008789, 0.9054462909698486, 0.8801189064979553,
+            0.8540571331977844, 0.8272286653518677, 0.7995991110801697, 0.7711319923400879, 0.7417888045310974,
+            0.7115282416343689, 0.6803067922592163, 0.6480778455734253, 0.6147918701171875, 0.5803959965705872,
+            0.544833779335022, 0.5080447793006897, 0.46996456384658813, 0.4305237829685211, 0.3896483778953552,
+            0.34725838899612427, 0.3032682240009308, 0.25758546590805054, 0.21011051535606384, 0.16073580086231232,
+            0.109344981610775, 0.05581198260188103, 0.0,
+        ]
+        let seq4096: [Float] = [
+            1.0, 0.988408625125885, 0.9762224555015564, 0.9633944034576416, 0.9498725533485413, 0.9355989098548889,
+            0.9205089807510376, 0.9045307636260986, 0.8875834345817566, 0.8695759177207947, 0.8504056930541992,
+            0.8299564123153687, 0.8080955147743225, 0.7846716046333313, 0.7595109343528748, 0.7324128150939941,
+            0.7031447291374207, 0.6714348196983337, 0.6369644999504089, 0.5993567109107971, 0.5581628680229187,
+            0.5128441452980042, 0.4627484083175659, 0.40707841515541077, 0.3448489308357239, 0.2748279869556427,
+            0.19545459747314453, 0.10472089797258377, 0.0,
+        ]
+        #expect(FlowMatching.samplingSigmas(steps: 28, imageSeqLen: 64) == seq64)
+        #expect(FlowMatching.samplingSigmas(steps: 28, imageSeqLen: 4096) == seq4096)
+        #expect(FlowMatching.samplingSigmas(steps: 4, imageSeqLen: 1024) == [1.0, 0.8492348194122314, 0.652489423751831, 0.38494473695755005, 0.0])
+        #expect(FlowMatching.samplingSigmas(steps: 1, imageSeqLen: 256) == [1, 0])
+    }
+
+    /// Reference, ai-toolkit's CustomFlowMatchEulerDiscreteScheduler (torch 2.15, float32):
+    /// ```python
+    /// x = torch.arange(1000, dtype=torch.float32)
+    /// y = torch.exp(-2 * ((x - 500) / 1000) ** 2); ys = y - y.min(); w = ys * (1000 / ys.sum())
+    /// ts = torch.linspace(1000, 1, 1000)   # w[i] weights timestep ts[i]
+    /// ```
+    @Test func bellWeightingHasMeanOneAndMinimumZero() {
+        let w = FlowMatching.bellWeights
+        #expect(w.count == 1000)
+        #expect(abs(w.reduce(0.0) { $0 + Double($1) } / 1000 - 1) < 1e-6)
+        #expect(w.min() == 0 && FlowMatching.lossWeight(1.0) == 0)
+        let torch: [(Int, Float)] = [(999, 0.004869713447988033), (1, 0.004869713447988033), (750, 1.107882022857666),
+                                     (500, 1.5796048641204834), (250, 1.107882022857666), (400, 1.5001113414764404),
+                                     (900, 0.4802146255970001), (100, 0.4802146255970001)]
+        for (k, expected) in torch {
+            let got = FlowMatching.lossWeight(Float(k) / 1000)
+            #expect(abs(got - expected) <= 2e-7 * max(1, expected), "w(\(k)) = \(got), torch \(expected)")
+        }
+    }
+
+    @Test func trainingTimestepsAreTheThousandDiscreteSteps() {
+        var rng = RNG(seed: 3)
+        var seen = Set<Int>()
+        for _ in 0..<20_000 {
+            let t = FlowMatching.trainingTimestep(rng: &rng)
+            let k = Int((t * 1000).rounded())
+            #expect(t == Float(k) / 1000 && (1...1000).contains(k))
+            seen.insert(k)
+        }
+        // 20 draws per value on average: every value appears (miss probability ~ 1000 e^-20).
+        #expect(seen.count == 1000)
+        var a = RNG(seed: 9), b = RNG(seed: 9)
+        #expect(FlowMatching.trainingTimesteps(batch: 5, rng: &a) == FlowMatching.trainingTimesteps(batch: 5, rng: &b))
+    }
+
+    /// x_t = (1 - t) x0 + t eps per row; target eps - x0; loss = mean over rows of w(t) * MSE.
+    @Test func noisingTargetAndWeightedLossByHand() {
+        let x0 = Tensor(shape: [2, 2], data: [1, 2, 3, 4])
+        let eps = Tensor(shape: [2, 2], data: [0, 0, 1, -1])
+        let xt = FlowMatching.noised(x0: x0, eps: eps, t: [0.25, 1])
+        #expect(xt.toArray() == [0.75, 1.5, 1, -1])
+        #expect(FlowMatching.velocityTarget(x0: x0, eps: eps).toArray() == [-1, -2, -2, -5])
+
+        let prediction = Tensor(shape: [2, 2], data: [1, 1, 0, 0])
+        prediction.requiresGrad = true
+        let target = Tensor(shape: [2, 2], data: [0, 0, 0, 2])
+        // Row MSEs 1 and 2; weights w(400) = 1.5001113 and w(900) = 0.4802146.
+        let t: [Float] = [0.4, 0.9]
+        let unweighted = FlowMatching.loss(prediction: prediction, target: target, t: t, weighted: false)
+        #expect(unweighted.item() == 1.5)
+        let loss = FlowMatching.loss(prediction: prediction, target: target, t: t)
+        #expect(abs(loss.item() - (1 * 1.5001113 + 2 * 0.4802146) / 2) < 1e-6)
+        loss.backward()
+        // d/dp of w_b * mean_row((p - y)^2) / B = w_b (p - y) / (row length * B / 2) = w_b (p - y) / 2.
+        let g = prediction.grad!.toArray()
+        #expect(abs(g[0] - 1.5001113 / 2) < 1e-6 && abs(g[3] - 0.4802146 * -2 / 2) < 1e-6)
+    }
+
+    /// On a straight path the exact velocity field is constant along the trajectory, so Euler
+    /// recovers x0 from any noise, whatever the schedule.
+    @Test func eulerSamplerFollowsTheStraightPath() {
+        var rng = RNG(seed: 5)
+        let x0 = rng.normal([2, 3, 4])
+        let noise = rng.normal([2, 3, 4])
+        let velocity = { (x: Tensor, t: Float) -> Tensor in (x - x0) * (1 / t) }
+        let out = FlowMatching.sample(steps: 7, imageSeqLen: 600, initialNoise: noise, velocity: velocity)
+        let worst = zip(out.toArray(), x0.toArray()).map { abs($0 - $1) }.max()!
+        #expect(worst < 1e-4)
+        let again = FlowMatching.sample(steps: 7, imageSeqLen: 600, initialNoise: noise, velocity: velocity)
+        #expect(again.toArray() == out.toArray())
+
+        let step = FlowMatching.eulerStep(x: Tensor(shape: [2], data: [1, 2]), v: Tensor(shape: [2], data: [4, -4]),
+                                          sigma: 0.75, sigmaNext: 0.5)
+        #expect(step.toArray() == [0, 3])
+    }
+}
