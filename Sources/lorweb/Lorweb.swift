@@ -7,7 +7,7 @@ struct Lorweb: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lorweb",
         abstract: "LoRWeB workbench: visual analogies with a weight basis of LoRAs, and tools to study the basis.",
-        subcommands: [Bench.self, Inspect.self])
+        subcommands: [Bench.self, Inspect.self, Synth.self])
 }
 
 /// Options every command accepts.
