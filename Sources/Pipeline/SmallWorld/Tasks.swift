@@ -92,7 +92,8 @@ public struct TaskPlan: Sendable {
     /// Plans the splits. Single-family tasks and held-out families come from the family table;
     /// the seed only picks which pairs of training families are composed in training and which
     /// are kept for `unseen`, and their parameter values. Composed families are always of
-    /// different kinds, so neither step is a variant of the other.
+    /// different kinds, so neither step is a variant of the other, and a pair is skipped when
+    /// one step hides the other.
     public init(seed: UInt64, trainCompositions: Int = 24, unseenCompositions: Int = 16) {
         let trainable = Families.all.filter { !$0.heldOut }
         var singles: [EditTask] = []
@@ -115,21 +116,38 @@ public struct TaskPlan: Sendable {
                 pairs.append((trainable[i], trainable[j]))
             }
         }
-        precondition(trainCompositions + unseenCompositions <= pairs.count, "not enough family pairs to compose")
         var rng = RNG(seed: seed).fork(1)
-        let order = rng.permutation(pairs.count)
-        let composed = order.prefix(trainCompositions + unseenCompositions).map { index -> EditTask in
+        var composed: [EditTask] = []
+        for index in rng.permutation(pairs.count) where composed.count < trainCompositions + unseenCompositions {
             let (first, second) = pairs[index]
-            // Scene edits, then style, then colour: a colour change survives a line drawing or
-            // a blur that comes before it, but not always one that comes after.
+            // Scene edits, then style, then colour: a colour change survives a blur that comes
+            // before it, but not always one that comes after.
             let steps = [first, second].sorted { Self.rank($0.kind) < Self.rank($1.kind) }.map { family -> TaskStep in
                 let value: ParameterValue? = family.parameter == nil ? nil : family.trainValues[rng.int(in: 0..<family.trainValues.count)]
                 return TaskStep(family: family.name, value: value)
             }
-            return EditTask(steps)
+            if Self.showsBothSteps(EditTask(steps)) { composed.append(EditTask(steps)) }
         }
+        precondition(composed.count == trainCompositions + unseenCompositions, "not enough family pairs to compose")
         train = singles + composed.prefix(trainCompositions)
         unseen = [.parameter: newValues, .composition: Array(composed.dropFirst(trainCompositions)), .family: heldOut]
+    }
+
+    /// Scenes on which compositions are checked, fixed for every seed.
+    private static let probes: [Scene] = (0..<6).map { i in
+        var rng = RNG(seed: 0x5CE_0E5).fork(UInt64(i))
+        return Scene.random(&rng)
+    }
+
+    /// Whether a composition differs from each of its steps alone on all but at most one probe
+    /// scene. Pairs where one step hides the other (a hue rotation after a line drawing, which
+    /// is black and white) would only be a single family under another name.
+    private static func showsBothSteps(_ task: EditTask) -> Bool {
+        let misses = probes.filter { scene in
+            let both = task.apply(to: scene, size: 32).image
+            return task.steps.contains { EditTask([$0]).apply(to: scene, size: 32).image == both }
+        }
+        return misses.count <= 1
     }
 
     /// Order of kinds inside a composition.
