@@ -6,8 +6,8 @@ struct Synth: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate the small world: analogy triplets with ground truth in the Relation252k layout, plus manifest.json.",
         discussion: """
-            Writes control/NAME.png (strip [a | a' | b]), target/NAME.png (b'), target/NAME.txt (caption),
-            masks/NAME.png (pixels where b' differs from b), images/NAME_{a,ap,b,bp}.png and manifest.json
+            Writes control/NAME.png (strip [a | a' | b]), target/NAME.png (b'), target/NAME.txt (caption), \
+            masks/NAME.png (pixels where b' differs from b), images/NAME_{a,ap,b,bp}.png and manifest.json \
             (families, tasks, splits train / seen / unseen, and every sample). Same options, same bytes.
             """)
 
