@@ -27,39 +27,13 @@ struct Basis: ParsableCommand {
         try global.apply()
         try reportingErrors {
             let stream = try AdapterStream(model: model, mixing: false)
-            let progress = Progress(label: "basis", unit: "layers")
+            let progress = ProgressLine(label: "basis", unit: "layers")
             let layers = try BasisReport.analyse(stream) { done, total in progress.update(done, total) }
             progress.finish()
             try BasisReport.write(layers, to: out)
             print("\(layers.count) layers -> \(out)/layers.csv, key_similarity.npy, gram.npy, element_spectra.npy, element_norms.npy")
         }
     }
-}
-
-/// A progress line on stderr (`\r`-updated on a terminal, a line per 10% otherwise).
-final class Progress {
-    let label: String, unit: String
-    let start = Date()
-    let tty = isatty(STDERR_FILENO) != 0
-    var lastTenth = -1
-    let lock = NSLock()
-
-    init(label: String, unit: String) { self.label = label; self.unit = unit }
-
-    func update(_ done: Int, _ total: Int) {
-        lock.lock(); defer { lock.unlock() }
-        let elapsed = Date().timeIntervalSince(start), rate = Double(done) / max(elapsed, 1e-9)
-        let eta = rate > 0 ? Double(total - done) / rate : 0
-        let line = String(format: "%@ %d/%d %@  %.1f %@/s  ETA %.0fs", label, done, total, unit, rate, unit, eta)
-        if tty {
-            FileHandle.standardError.write(Data("\r\(line)".utf8))
-        } else if done * 10 / max(total, 1) > lastTenth {
-            lastTenth = done * 10 / max(total, 1)
-            FileHandle.standardError.write(Data("\(line)\n".utf8))
-        }
-    }
-
-    func finish() { if tty { FileHandle.standardError.write(Data("\n".utf8)) } }
 }
 
 struct SVD: ParsableCommand {
@@ -81,7 +55,7 @@ struct SVD: ParsableCommand {
         try reportingErrors {
             let stream = try AdapterStream(model: model, mixing: false)
             let coefficients = try MixingCoefficients.parse(coeffs)
-            let progress = Progress(label: "svd", unit: "layers")
+            let progress = ProgressLine(label: "svd", unit: "layers")
             let values = try BasisReport.mixedSpectra(stream, coefficients: coefficients) { progress.update($0, $1) }
             let layers = stream.layers
             progress.finish()
@@ -198,7 +172,7 @@ struct ExportLoRACommand: ParsableCommand {
             if let rank, rank < 1 { throw ValidationError("--rank must be at least 1") }
             let stream = try AdapterStream(model: model, configPath: source.config, mixing: source.coeffs == nil)
             let coefficients = try source.coefficients(stream)
-            let progress = Progress(label: "export", unit: "layers")
+            let progress = ProgressLine(label: "export", unit: "layers")
             let layers = try stream.map(progress: { progress.update($0, $1) }) { i, basis in
                 try ExportLoRA.layer(stream.layers[i], basis: basis, alpha: try coefficients(i, basis), rank: rank)
             }

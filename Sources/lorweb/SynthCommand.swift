@@ -49,33 +49,3 @@ struct Synth: ParsableCommand {
         }
     }
 }
-
-/// A progress line on stderr, redrawn in place at most ten times a second: "synth 1200/3600 triplets, 95/s".
-final class ProgressLine {
-    private let label: String, unit: String
-    private let start = DispatchTime.now().uptimeNanoseconds
-    private var lastDraw: UInt64 = 0
-    private var drawn = false
-
-    init(label: String, unit: String) {
-        self.label = label
-        self.unit = unit
-    }
-
-    /// Seconds since the line was created.
-    var elapsed: Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
-
-    func update(_ done: Int, _ total: Int) {
-        let now = DispatchTime.now().uptimeNanoseconds
-        guard done == total || now - lastDraw > 100_000_000 else { return }
-        lastDraw = now
-        drawn = true
-        let rate = Double(done) / max(elapsed, 1e-9)
-        FileHandle.standardError.write(Data("\r\(label) \(done)/\(total) \(unit), \(Int(rate))/s ".utf8))
-    }
-
-    /// Ends the line, if one was drawn.
-    func finish() {
-        if drawn { FileHandle.standardError.write(Data("\n".utf8)) }
-    }
-}
