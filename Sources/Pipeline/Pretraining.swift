@@ -18,6 +18,14 @@ public struct PretrainOptions: Codable {
     }
 }
 
+/// Writes a model config as the upstream library saves it: the constructor arguments plus the
+/// keys by which transformers / diffusers pick the class, so `from_pretrained` reads our folders.
+func writeConfig<C: Encodable>(_ config: C, marker: [String: Any], to path: String) throws {
+    var object = (try JSONSerialization.jsonObject(with: JSONEncoder().encode(config)) as? [String: Any]) ?? [:]
+    object.merge(marker) { _, new in new }
+    try JSONFile.write(object: object, to: path)
+}
+
 /// Every distinct picture of the training split (a, a', b, b' of each triplet), in manifest order.
 func trainingPictures(_ data: SmallWorldDataset) -> [String] {
     var seen = Set<String>(), paths: [String] = []
@@ -65,7 +73,8 @@ public enum EncoderPretraining {
             throw FormatError(folder, "cannot create: \(error.localizedDescription)")
         }
         try Safetensors.write(p.all.map { ($0.key, $0.tensor) }, dtype: .f32, metadata: ["format": "pt"], to: folder + "/model.safetensors")
-        try JSONFile.write(model.config, to: folder + "/config.json")
+        try writeConfig(model.config, marker: ["model_type": "clip_vision_model", "architectures": ["CLIPVisionModelWithProjection"]],
+                        to: folder + "/config.json")
     }
 }
 
@@ -125,7 +134,7 @@ public enum BasePretraining {
             throw FormatError(dir, "cannot create: \(error.localizedDescription)")
         }
         try Safetensors.write(p.all.map { ($0.key, $0.tensor) }, dtype: .f32, metadata: ["format": "pt"], to: dir + "/diffusion_pytorch_model.safetensors")
-        try JSONFile.write(config, to: dir + "/config.json")
+        try writeConfig(config, marker: ["_class_name": "FluxTransformer2DModel"], to: dir + "/config.json")
         return summary
     }
 

@@ -1,0 +1,30 @@
+import Foundation
+import Testing
+import Formats
+import Models
+import Tensor
+@testable import Pipeline
+
+// The committed small-world models load through the upstream-layout loaders and compute what
+// transformers / diffusers compute from the same folders (tools/check_shipped_models.py).
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+@Suite struct ShippedModelsTests {
+    func fixture(_ name: String) throws -> Tensor {
+        try NPY.read(repositoryRoot.appendingPathComponent("Tests/Fixtures/shipped/\(name).npy").path)
+    }
+
+    func check(_ got: Tensor, _ want: Tensor, _ what: String) {
+        #expect(got.shape == want.shape)
+        var worst: Float = 0, scale: Float = 1
+        for i in 0..<min(got.count, want.count) { worst = max(worst, abs(got.data[i] - want.data[i])); scale = max(scale, abs(want.data[i])) }
+        #expect(worst <= 1e-4 * scale, "\(what): max error \(worst) against the upstream library")
+    }
+
+    @Test func encoderMatchesTransformers() throws {
+        let encoder = try CLIPVision.load(repositoryRoot.appendingPathComponent("models/small-world/encoder").path)
+        #expect(encoder.config == .smallWorld)
+        check(encoder(try fixture("encoder_pixels")).imageEmbeds, try fixture("encoder_embeds"), "shipped encoder")
+    }
+}
