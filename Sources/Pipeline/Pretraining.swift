@@ -125,7 +125,10 @@ public enum BasePretraining {
             let eps = rng.normal(batch.target.shape)
             let v = batch.velocity(model, x: FlowMatching.noised(x0: batch.target, eps: eps, t: t),
                                    t: Tensor(shape: [o.batch], data: t), guidance: Tensor.ones([o.batch]))
-            let loss = FlowMatching.loss(prediction: v, target: FlowMatching.velocityTarget(x0: batch.target, eps: eps), t: t)
+            // Unweighted: the release's bell weighting is ~0 near t = 1, fine for fine-tuning a
+            // pretrained editor but, from scratch, it leaves the high-noise end (where sampling
+            // starts) untrained.
+            let loss = FlowMatching.loss(prediction: v, target: FlowMatching.velocityTarget(x0: batch.target, eps: eps), t: t, weighted: false)
             loss.backward()
             return (loss.item(), [:])
         }
