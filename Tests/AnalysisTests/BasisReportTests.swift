@@ -5,10 +5,15 @@ import Models
 import Tensor
 @testable import Analysis
 
+/// A file of Tests/Fixtures/formats.
+func formatsFixture(_ name: String) -> String {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/formats/\(name)").path
+}
+
 @Suite struct BasisReportTests {
     @Test func analysesEveryLayerOfAnAdapterFile() throws {
-        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/formats/adapter_tiny.safetensors").path
+        let path = formatsFixture("adapter_tiny.safetensors")
         let stream = try AdapterStream(model: path, mixing: false)
         let file = stream.file
         let layers = try BasisReport.analyse(stream)
@@ -29,16 +34,14 @@ import Tensor
     }
 
     @Test func aFileWithoutABasisIsAnError() throws {
-        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/formats/tensors_f32.safetensors").path
+        let path = formatsFixture("tensors_f32.safetensors")
         #expect(throws: FormatError.self) { try AdapterStream(model: path, mixing: false) }
     }
 }
 
 @Suite struct MixedSpectraTests {
     @Test func matchesDenseSVDForEveryLayerAndCoefficientKind() throws {
-        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/formats/adapter_tiny.safetensors").path
+        let path = formatsFixture("adapter_tiny.safetensors")
         let stream = try AdapterStream(model: path, mixing: false)
         let source = stream.source
         let perLayer = Tensor(shape: [3, 4], data: [0.1, 0.2, 0.3, 0.4, 1, 0, 0, 0, 0.25, 0.25, 0.25, 0.25])
