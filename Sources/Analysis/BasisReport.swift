@@ -35,9 +35,7 @@ public enum BasisReport {
     /// Writes layers.csv, key_similarity.npy [L,n,n], gram.npy [L,n,n], element_spectra.npy [L,n,r]
     /// and element_norms.npy [L,n] into `folder`.
     public static func write(_ layers: [BasisLayer], to folder: String) throws {
-        do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
-            throw FormatError(folder, "cannot create the output folder: \(error.localizedDescription)")
-        }
+        try AtomicFile.createFolder(folder)
         let l = layers.count, n = Int(Double(layers[0].gram.count).squareRoot()), r = layers[0].spectra.count / n
         try NPY.write(Tensor(shape: [l, n, n], data: layers.flatMap(\.keySimilarity)), to: folder + "/key_similarity.npy")
         try NPY.write(Tensor(shape: [l, n, n], data: layers.flatMap(\.gram)), to: folder + "/gram.npy")

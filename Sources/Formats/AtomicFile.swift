@@ -14,6 +14,13 @@ import Foundation
 /// }
 /// ```
 public enum AtomicFile {
+    /// Creates the folder `path` (and its parents) if it does not exist; the error names it.
+    public static func createFolder(_ path: String) throws {
+        do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+            throw FormatError(path, "cannot create the folder: \((error as NSError).localizedDescription)")
+        }
+    }
+
     /// Replaces the file at `path` with `bytes` (a `Data`, `[UInt8]`, ...).
     public static func write(_ bytes: some ContiguousBytes, to path: String) throws {
         try write(to: path) { out in try out.write(bytes) }

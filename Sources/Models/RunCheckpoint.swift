@@ -31,11 +31,7 @@ public enum RunCheckpoint {
     /// Writes the adapters and config into `folder` (created if needed); each file is written
     /// to a temporary name and renamed, so an interrupted save never leaves a half file.
     public static func save(_ adapters: LoRWeBAdapters, config: RunConfig, to folder: String) throws {
-        do {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        } catch {
-            throw FormatError(folder, "cannot create the run folder: \(error.localizedDescription)")
-        }
+        try AtomicFile.createFolder(folder)
         try Safetensors.write(adapters.namedParameters.map { ($0.key, $0.tensor) }, dtype: .f32,
                               metadata: ["format": "pt", "lorweb": "run"], to: folder + "/" + weightsFile)
         try JSONFile.write(config, to: folder + "/" + configFile)

@@ -69,9 +69,7 @@ public enum EncoderPretraining {
     }
 
     static func save(_ model: CLIPVision, parameters p: Parameters, to folder: String) throws {
-        do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
-            throw FormatError(folder, "cannot create: \(error.localizedDescription)")
-        }
+        try AtomicFile.createFolder(folder)
         try Safetensors.write(p.all.map { ($0.key, $0.tensor) }, dtype: .f32, metadata: ["format": "pt"], to: folder + "/model.safetensors")
         try writeConfig(model.config, marker: ["model_type": "clip_vision_model", "architectures": ["CLIPVisionModelWithProjection"]],
                         to: folder + "/config.json")
@@ -133,9 +131,7 @@ public enum BasePretraining {
             return (loss.item(), [:])
         }
         let dir = out + "/" + folder
-        do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
-            throw FormatError(dir, "cannot create: \(error.localizedDescription)")
-        }
+        try AtomicFile.createFolder(dir)
         try Safetensors.write(p.all.map { ($0.key, $0.tensor) }, dtype: .f32, metadata: ["format": "pt"], to: dir + "/diffusion_pytorch_model.safetensors")
         try writeConfig(config, marker: ["_class_name": "FluxTransformer2DModel"], to: dir + "/config.json")
         return summary

@@ -59,9 +59,7 @@ struct SVD: ParsableCommand {
             let values = try BasisReport.mixedSpectra(stream, coefficients: coefficients) { progress.update($0, $1) }
             let layers = stream.layers
             progress.finish()
-            do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
-                throw FormatError(out, "cannot create the output folder: \(error.localizedDescription)")
-            }
+            try AtomicFile.createFolder(out)
             try NPY.write(values, to: out + "/singular_values.npy")
             try AtomicFile.write(Data((layers.joined(separator: "\n") + "\n").utf8), to: out + "/layers.txt")
             print("\(layers.count) layers -> \(out)/singular_values.npy \(values.shape)")

@@ -213,11 +213,7 @@ public enum SmallWorldSynth {
                 throw FormatError(folder, "parent folder '\(parent)' does not exist")
             }
         }
-        for sub in [""] + outputFolders {
-            do { try fm.createDirectory(atPath: "\(folder)/\(sub)", withIntermediateDirectories: true) } catch {
-                throw FormatError("\(folder)/\(sub)", "cannot create folder: \((error as NSError).localizedDescription)")
-            }
-        }
+        for sub in [""] + outputFolders { try AtomicFile.createFolder("\(folder)/\(sub)") }
     }
 }
 

@@ -69,11 +69,7 @@ public struct TrainingLoop {
     public func run(optimizer: AdamW, rng: RNG, resume: Bool,
                     step body: (_ step: Int, _ rng: RNG) throws -> (loss: Float, extra: [String: Double])) throws -> Summary
     {
-        do {
-            try FileManager.default.createDirectory(atPath: runFolder, withIntermediateDirectories: true)
-        } catch {
-            throw FormatError(runFolder, "cannot create the run folder: \(error.localizedDescription)")
-        }
+        try AtomicFile.createFolder(runFolder)
         var rng = rng
         var summary = Summary(startStep: 0)
         if resume, let (path, state) = TrainingCheckpoint.latest(in: runFolder) {
