@@ -91,7 +91,7 @@ public struct LayerFactors {
 /// Cosine similarity between the keys of a basis, [n, n].
 public func keySimilarity(_ keys: Tensor) -> Tensor {
     withNoGrad {
-        let unit = keys / (keys.square().sum(axis: 1, keepDims: true) + 1e-12).sqrt()
+        let unit = keys.l2Normalized()
         return unit.matmul(unit, transposeB: true)
     }
 }

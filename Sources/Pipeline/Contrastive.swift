@@ -13,7 +13,7 @@ public enum Contrastive {
     public static func ntXent(_ z: Tensor, temperature: Float = 0.2) -> Tensor {
         let m = z.shape[0], n = m / 2
         precondition(m % 2 == 0 && m >= 4, "ntXent: needs [2N, E] with N >= 2, got \(z.shape)")
-        let unit = z / (z.square().sum(axis: 1, keepDims: true) + 1e-12).sqrt()                       // [2N, E]
+        let unit = z.l2Normalized()                                                     // [2N, E]
         var maskValues = [Float](repeating: 0, count: m * m), positive = [Float](repeating: 0, count: m * m)
         for i in 0..<m {
             maskValues[i * m + i] = -1e9                     // a view is not its own negative

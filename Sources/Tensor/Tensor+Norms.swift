@@ -121,3 +121,10 @@ extension Tensor {
         }
     }
 }
+
+extension Tensor {
+    /// x / sqrt(sum(x^2) + eps) over the last axis (unit vectors for cosine similarities).
+    public func l2Normalized(eps: Float = 1e-12) -> Tensor {
+        self / (square().sum(axis: -1, keepDims: true) + eps).sqrt()
+    }
+}

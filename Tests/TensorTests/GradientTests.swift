@@ -162,3 +162,16 @@ import Testing
         #expect(y.node == nil)
     }
 }
+
+@Suite struct L2NormalizedTests {
+    @Test func unitRowsAndGradient() {
+        var rng = TestRNG(12)
+        let x = rng.tensor([3, 5])
+        let y = x.l2Normalized()
+        for i in 0..<3 {
+            let norm = (0..<5).map { y[i, $0] * y[i, $0] }.reduce(0, +)
+            #expect(abs(norm - 1) < 1e-5)
+        }
+        gradCheck("l2Normalized", [x]) { $0[0].l2Normalized() }
+    }
+}
