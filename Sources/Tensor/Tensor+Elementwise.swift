@@ -94,8 +94,8 @@ extension Tensor {
     public func expanded(to target: [Int]) -> Tensor {
         if shape == target { return self }
         precondition((try? Shape.broadcast(shape, target)) == target, "cannot expand \(shape) to \(target)")
-        let zero = Tensor.zeros(target)
-        return Tensor.broadcastMap(self, zero) { a, _ in a }.recorded([self]) { g in [g.sumTo(self.shape)] }
+        return Tensor.stridedCopy(self, shape: target, strides: Tensor.broadcastStrides(shape, to: target))
+            .recorded([self]) { g in [g.sumTo(self.shape)] }
     }
 }
 

@@ -21,29 +21,40 @@ extension Tensor {
     public func permuted(_ dims: [Int]) -> Tensor {
         precondition(dims.sorted() == Array(0..<rank), "permute: \(dims) is not a permutation of the axes of \(shape)")
         if dims == Array(0..<rank) { return self }
-        let outShape = dims.map { shape[$0] }
-        let out = Tensor(uninitialized: outShape)
         let inStrides = Shape.strides(shape)
-        let srcStride = dims.map { inStrides[$0] }
-        let inner = outShape[rank - 1], innerStride = srcStride[rank - 1]
-        let rows = count / Swift.max(inner, 1)
-        let src = data, dst = out.data
+        let out = Tensor.stridedCopy(self, shape: dims.map { shape[$0] }, strides: dims.map { inStrides[$0] })
+        var inverse = [Int](repeating: 0, count: rank)
+        for (i, d) in dims.enumerated() { inverse[d] = i }
+        return out.recorded([self]) { g in [g.permuted(inverse)] }
+    }
+
+    /// A contiguous tensor of `outShape` whose element at index i reads `src` at sum(i_d * strides[d]):
+    /// a permutation (strides reordered) or a broadcast (stride 0 on repeated axes). Rows of the
+    /// innermost axis are copied in one block when that axis is contiguous in the source.
+    static func stridedCopy(_ src: Tensor, shape outShape: [Int], strides: [Int]) -> Tensor {
+        let out = Tensor(uninitialized: outShape)
+        let rank = outShape.count
+        guard rank > 0 else {
+            out.data[0] = src.data[0]
+            return out
+        }
+        let inner = outShape[rank - 1], innerStride = strides[rank - 1]
+        let rows = out.count / Swift.max(inner, 1)
+        let sp = src.data, dst = out.data
         parallelFor(rows, grain: Swift.max(1, 8192 / Swift.max(inner, 1))) { r in
             for row in r {
                 var rem = row, o = 0
                 for d in stride(from: rank - 2, through: 0, by: -1) {
-                    o += (rem % outShape[d]) * srcStride[d]
+                    o += (rem % outShape[d]) * strides[d]
                     rem /= outShape[d]
                 }
                 let dp = dst + row * inner
-                if innerStride == 1 { dp.update(from: src + o, count: inner) } else {
-                    for j in 0..<inner { dp[j] = src[o + j * innerStride] }
+                if innerStride == 1 { dp.update(from: sp + o, count: inner) } else {
+                    for j in 0..<inner { dp[j] = sp[o + j * innerStride] }
                 }
             }
         }
-        var inverse = [Int](repeating: 0, count: rank)
-        for (i, d) in dims.enumerated() { inverse[d] = i }
-        return out.recorded([self]) { g in [g.permuted(inverse)] }
+        return out
     }
 
     /// Swaps two axes.
