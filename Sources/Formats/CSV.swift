@@ -53,4 +53,57 @@ public enum CSV {
     public static func write(header: [String], rows: [[Field]], to path: String) throws {
         try AtomicFile.write(Data(try encode(header: header, rows: rows, path: path).utf8), to: path)
     }
+
+    /// Parses CSV text (RFC 4180: quoted fields may hold commas, doubled quotes and line breaks;
+    /// LF or CRLF line ends; a UTF-8 byte-order mark is skipped) into the header and the rows.
+    /// Blank lines are skipped.
+    /// - Throws: `FormatError` naming `path` and the line for an unterminated quote, text after a
+    ///   closing quote, a row whose length differs from the header's, or an empty table.
+    public static func parse(_ text: String, path: String = "<csv>") throws -> (header: [String], rows: [[String]]) {
+        var records: [(line: Int, fields: [String])] = []
+        var fields: [String] = [], field = "", line = 1, recordLine = 1
+        var inQuotes = false, wasQuoted = false, afterQuote = false
+        var chars = text.unicodeScalars.makeIterator()
+        if text.unicodeScalars.first == "\u{FEFF}" { _ = chars.next() }
+        func endRecord() {
+            fields.append(field)
+            if !(fields.count == 1 && fields[0].isEmpty && !wasQuoted) { records.append((recordLine, fields)) }
+            fields = []; field = ""; wasQuoted = false; afterQuote = false
+        }
+        var pending: Unicode.Scalar? = nil
+        while let c = pending ?? chars.next() {
+            pending = nil
+            if inQuotes {
+                if c == "\"" {
+                    if let next = chars.next() {
+                        if next == "\"" { field.unicodeScalars.append("\"") } else { inQuotes = false; afterQuote = true; pending = next }
+                    } else { inQuotes = false; afterQuote = true }
+                } else {
+                    if c == "\n" { line += 1 }
+                    field.unicodeScalars.append(c)
+                }
+                continue
+            }
+            switch c {
+            case ",":
+                fields.append(field); field = ""; afterQuote = false
+            case "\r":
+                continue
+            case "\n":
+                endRecord(); line += 1; recordLine = line
+            case "\"" where field.isEmpty && !afterQuote:
+                inQuotes = true; wasQuoted = true
+            default:
+                guard !afterQuote else { throw FormatError(path, "line \(line): text after a closing quote") }
+                field.unicodeScalars.append(c)
+            }
+        }
+        guard !inQuotes else { throw FormatError(path, "line \(recordLine): a quoted field is never closed") }
+        if !field.isEmpty || !fields.isEmpty || wasQuoted { endRecord() }
+        guard let header = records.first?.fields else { throw FormatError(path, "is empty: expected a header line") }
+        for r in records.dropFirst() where r.fields.count != header.count {
+            throw FormatError(path, "line \(r.line) has \(r.fields.count) fields but the header has \(header.count)")
+        }
+        return (header, records.dropFirst().map(\.fields))
+    }
 }

@@ -1,0 +1,71 @@
+import Foundation
+
+/// A list of analogies a : a' :: b : ?, read from a CSV with a header, for the commands that
+/// work on many triplets (`edit --triplets`, `coeffs`, `eval`).
+///
+/// Columns `a`, `a_prime` and `b` are required (image paths, relative to the CSV's folder unless
+/// absolute); optional: `id` (default: the row number), `b_prime` (ground truth), `task`,
+/// `family`, `out` (where `edit` writes b'). Other columns are ignored.
+public struct TripletList: Equatable {
+    public struct Triplet: Equatable, Sendable {
+        public var id: String
+        public var a: String
+        public var aPrime: String
+        public var b: String
+        public var bPrime: String?
+        public var task: String?
+        public var family: String?
+        public var out: String?
+
+        public init(id: String, a: String, aPrime: String, b: String, bPrime: String? = nil,
+                    task: String? = nil, family: String? = nil, out: String? = nil) {
+            self.id = id; self.a = a; self.aPrime = aPrime; self.b = b
+            self.bPrime = bPrime; self.task = task; self.family = family; self.out = out
+        }
+    }
+
+    public var triplets: [Triplet]
+
+    public init(_ triplets: [Triplet]) { self.triplets = triplets }
+
+    /// Reads and checks the CSV at `path`; image files are not opened here.
+    /// - Throws: `FormatError` naming the file (and line) for an unreadable file, malformed CSV,
+    ///   a missing required column, an empty path, a duplicate id or a table without rows.
+    public static func read(_ path: String) throws -> TripletList {
+        guard let data = FileManager.default.contents(atPath: path) else { throw FormatError(path, "cannot read the triplet list") }
+        guard let text = String(data: data, encoding: .utf8) else { throw FormatError(path, "is not UTF-8 text (expected a CSV triplet list)") }
+        return try parse(text, path: path, folder: (path as NSString).deletingLastPathComponent)
+    }
+
+    /// Parses CSV text; relative image paths are resolved against `folder`.
+    public static func parse(_ text: String, path: String = "<triplets>", folder: String = "") throws -> TripletList {
+        let (header, rows) = try CSV.parse(text, path: path)
+        let names = header.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        func column(_ name: String) -> Int? { names.firstIndex(of: name) }
+        guard let ia = column("a"), let iap = column("a_prime"), let ib = column("b") else {
+            let missing = ["a", "a_prime", "b"].filter { column($0) == nil }
+            throw FormatError(path, "missing column\(missing.count > 1 ? "s" : "") \(missing.joined(separator: ", ")) (header: \(header.joined(separator: ",")); expected at least a,a_prime,b)")
+        }
+        guard !rows.isEmpty else { throw FormatError(path, "has a header but no triplets") }
+        func resolve(_ p: String) -> String { p.hasPrefix("/") || folder.isEmpty ? p : folder + "/" + p }
+        var seen = Set<String>(), triplets: [Triplet] = []
+        for (i, row) in rows.enumerated() {
+            let line = i + 2
+            func value(_ index: Int?) -> String? {
+                guard let index else { return nil }
+                let v = row[index].trimmingCharacters(in: .whitespaces)
+                return v.isEmpty ? nil : v
+            }
+            func required(_ index: Int, _ name: String) throws -> String {
+                guard let v = value(index) else { throw FormatError(path, "line \(line): empty \(name) path") }
+                return resolve(v)
+            }
+            let id = value(column("id")) ?? String(i)
+            guard seen.insert(id).inserted else { throw FormatError(path, "line \(line): duplicate id \"\(id)\"") }
+            triplets.append(Triplet(id: id, a: try required(ia, "a"), aPrime: try required(iap, "a_prime"), b: try required(ib, "b"),
+                                    bPrime: value(column("b_prime")).map(resolve), task: value(column("task")),
+                                    family: value(column("family")), out: value(column("out")).map(resolve)))
+        }
+        return TripletList(triplets)
+    }
+}
