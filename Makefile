@@ -26,10 +26,16 @@ build: deps
 release: deps
 	swift build -c release --product lorweb
 
-# Until the LoRWeB pipeline lands, the main job is the kernel benchmark.
+DEMO := demo-out
+
+# The main job on the shipped default model (models/small-world/lorweb): edit the shipped example
+# triplets, then score it on a small unseen subset of a freshly generated small world.
 demo: release
-	@echo "make demo: the training/inference pipeline is not built yet; running 'lorweb bench ops' instead."
-	$(RUN) $(LORWEB) bench ops
+	@mkdir -p $(DEMO)/edits
+	$(RUN) $(LORWEB) edit --triplets models/small-world/examples/triplets.csv --out-dir $(DEMO)/edits
+	$(RUN) $(LORWEB) synth --out $(DEMO)/smallworld --force
+	$(RUN) $(LORWEB) eval --data $(DEMO)/smallworld --split unseen --limit-per-task 1 --out $(DEMO)/eval_unseen.json
+	@echo "make demo: results in $(CURDIR)/$(DEMO) (edits/, eval_unseen.json, eval_unseen.png)"
 
 test: deps
 	$(RUN) swift build --build-tests

@@ -39,11 +39,11 @@ public final class LoRWeBModel {
                               softmax: Bool = true, queryMode: QueryMode = .concatenated, resolution: Int = defaultResolution,
                               seed: UInt64, runFolder: String? = nil) throws -> LoRWeBModel
     {
+        guard keysDim % heads == 0 else { throw ValidationFailure("the key width \(keysDim) is not divisible by \(heads) heads") }
         let base = try FluxTransformer.load(basePath)
         let encoder = ImageEncoder(model: try CLIPVision.load(encoderPath))
         let adapter = LoRABasisConfig(n: n, r: r, keysDim: keysDim, queryDim: queryMode.queryDim(embedding: encoder.embeddingWidth),
                                       heads: heads, softmax: softmax, mixing: .mean, scale: 1)
-        guard keysDim % heads == 0 else { throw ValidationFailure("--keys-dim \(keysDim) is not divisible by --heads \(heads)") }
         let adapters = try LoRWeBAdapters(Parameters.initialising(seed: seed), attachingTo: base, config: adapter)
         for (_, t) in adapters.namedParameters { t.requiresGrad = true }
         var config = RunConfig(adapter: adapter, queryMode: queryMode, base: base.config, encoder: encoder.model.config,

@@ -47,6 +47,21 @@ public enum LoRWeBTraining {
         return (folder, indices)
     }
 
+    /// The rectified-flow loss of `model` on training pairs: noise levels and noise drawn from `rng`.
+    public static func loss(_ model: LoRWeBModel, samples: [AnalogySample], prompts: [String], weighted: Bool, rng: inout RNG) -> Tensor {
+        // Buckets may differ between pairs of user data; a batch takes its first pair's size.
+        let (w, h) = (samples[0].target.width, samples[0].target.height)
+        func sized(_ im: Image) -> Image { im.width == w && im.height == h ? im : im.resized(width: w, height: h) }
+        let targets = samples.map { sized($0.target) }, contexts = samples.map { sized($0.conditioning) }
+        let query = model.query(contexts.map { AnalogyGrid.queryCrops($0, convention: .training) })
+        let batch = KontextBatch(targets: targets, contexts: contexts, prompts: prompts, codec: model.codec, textEncoder: model.text)
+        let t = FlowMatching.trainingTimesteps(batch: samples.count, rng: &rng)
+        let eps = rng.normal(batch.target.shape)
+        let v = batch.velocity(model.base, x: FlowMatching.noised(x0: batch.target, eps: eps, t: t),
+                               t: Tensor(shape: [samples.count], data: t), guidance: Tensor.ones([samples.count]), query: query)
+        return FlowMatching.loss(prediction: v, target: FlowMatching.velocityTarget(x0: batch.target, eps: eps), t: t, weighted: weighted)
+    }
+
     /// Trains `model`'s adapters on `pairs` and writes the model into `out`.
     @discardableResult
     public static func run(_ model: LoRWeBModel, pairs: (folder: AnalogyFolder, indices: [Int]), out: String,
@@ -63,18 +78,8 @@ public enum LoRWeBTraining {
         let summary = try loop.run(optimizer: optimizer, rng: RNG(seed: o.seed), resume: resume) { s, rng in
             var rng = rng
             let samples = try order.batch(at: s).map { try pairs.folder.sample(pairs.indices[$0]) }
-            // Buckets may differ between pairs of user data; a batch takes its first pair's size.
-            let (w, h) = (samples[0].target.width, samples[0].target.height)
-            func sized(_ im: Image) -> Image { im.width == w && im.height == h ? im : im.resized(width: w, height: h) }
-            let targets = samples.map { sized($0.target) }, contexts = samples.map { sized($0.conditioning) }
             let prompts = samples.map { rng.nextFloat() < o.captionDropout ? "" : $0.caption }
-            let query = model.query(contexts.map { AnalogyGrid.queryCrops($0, convention: .training) })
-            let batch = KontextBatch(targets: targets, contexts: contexts, prompts: prompts, codec: model.codec, textEncoder: model.text)
-            let t = FlowMatching.trainingTimesteps(batch: samples.count, rng: &rng)
-            let eps = rng.normal(batch.target.shape)
-            let v = batch.velocity(model.base, x: FlowMatching.noised(x0: batch.target, eps: eps, t: t),
-                                   t: Tensor(shape: [samples.count], data: t), guidance: Tensor.ones([samples.count]), query: query)
-            let loss = FlowMatching.loss(prediction: v, target: FlowMatching.velocityTarget(x0: batch.target, eps: eps), t: t, weighted: o.weighted)
+            let loss = loss(model, samples: samples, prompts: prompts, weighted: o.weighted, rng: &rng)
             loss.backward()
             return (loss.item(), [:])
         }

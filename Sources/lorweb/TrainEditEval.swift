@@ -81,6 +81,7 @@ struct Train: ParsableCommand {
         guard o.steps >= 1, o.batch >= 1, o.learningRate > 0, o.checkpointEvery >= 1, n >= 1, r >= 1, heads >= 1, keysDim >= 1 else {
             throw ValidationError("--steps, --batch, --checkpoint-every, --loras, --rank, --heads and --keys-dim must be >= 1, --lr > 0")
         }
+        guard keysDim % heads == 0 else { throw ValidationError("--keys-dim \(keysDim) must be divisible by --heads \(heads)") }
         try reportingErrors {
             let pairs = try LoRWeBTraining.trainingPairs(data, resolution: LoRWeBModel.defaultResolution)
             let model = try LoRWeBModel.create(basePath: try base ?? ShippedModels.base, encoderPath: try encoder ?? ShippedModels.encoder,
