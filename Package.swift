@@ -7,6 +7,9 @@ let package = Package(
     products: [
         .executable(name: "lorweb", targets: ["lorweb"]),
         .library(name: "Tensor", targets: ["Tensor"]),
+        // For the fuzzing package under Fuzz/, which builds its harnesses against these.
+        .library(name: "Formats", targets: ["Formats"]),
+        .library(name: "Pipeline", targets: ["Pipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
