@@ -67,11 +67,7 @@ public struct LoRWeBAdapterConfig: Sendable, Equatable, Codable {
 
     /// Reads the config file at `path`.
     public static func load(_ path: String) throws -> LoRWeBAdapterConfig {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw FormatError(path, "cannot read: \((error as NSError).localizedDescription)")
-        }
-        return try LoRWeBAdapterConfig(yaml: text, path: path)
+        try LoRWeBAdapterConfig(yaml: readTextFile(path, what: "an ai-toolkit config.yaml"), path: path)
     }
 
     /// Parses config text; `path` names the source in errors.
