@@ -42,6 +42,8 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Formats", "Tensor"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Models", "Formats", "Tensor"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Models", "Formats", "Tensor"]),
+        // Runs the built `lorweb` binary: the bad-input catalogue, kill/resume, determinism.
+        .testTarget(name: "CLITests", dependencies: ["Pipeline", "Formats", "Tensor"]),
     ],
     swiftLanguageModes: [.v5]
 )
