@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN := env -u OPENBLAS_CORETYPE
 LORWEB := .build/release/lorweb
 
-.PHONY: deps build release demo test bench clean
+.PHONY: deps build release demo test bench fuzz sanitize clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -46,6 +46,20 @@ bench: release
 	$(RUN) $(LORWEB) bench model --threads 1
 	$(RUN) $(LORWEB) bench ops --threads 2
 	$(RUN) $(LORWEB) bench model --threads 2
+
+# libFuzzer harnesses (Fuzz/, a separate package) for every reader of untrusted input, each run
+# FUZZ_SECONDS at nice 19; findings go to Fuzz/.build/findings/<harness>/. SwiftPM passes its two
+# --sanitize values as two -sanitize flags and swiftc keeps only the last, so the combined flag is
+# given again; products are built one by one because building the whole graph would also link
+# lorweb's own main against libFuzzer's.
+FUZZ_SECONDS ?= 60
+FUZZ_HARNESSES := safetensors png jpeg config analogy-folder triplets
+fuzz: deps
+	cd Fuzz && for h in $(FUZZ_HARNESSES); do \
+	  swift build -c release --product fuzz-$$h --sanitize fuzzer \
+	    -Xswiftc -sanitize=fuzzer,address -Xcc -fsanitize=fuzzer-no-link,address || exit 1; \
+	done
+	SECONDS_EACH=$(FUZZ_SECONDS) Fuzz/run.sh $(FUZZ_HARNESSES)
 
 clean:
 	rm -rf .build

@@ -7,6 +7,9 @@ let package = Package(
     products: [
         .executable(name: "lorweb", targets: ["lorweb"]),
         .library(name: "Tensor", targets: ["Tensor"]),
+        // For the fuzzing package under Fuzz/, which builds its harnesses against these.
+        .library(name: "Formats", targets: ["Formats"]),
+        .library(name: "Pipeline", targets: ["Pipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -39,6 +42,8 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Formats", "Tensor"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Models", "Formats", "Tensor"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Models", "Formats", "Tensor"]),
+        // Runs the built `lorweb` binary: the bad-input catalogue, kill/resume, determinism.
+        .testTarget(name: "CLITests", dependencies: ["Pipeline", "Formats", "Tensor"]),
     ],
     swiftLanguageModes: [.v5]
 )

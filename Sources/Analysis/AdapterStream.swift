@@ -60,7 +60,7 @@ public struct AdapterStream {
         var tensors: [String: Tensor] = [:]
         for name in ["lora_A", "lora_B", "lora_keys", "att_lora_to_q.weight"] {
             guard let k = source.sourceKey("transformer.\(key).\(name)") else { throw FormatError(file.path, "layer \(key) has no \(name)") }
-            tensors[name] = try file.tensor(k, cache: false)
+            tensors[name] = try file.weight(k, cache: false)
         }
         let a = tensors["lora_A"]!, b = tensors["lora_B"]!
         guard a.rank == 3, b.rank == 3 else { throw FormatError(file.path, "layer \(key): lora_A \(a.shape) / lora_B \(b.shape) are not [n, in, r] / [n, r, out]") }

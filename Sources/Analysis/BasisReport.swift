@@ -79,7 +79,9 @@ public enum MixingCoefficients {
             guard let k = Int(text.dropFirst("onehot:".count)), k >= 0 else { throw FormatError(text, "expected onehot:K with K a basis index") }
             return .onehot(k)
         }
-        return .array(try NPY.read(text))
+        let values = try NPY.read(text)
+        if let problem = values.nonFiniteProblem(what: "the coefficients") { throw FormatError(text, problem) }
+        return .array(values)
     }
 
     /// The coefficient vector of layer `layer` of `layers`, for a basis of `n`.

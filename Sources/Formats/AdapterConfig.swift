@@ -67,22 +67,20 @@ public struct LoRWeBAdapterConfig: Sendable, Equatable, Codable {
 
     /// Reads the config file at `path`.
     public static func load(_ path: String) throws -> LoRWeBAdapterConfig {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw FormatError(path, "cannot read: \((error as NSError).localizedDescription)")
-        }
-        return try LoRWeBAdapterConfig(yaml: text, path: path)
+        try LoRWeBAdapterConfig(yaml: readTextFile(path, what: "an ai-toolkit config.yaml"), path: path)
     }
 
     /// Parses config text; `path` names the source in errors.
     /// - Throws: `FormatError` naming the field path, e.g.
     ///   `config.process[0].network.network_kwargs.loras_num: missing`.
     public init(yaml: String, path: String) throws {
-        let root: Any?
-        do { root = try Yams.load(yaml: yaml) } catch {
+        let node: Node?
+        do { node = try Yams.compose(yaml: yaml) } catch {
             let firstLine = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
             throw FormatError(path, "not valid YAML: \(firstLine)")
         }
+        var budget = Self.maxNodes
+        let root = try node.map { try Self.value($0, path: path, budget: &budget) }
         let network = try Field(root, "", path).key("config").key("process").index(0).key("network")
         let kwargs = try network.key("network_kwargs")
 
@@ -107,6 +105,36 @@ public struct LoRWeBAdapterConfig: Sendable, Equatable, Codable {
         queryMode = try kwargs.key("query_mode").string()
         externalQuery = try kwargs.key("external_query").bool()
         externalQueryModel = try kwargs.optionalKey("external_query_model")?.string()
+    }
+}
+
+extension LoRWeBAdapterConfig {
+    /// Nodes a config may expand to; the release's has about 60. Aliases can make a short
+    /// document expand exponentially ("billion laughs"), so the walk stops here.
+    static let maxNodes = 100_000
+
+    /// The YAML tree as the plain values `Field` reads. Built here rather than by `Yams.load`,
+    /// which traps on a mapping key that is not a scalar (found by fuzzing: `? [a]\n: b`).
+    private static func value(_ node: Node, path: String, budget: inout Int) throws -> Any {
+        budget -= 1
+        guard budget >= 0 else { throw FormatError(path, "not a config: the document expands to more than \(maxNodes) YAML nodes") }
+        switch node {
+        case .scalar:
+            return Constructor.default.any(from: node)
+        case .sequence(let items):
+            return try items.map { try value($0, path: path, budget: &budget) }
+        case .mapping(let pairs):
+            var map: [AnyHashable: Any] = [:]
+            for (key, item) in pairs {
+                guard case .scalar(let k) = key else {
+                    throw FormatError(path, "a mapping key is a \(key.mapping == nil ? "list" : "mapping"), not a name (line \(key.mark?.line ?? 0))")
+                }
+                map[k.string] = try value(item, path: path, budget: &budget)
+            }
+            return map
+        case .alias:
+            throw FormatError(path, "unresolved YAML alias")
+        }
     }
 }
 

@@ -29,6 +29,10 @@ extension Image {
     /// hostile header cannot make lorweb allocate gigabytes.
     public static let maxPixels = 1 << 28
 
+    /// `maxPixels`, lowered on a machine too small for it: a decoded pixel takes up to 8 bytes
+    /// while the C decoder's buffer and the Swift copy both exist.
+    static var pixelLimit: Int { min(maxPixels, MemoryBudget.physicalBytes / 8) }
+
     /// Reads a PNG or JPEG file, recognised by its signature. PNGs with alpha (an alpha channel
     /// or a tRNS chunk) come back as RGBA, everything else as RGB; samples match Pillow's
     /// `Image.open(path).convert("RGB")` / `convert("RGBA")` (see `cimageio.h` for the rules).
@@ -49,9 +53,9 @@ extension Image {
             let bytes = raw.bindMemory(to: UInt8.self)
             switch format {
             case .png:
-                return cimg_png_decode(bytes.baseAddress, bytes.count, UInt64(maxPixels), &decoded, &message, message.count)
+                return cimg_png_decode(bytes.baseAddress, bytes.count, UInt64(pixelLimit), &decoded, &message, message.count)
             case .jpeg:
-                return cimg_jpeg_decode(bytes.baseAddress, bytes.count, UInt64(maxPixels), &decoded, &message, message.count)
+                return cimg_jpeg_decode(bytes.baseAddress, bytes.count, UInt64(pixelLimit), &decoded, &message, message.count)
             }
         }
         guard code == Int32(CIMG_OK), let base = decoded.pixels else {

@@ -38,10 +38,7 @@ public enum NPY {
     /// Throws a `FormatError` naming the file for anything else (Fortran order, big-endian data,
     /// other types, a truncated file).
     public static func read(_ path: String) throws -> Tensor {
-        let bytes: Data
-        do { bytes = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe) } catch {
-            throw FormatError(path, "cannot read: \((error as NSError).localizedDescription)")
-        }
+        let bytes = try readFileBytes(path)
         return try bytes.withUnsafeBytes { try parse($0, path: path) }
     }
 

@@ -72,6 +72,7 @@ public final class SafetensorsFile: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if let cached = converted[name] { return Tensor(shape: info.shape, storage: cached) }
+        try MemoryBudget.require(info.count * MemoryLayout<Float>.size, for: "tensor '\(name)' as float32", in: path)
         let storage = Storage(capacity: info.count)
         info.dtype.decode(start, into: storage.base, count: info.count)
         if cache { converted[name] = storage }

@@ -32,8 +32,7 @@ public struct TripletList: Equatable {
     /// - Throws: `FormatError` naming the file (and line) for an unreadable file, malformed CSV,
     ///   a missing required column, an empty path, a duplicate id or a table without rows.
     public static func read(_ path: String) throws -> TripletList {
-        guard let data = FileManager.default.contents(atPath: path) else { throw FormatError(path, "cannot read the triplet list") }
-        guard let text = String(data: data, encoding: .utf8) else { throw FormatError(path, "is not UTF-8 text (expected a CSV triplet list)") }
+        let text = try readTextFile(path, what: "a CSV triplet list")
         return try parse(text, path: path, folder: (path as NSString).deletingLastPathComponent)
     }
 

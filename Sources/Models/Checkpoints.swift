@@ -8,7 +8,7 @@ import Tensor
 extension SafetensorsFile: TensorSource {
     public var keys: [String] { names }
     public func shape(of key: String) -> [Int]? { info(key)?.shape }
-    public func tensorIfPresent(_ key: String) throws -> Tensor? { contains(key) ? try tensor(key) : nil }
+    public func tensorIfPresent(_ key: String) throws -> Tensor? { contains(key) ? try weight(key) : nil }
 }
 
 /// One or more safetensors files read as one source (a sharded checkpoint).
@@ -51,7 +51,7 @@ public struct SafetensorsShards: TensorSource {
 
     public var keys: [String] { owner.keys.sorted() }
     public func shape(of key: String) -> [Int]? { owner[key].flatMap { files[$0].shape(of: key) } }
-    public func tensorIfPresent(_ key: String) throws -> Tensor? { try owner[key].map { try files[$0].tensor(key) } }
+    public func tensorIfPresent(_ key: String) throws -> Tensor? { try owner[key].map { try files[$0].weight(key) } }
 }
 
 /// Decodes `config.json` in `folder` as `T`, naming the file on failure.

@@ -104,9 +104,7 @@ public struct AnalogyFolder {
         let strip = try Image.read(controlFiles[name]!), bPrime = try Image.read(targetFiles[name]!)
         guard strip.width >= 3 else { throw FormatError(controlFiles[name]!, "a control strip must hold three images side by side; it is \(strip.width) pixels wide") }
         let captionPath = "\(root)/target/\(name).txt"
-        guard let caption = try? String(contentsOfFile: captionPath, encoding: .utf8) else {
-            throw FormatError(captionPath, "cannot read the caption as UTF-8 text")
-        }
+        let caption = try readTextFile(captionPath, what: "a caption")
         guard let bucket = AspectBuckets.bucket(width: 2 * bPrime.width, height: 2 * bPrime.height, resolution: resolution, divisibility: divisibility) else {
             throw FormatError(targetFiles[name]!, "b' is \(bPrime.width)x\(bPrime.height): its grid is too small for buckets with sides multiple of \(divisibility)")
         }

@@ -7,6 +7,15 @@ import Tensor
 // embedded by the frozen encoder, combined by the query mode.
 
 public enum AnalogyQuery {
+    /// Refuses an `a` the release's inference crops cannot cut: the conditioning grid is 2w x 2h
+    /// and b's quadrant is cropped from row w down, which is empty (PIL raises) when w > 2h.
+    /// Call before `make` with the image's path for the error.
+    public static func check(a: Image, path: String) throws {
+        guard a.width <= 2 * a.height else {
+            throw FormatError(path, "image a is \(a.width)x\(a.height): the release's query crops need a width of at most twice the height")
+        }
+    }
+
     /// [1, qdim] for the triplet.
     public static func make(a: Image, aPrime: Image, b: Image, encoder: ImageEncoder, mode: QueryMode) -> Tensor {
         let grid = AnalogyGrid.conditioning(a: a, aPrime: aPrime, b: b)

@@ -26,6 +26,7 @@ struct Basis: ParsableCommand {
     func run() throws {
         try global.apply()
         try reportingErrors {
+            try checkOutput(out, inputs: [model])
             let stream = try AdapterStream(model: model, mixing: false)
             let progress = ProgressLine(label: "basis", unit: "layers")
             let layers = try BasisReport.analyse(stream) { done, total in progress.update(done, total) }
@@ -53,6 +54,7 @@ struct SVD: ParsableCommand {
     func run() throws {
         try global.apply()
         try reportingErrors {
+            try checkOutput(out, inputs: [model, coeffs])
             let stream = try AdapterStream(model: model, mixing: false)
             let coefficients = try MixingCoefficients.parse(coeffs)
             let progress = ProgressLine(label: "svd", unit: "layers")
@@ -82,6 +84,7 @@ struct KeyGraphCommand: ParsableCommand {
     func run() throws {
         try global.apply()
         try reportingErrors {
+            try checkOutput(out, inputs: [model, coeffs])
             let stream = try AdapterStream(model: model, mixing: false)
             let (file, source, layers) = (stream.file, stream.source, stream.layers)
             let chosen: [Int]
@@ -93,7 +96,10 @@ struct KeyGraphCommand: ParsableCommand {
             }
             var sum: Tensor? = nil
             for i in chosen {
-                let keys = try file.tensor(source.sourceKey("transformer.\(layers[i]).lora_keys")!, cache: false)
+                guard let name = source.sourceKey("transformer.\(layers[i]).lora_keys") else {
+                    throw FormatError(model, "layer \(layers[i]) has no lora_keys")
+                }
+                let keys = try file.weight(name, cache: false)
                 let s = keySimilarity(keys)
                 sum = sum.map { $0 + s } ?? s
             }
@@ -102,6 +108,7 @@ struct KeyGraphCommand: ParsableCommand {
             var mass: [Float]? = nil
             if let coeffs {
                 let c = try NPY.read(coeffs)
+                if let problem = c.nonFiniteProblem(what: "the coefficients") { throw FormatError(coeffs, problem) }
                 guard c.shape.last == n, c.rank <= 3, c.rank == 1 || c.shape[c.rank - 2] == layers.count else {
                     throw FormatError(coeffs, "shape \(c.shape) is not [n], [layers, n] or [triplets, layers, n] with n \(n), layers \(layers.count)")
                 }
@@ -139,7 +146,9 @@ struct CoefficientSource: ParsableArguments {
             throw ValidationError("embedding the analogy needs --clip DIR (the shipped small-world encoder is not built yet)")
         }
         let encoder = ImageEncoder(model: try CLIPVision.load(clip))
-        let query = AnalogyQuery.make(a: try Image.read(a), aPrime: try Image.read(aPrime), b: try Image.read(b),
+        let first = try Image.read(a)
+        try AnalogyQuery.check(a: first, path: a)
+        let query = AnalogyQuery.make(a: first, aPrime: try Image.read(aPrime), b: try Image.read(b),
                                       encoder: encoder, mode: stream.queryMode)
         guard query.shape[1] == stream.config.queryDim else {
             throw FormatError(clip, "its embeddings give a query of \(query.shape[1]) values; the adapters expect \(stream.config.queryDim)")
@@ -168,6 +177,7 @@ struct ExportLoRACommand: ParsableCommand {
         try global.apply()
         try reportingErrors {
             if let rank, rank < 1 { throw ValidationError("--rank must be at least 1") }
+            try checkOutput(out, inputs: [model, source.coeffs, source.a, source.aPrime, source.b, source.clip, source.config])
             let stream = try AdapterStream(model: model, configPath: source.config, mixing: source.coeffs == nil)
             let coefficients = try source.coefficients(stream)
             let progress = ProgressLine(label: "export", unit: "layers")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Formats
 import Foundation
+import Pipeline
 import Models
 
 struct Inspect: ParsableCommand {
@@ -137,10 +138,12 @@ func printError(_ error: Error) {
 }
 
 /// Runs `body`, turning any error other than an exit request into one line on stderr and
-/// exit status 1, so users never see a Swift error dump.
+/// exit status 1, so users never see a Swift error dump. A training run stopped by a signal
+/// exits with 128 + the signal's number, as the shell reports a process the signal killed.
 func reportingErrors(_ body: () throws -> Void) throws {
-    do { try body() } catch let exit as ExitCode { throw exit } catch {
+    do { try body() } catch let exit as ExitCode { throw exit } catch let usage as ValidationError { throw usage } catch {
         printError(error)
+        if case TrainingError.interrupted(let signal, _, _) = error { throw ExitCode(128 + signal) }
         throw ExitCode.failure
     }
 }

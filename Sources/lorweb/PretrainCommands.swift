@@ -38,6 +38,7 @@ struct PretrainEncoder: ParsableCommand {
         try global.apply()
         try reportingErrors {
             let o = try args.options(steps: 1500, batch: 64, lr: 1e-3)
+            try checkOutput(args.out, inputs: [args.data])
             let start = Date()
             let summary = try EncoderPretraining.run(data: try SmallWorldDataset(folder: args.data), out: args.out, options: o, resume: args.resume)
             print(String(format: "encoder: %d steps, last loss %.4f, %.0f s -> %@/%@", o.steps, Double(summary.lastLoss ?? .nan),
@@ -65,6 +66,7 @@ struct PretrainBase: ParsableCommand {
         try global.apply()
         try reportingErrors {
             let o = try args.options(steps: 1300, batch: 16, lr: 1e-3)
+            try checkOutput(args.out, inputs: [args.data])
             let data = try SmallWorldDataset(folder: args.data)
             let start = Date()
             let summary = try BasePretraining.run(data: data, out: args.out, options: o, resume: args.resume)

@@ -31,15 +31,25 @@ struct Synth: ParsableCommand {
     @Flag(help: "Replace the small world in a non-empty folder (other files in it are kept).")
     var force = false
 
+    var options: SmallWorldSynth.Options {
+        var options = SmallWorldSynth.Options()
+        options.seed = seed
+        options.size = size
+        options.train = train
+        options.evalPerSplit = eval
+        options.force = force
+        return options
+    }
+
+    /// Out-of-range numbers are usage errors (exit status 2), found before any work.
+    func validate() throws {
+        do { try options.validate() } catch { throw ValidationError("\(error)") }
+    }
+
     func run() throws {
         try global.apply()
         try reportingErrors {
-            var options = SmallWorldSynth.Options()
-            options.seed = seed
-            options.size = size
-            options.train = train
-            options.evalPerSplit = eval
-            options.force = force
+            try checkOutput(out, inputs: [])
             let progress = ProgressLine(label: "synth", unit: "triplets")
             let manifest = try SmallWorldSynth.generate(options, into: out) { done, total in progress.update(done, total) }
             progress.finish()

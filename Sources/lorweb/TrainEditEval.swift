@@ -21,20 +21,6 @@ struct ModelOption: ParsableArguments {
     }
 }
 
-/// Checks an output path before any work is done: it must not be one of the inputs (it would be
-/// destroyed before it is read) and its folder must exist.
-func checkOutput(_ out: String, notAmong inputs: [String?]) throws {
-    let o = URL(fileURLWithPath: out).standardizedFileURL
-    for case let i? in inputs where URL(fileURLWithPath: i).standardizedFileURL.path == o.path {
-        throw ValidationError("the output \(out) is also an input; choose another path")
-    }
-    var isFolder: ObjCBool = false
-    let parent = o.deletingLastPathComponent().path
-    guard FileManager.default.fileExists(atPath: parent, isDirectory: &isFolder), isFolder.boolValue else {
-        throw ValidationError("cannot write \(out): the folder \(parent) does not exist")
-    }
-}
-
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train LoRWeB adapters (or the single-LoRA baseline) on a Relation252k-style folder or a small world.",
@@ -135,10 +121,12 @@ struct Edit: ParsableCommand {
             guard single == 0, grid == nil else { throw ValidationError("give either --triplets (with --out-dir) or --a/--a-prime/--b/--out, not both") }
         } else {
             guard single == 4, outDir == nil else { throw ValidationError("give --a, --a-prime, --b and --out (or --triplets LIST.csv --out-dir DIR)") }
-            try checkOutput(out!, notAmong: [a, aPrime, b])
-            if let grid { try checkOutput(grid, notAmong: [a, aPrime, b, out]) }
         }
         try reportingErrors {
+            if let out {
+                try checkOutput(out, inputs: [a, aPrime, b])
+                if let grid { try checkOutput(grid, inputs: [a, aPrime, b, out]) }
+            }
             let model = try modelOption.load()
             if let triplets {
                 let list = try TripletList.read(triplets)
@@ -147,7 +135,7 @@ struct Edit: ParsableCommand {
                 let progress = ProgressLine(label: "edit", unit: "triplets")
                 for (i, t) in list.triplets.enumerated() {
                     let target = t.out ?? folder + "/" + t.id + ".png"
-                    try checkOutput(target, notAmong: [t.a, t.aPrime, t.b])
+                    try checkOutput(target, inputs: [t.a, t.aPrime, t.b])
                     let made = try model.edit([(try Image.read(t.a), try Image.read(t.aPrime), try Image.read(t.b))], prompts: [prompt],
                                               steps: sampling.steps, seed: sampling.seed, guidance: sampling.guidance, firstIndex: i)[0]
                     try made.bPrime.write(to: target)
@@ -193,9 +181,9 @@ struct Eval: ParsableCommand {
         guard let s = Split(rawValue: split), s != .train else { throw ValidationError("--split must be seen or unseen") }
         if let limitPerTask, limitPerTask < 1 { throw ValidationError("--limit-per-task must be at least 1") }
         let figurePath = figure ?? (out as NSString).deletingPathExtension + ".png"
-        try checkOutput(out, notAmong: [data])
-        try checkOutput(figurePath, notAmong: [data, out])
         try reportingErrors {
+            try checkOutput(out, inputs: [data])
+            try checkOutput(figurePath, inputs: [data, out])
             let triplets: [EvalTriplet]
             if data.lowercased().hasSuffix(".csv") {
                 triplets = try EvalTriplet.list(try TripletList.read(data), path: data)

@@ -50,6 +50,19 @@ import Formats
         #expect(throws: FormatError.self) { try AnalogyFolder(root + "/nowhere") }
     }
 
+    // Found by fuzzing: Foundation's file readers leaked 4 KB per empty caption; captions now go
+    // through Formats' own reader, which must keep the empty case and name a non-UTF-8 file.
+    @Test func captionsAreReadAsUTF8OrRefusedByName() throws {
+        let root = try folder()
+        try strip(32, 32).write(to: root + "/control/one.png")
+        try Image(width: 32, height: 32, color: [9, 9, 9]).write(to: root + "/target/one.png")
+        #expect(FileManager.default.createFile(atPath: root + "/target/one.txt", contents: Data()))
+        #expect(try AnalogyFolder(root).sample(0).caption == "")
+        #expect(FileManager.default.createFile(atPath: root + "/target/one.txt", contents: Data([0x66, 0xFF, 0xFE])))
+        let error = try #require(throws: FormatError.self) { try AnalogyFolder(root).sample(0) }
+        #expect(error.path == root + "/target/one.txt" && error.problem == "is not UTF-8 text (expected a caption)")
+    }
+
     @Test func bucketsFollowAiToolkit() {
         #expect(AspectBuckets.bucket(width: 64, height: 64)! == (64, 64))
         #expect(AspectBuckets.bucket(width: 1024, height: 1024)! == (512, 512))

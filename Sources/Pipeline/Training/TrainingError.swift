@@ -1,3 +1,5 @@
+import Foundation
+
 /// Why a training run stopped or could not start; the description is the CLI's one-line message.
 public enum TrainingError: Error, CustomStringConvertible {
     /// The loss or the gradient norm became NaN or infinite at `step` (1-based); nothing was
@@ -5,6 +7,9 @@ public enum TrainingError: Error, CustomStringConvertible {
     case nonFinite(step: Int, quantity: String, value: Double, lastCheckpoint: String?)
     /// A checkpoint does not fit the model, optimizer or data it is restored into.
     case mismatch(String)
+    /// SIGINT or SIGTERM arrived; the loop finished `step` (1-based), saved `checkpoint` and stopped.
+    /// The CLI exits with 128 + `signal` (130 for SIGINT, 143 for SIGTERM), as a shell would.
+    case interrupted(signal: Int32, step: Int, checkpoint: String)
     /// A fresh run was asked for in a folder that already holds checkpoints.
     case existingRun(folder: String)
 
@@ -15,6 +20,9 @@ public enum TrainingError: Error, CustomStringConvertible {
             return "training stopped at step \(step): the \(quantity) is \(value); \(keep)"
         case .mismatch(let problem):
             return "cannot resume: \(problem)"
+        case .interrupted(let signal, let step, let checkpoint):
+            let name = signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal \(signal)"
+            return "stopped by \(name) after step \(step); saved \(checkpoint) (continue with --resume)"
         case .existingRun(let folder):
             return "\(folder) already holds training checkpoints: resume the run or choose another folder"
         }

@@ -3,7 +3,8 @@ import Formats
 import Tensor
 
 /// The loop every lorweb trainer shares: step, clip, AdamW with the scheduled rate, metrics,
-/// progress, checkpoints, resume, and a clean stop on NaN. Not a framework: the caller's `step`
+/// progress, checkpoints, resume, a clean stop on NaN, and on SIGINT/SIGTERM a checkpoint
+/// before stopping (`TrainingError.interrupted`). Not a framework: the caller's `step`
 /// closure does the forward and backward passes and owns everything model-specific.
 ///
 /// Resuming is bit-identical to never having stopped: the checkpoint holds the parameters, the
@@ -64,7 +65,9 @@ public struct TrainingLoop {
     ///   no checkpoints.
     /// - Throws: `TrainingError.nonFinite` naming the step when the loss or the gradient norm is
     ///   NaN or infinite (that step is not applied, nothing more is written, the last
-    ///   checkpoint stays); `TrainingError.mismatch` for a checkpoint that does not fit; I/O errors.
+    ///   checkpoint stays); `TrainingError.interrupted` after SIGINT or SIGTERM (the step under
+    ///   way finishes and is checkpointed first); `TrainingError.mismatch` for a checkpoint that
+    ///   does not fit; I/O errors.
     @discardableResult
     public func run(optimizer: AdamW, rng: RNG, resume: Bool,
                     step body: (_ step: Int, _ rng: RNG) throws -> (loss: Float, extra: [String: Double])) throws -> Summary
@@ -85,9 +88,18 @@ public struct TrainingLoop {
                                      keepingThrough: summary.lastCheckpoint == nil ? nil : summary.startStep)
         var bar = ProgressReporter(style: progress, total: totalSteps, first: summary.startStep)
         defer { bar.finish() }
-        let parameters = optimizer.parameters.map(\.tensor)
 
-        for s in summary.startStep..<max(summary.startStep, totalSteps) {
+        try StopSignals.handling {
+            try steps(from: summary.startStep, optimizer: optimizer, rng: rng, metrics: metrics, bar: &bar, summary: &summary, body)
+        }
+        return summary
+    }
+
+    private func steps(from start: Int, optimizer: AdamW, rng: RNG, metrics: MetricsLog, bar: inout ProgressReporter,
+                       summary: inout Summary, _ body: (_ step: Int, _ rng: RNG) throws -> (loss: Float, extra: [String: Double])) throws
+    {
+        let parameters = optimizer.parameters.map(\.tensor)
+        for s in start..<max(start, totalSteps) {
             let started = DispatchTime.now().uptimeNanoseconds
             optimizer.zeroGrad()
             let (loss, extra) = try body(s, rng.fork(UInt64(s)))
@@ -109,15 +121,18 @@ public struct TrainingLoop {
             bar.update(step: s + 1, loss: loss)
             summary.lastLoss = loss
 
-            if (s + 1) % checkpointEvery == 0 || s + 1 == totalSteps {
+            let signal = StopSignals.pending
+            if (s + 1) % checkpointEvery == 0 || s + 1 == totalSteps || signal != nil {
                 // The log first: a checkpoint must never be ahead of the lines it will keep.
                 try metrics.sync()
                 let state = TrainingState(step: s + 1, parameters: optimizer.parameters, optimizer: optimizer.state,
                                           rng: rng, dataOrder: dataOrder, config: config)
                 summary.lastCheckpoint = try TrainingCheckpoint.save(state, in: runFolder)
             }
+            if let signal, s + 1 < totalSteps {
+                throw TrainingError.interrupted(signal: signal, step: s + 1, checkpoint: summary.lastCheckpoint!)
+            }
         }
-        return summary
     }
 
     /// Copies a checkpoint's parameters and optimizer state into the live tensors (the model

@@ -1,0 +1,437 @@
+import Foundation
+import Testing
+import Formats
+import Tensor
+
+// The bad-input catalogue: for every file and argument the CLI takes, the malformed versions a
+// user can produce, one table per input kind. Each row runs the built binary and expects one
+// error line on stderr (`lorweb: ...` containing `fragment`; before it only progress lines of
+// work done before the problem showed), the exit status (1 for a bad input, 2
+// for a usage error), an empty stdout for usage errors, and none of `absent` left behind
+// (outputs and their temporary files). A row is (label, arguments, status, fragment, absent);
+// paths in a row are built from `Bad`, which writes every malformed file once per test run.
+// New commands add their rows to the tables below, or a table of their own.
+
+struct BadRow: CustomTestStringConvertible, Sendable {
+    let label: String
+    let arguments: [String]
+    let status: Int32
+    let fragment: String
+    let absent: [String]
+    /// Whether `--threads 1` is appended (not for arguments that fail before a command is known).
+    let pinThreads: Bool
+
+    init(_ label: String, _ arguments: [String], _ status: Int32, _ fragment: String, absent: [String] = [], pinThreads: Bool = true) {
+        self.label = label; self.arguments = arguments; self.status = status; self.fragment = fragment; self.absent = absent
+        self.pinThreads = pinThreads
+    }
+
+    var testDescription: String { label }
+
+    @discardableResult
+    func check(sourceLocation: SourceLocation = #_sourceLocation) throws -> Run {
+        let run = try CLI.run(arguments, threads: pinThreads ? 1 : nil)
+        let lines = run.stderr.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        #expect(run.status == status, "\(label): exit \(run.status), stderr: \(run.stderr)", sourceLocation: sourceLocation)
+        #expect(lines.last?.hasPrefix("lorweb: ") == true && lines.dropLast().allSatisfy { $0.contains(" ETA ") },
+                "\(label): not one error line: \(run.stderr)", sourceLocation: sourceLocation)
+        #expect(run.stderr.contains(fragment), "\(label): '\(fragment)' not in: \(run.stderr)", sourceLocation: sourceLocation)
+        for path in absent + Bad.leftovers(near: absent) {
+            #expect(!FileManager.default.fileExists(atPath: path), "\(label): \(path) was left behind", sourceLocation: sourceLocation)
+        }
+        return run
+    }
+}
+
+/// The malformed inputs, written once into a scratch folder.
+enum Bad {
+    static let root: String = try! scratchFolder("catalogue")
+    static func path(_ name: String) -> String { root + "/" + name }
+    /// A fresh output path no row shares (rows run in parallel).
+    static func out(_ name: String) -> String { root + "/out-" + name }
+
+    static let adapter = CLI.fixtures + "/formats/adapter_tiny.safetensors"
+    static let clip = URL(fileURLWithPath: CLI.fixtures).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("models/small-world/encoder").path
+    static let layer = "transformer.transformer_blocks.0.attn.to_q"
+
+    /// Temporary files a writer could leave beside `paths` (`.NAME.tmp-*`).
+    static func leftovers(near paths: [String]) -> [String] {
+        paths.flatMap { p -> [String] in
+            let folder = (p as NSString).deletingLastPathComponent, name = (p as NSString).lastPathComponent
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+            return entries.filter { $0.hasPrefix("." + name + ".tmp") }.map { folder + "/" + $0 }
+        }
+    }
+
+    /// Writes every file the rows use; called once.
+    static let made: Bool = {
+        do { try make() } catch { fatalError("cannot make the bad inputs: \(error)") }
+        return true
+    }()
+
+    private static func write(_ name: String, _ bytes: [UInt8]) throws { try AtomicFile.write(bytes, to: path(name)) }
+    private static func write(_ name: String, _ text: String) throws { try AtomicFile.write(Data(text.utf8), to: path(name)) }
+
+    /// A safetensors file from a header dictionary and a data section, for headers the writer
+    /// would never produce.
+    private static func raw(_ name: String, header: [String: Any], data: [UInt8]) throws {
+        let json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        var n = UInt64(json.count).littleEndian
+        try write(name, Array(withUnsafeBytes(of: &n) { Array($0) }) + Array(json) + data)
+    }
+
+    /// `file` with the header's dtype of `tensor` replaced by `dtype` (of the same width).
+    private static func retyped(_ name: String, from file: Data, tensor: String, to dtype: String) throws {
+        let length = Int(file.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+        var header = try JSONSerialization.jsonObject(with: file.subdata(in: 8..<(8 + length))) as! [String: Any]
+        var entry = header[tensor] as! [String: Any]
+        entry["dtype"] = dtype
+        header[tensor] = entry
+        try raw(name, header: header, data: Array(file.suffix(from: 8 + length)))
+    }
+
+    /// The tiny adapter with `change` applied to its tensors.
+    private static func adapterVariant(_ name: String, _ change: (inout [String: Tensor]) -> Void) throws {
+        var tensors = try SafetensorsFile(path: adapter).allTensors().mapValues { Tensor(shape: $0.shape, data: $0.toArray()) }
+        change(&tensors)
+        try Safetensors.write(tensors, dtype: .f32, to: path(name))
+    }
+
+    private static func make() throws {
+        let good = try Data(contentsOf: URL(fileURLWithPath: adapter))
+        try write("empty.safetensors", [])
+        try write("truncated-header.safetensors", Array(good.prefix(100)))
+        try write("truncated-data.safetensors", Array(good.prefix(good.count - 64)))
+        try write("text.safetensors", "these are not the weights you are looking for\n")
+        try write("png.safetensors", Array(try Data(contentsOf: URL(fileURLWithPath: CLI.fixtures + "/images/grid_a.png"))))
+        try retyped("int16.safetensors", from: good, tensor: "\(layer).lora_keys", to: "I16")
+        try raw("petabytes.safetensors", header: ["w": ["dtype": "F32", "shape": [1 << 48], "data_offsets": [0, 1 << 50]]], data: [0, 0, 0, 0])
+        try raw("huge-length.safetensors", header: [:], data: [])
+        var lying = try Data(contentsOf: URL(fileURLWithPath: path("huge-length.safetensors")))
+        lying.replaceSubrange(0..<8, with: [0, 0, 0, 0, 0, 0, 0, 0x40])
+        try AtomicFile.write(lying, to: path("huge-length.safetensors"))
+        try adapterVariant("nan-lora-b.safetensors") { t in t["\(layer).lora_B"]!.data[3] = .nan }
+        try adapterVariant("inf-keys.safetensors") { t in t["\(layer).lora_keys"]!.data[0] = -.infinity }
+        try adapterVariant("flat-lora-a.safetensors") { t in
+            let a = t["\(layer).lora_A"]!
+            t["\(layer).lora_A"] = Tensor(shape: [a.shape[0], a.shape[1] * a.shape[2]], data: a.toArray())
+        }
+        try adapterVariant("missing-keys.safetensors") { t in t["\(layer).lora_keys"] = nil }
+        try adapterVariant("no-layers.safetensors") { t in t = ["unrelated.weight": Tensor(shape: [2], data: [1, 2])] }
+        try FileManager.default.createDirectory(atPath: path("empty-folder"), withIntermediateDirectories: true)
+
+        // Coefficients (.npy) for an adapter with n = 4 and 3 layers.
+        try NPY.write(Tensor(shape: [4], data: [0.1, 0.2, 0.3, 0.4]), to: path("coeffs-good.npy"))
+        try NPY.write(Tensor(shape: [5], data: [1, 1, 1, 1, 1]), to: path("coeffs-n5.npy"))
+        try NPY.write(Tensor(shape: [2, 4], data: [Float](repeating: 1, count: 8)), to: path("coeffs-2layers.npy"))
+        try NPY.write(Tensor(shape: [4], data: [0.1, .nan, 0.3, 0.4]), to: path("coeffs-nan.npy"))
+        try NPY.write(Tensor(shape: [4], data: [0.1, .infinity, 0.3, 0.4]), to: path("coeffs-inf.npy"))
+        try write("coeffs-empty.npy", [])
+        try write("coeffs-text.npy", "0.25 0.25 0.25 0.25\n")
+        let npy = try Data(contentsOf: URL(fileURLWithPath: path("coeffs-good.npy")))
+        try write("coeffs-truncated.npy", Array(npy.prefix(npy.count - 3)))
+        var int32 = npy
+        if let r = int32.range(of: Data("<f4".utf8)) { int32.replaceSubrange(r, with: Data("<i4".utf8)) }
+        try AtomicFile.write(int32, to: path("coeffs-int32.npy"))
+
+        // Images for the analogy (export-lora --a/--a-prime/--b).
+        try Image(width: 8, height: 8, color: [10, 20, 30]).write(to: path("good.png"))
+        try Image(width: 13, height: 5, color: [10, 20, 30]).write(to: path("other-size.png"))
+        let png = try Data(contentsOf: URL(fileURLWithPath: path("good.png")))
+        try write("empty.png", [])
+        try write("truncated.png", Array(png.prefix(png.count / 2)))
+        try write("text.png", "not a picture\n")
+        try write("huge.png", hugePNG(width: 100_000, height: 100_000))
+        try write("truncated.jpg", [0xFF, 0xD8, 0xFF, 0xE0, 0, 16, 0x4A, 0x46])
+
+        // CLIP folders.
+        for name in ["clip-no-config", "clip-bad-json", "clip-nan", "clip-truncated"] {
+            try FileManager.default.createDirectory(atPath: path(name), withIntermediateDirectories: true)
+        }
+        let config = try Data(contentsOf: URL(fileURLWithPath: clip + "/config.json"))
+        let weights = try Data(contentsOf: URL(fileURLWithPath: clip + "/model.safetensors"))
+        try AtomicFile.write(weights, to: path("clip-no-config/model.safetensors"))
+        try write("clip-bad-json/config.json", "{ \"hidden_size\": 64,")
+        try AtomicFile.write(weights, to: path("clip-bad-json/model.safetensors"))
+        try AtomicFile.write(config, to: path("clip-truncated/config.json"))
+        try AtomicFile.write(weights.prefix(weights.count / 2), to: path("clip-truncated/model.safetensors"))
+        try AtomicFile.write(config, to: path("clip-nan/config.json"))
+        let encoder = try SafetensorsFile(path: clip + "/model.safetensors").allTensors().mapValues { Tensor(shape: $0.shape, data: $0.toArray()) }
+        encoder["vision_model.post_layernorm.weight"]!.data[0] = .nan
+        try Safetensors.write(encoder, to: path("clip-nan/model.safetensors"))
+
+        // ai-toolkit config.yaml variants (export-lora --config).
+        let yaml = try String(contentsOfFile: CLI.fixtures + "/formats/config.yaml", encoding: .utf8)
+        try write("config-empty.yaml", "")
+        try write("config-not-yaml.yaml", "config: [unclosed\n")
+        try write("config-no-loras-num.yaml", yaml.replacingOccurrences(of: "loras_num: 32", with: "loras_number: 32"))
+        try write("config-heads.yaml", yaml.replacingOccurrences(of: "lora_heads: 1", with: "lora_heads: 3"))
+        try write("config-list-key.yaml", "? [a]\n: b\n")
+
+        // Data folders for the pretraining commands.
+        for name in ["data-no-manifest", "data-bad-manifest"] {
+            try FileManager.default.createDirectory(atPath: path(name), withIntermediateDirectories: true)
+        }
+        try write("data-bad-manifest/manifest.json", "{\"families\": 3")
+
+        // A read-only folder and a file where a folder is expected.
+        try FileManager.default.createDirectory(atPath: path("read-only"), withIntermediateDirectories: true)
+        chmod(path("read-only"), 0o555)
+        try write("a-file", "x")
+    }
+
+    /// Whether this process can write into a folder without write permission (root can): the
+    /// read-only rows are then meaningless and are skipped.
+    static let writesIgnorePermissions: Bool = {
+        _ = made
+        let probe = path("read-only/probe")
+        guard FileManager.default.createFile(atPath: probe, contents: Data()) else { return false }
+        unlink(probe)
+        return true
+    }()
+
+    /// A well-formed PNG declaring `width` x `height` in its IHDR, with one tiny IDAT and IEND.
+    static func hugePNG(width: UInt32, height: UInt32) -> [UInt8] {
+        func be(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+        func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
+            let body = Array(type.utf8) + data
+            var crc: UInt32 = 0xFFFF_FFFF
+            for byte in body {
+                crc ^= UInt32(byte)
+                for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+            }
+            return be(UInt32(data.count)) + body + be(~crc)
+        }
+        // zlib stream of one empty stored block.
+        let idat: [UInt8] = [0x78, 0x01, 0x01, 0x00, 0x00, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x01]
+        return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", be(width) + be(height) + [8, 2, 0, 0, 0])
+            + chunk("IDAT", idat) + chunk("IEND", [])
+    }
+}
+
+// MARK: - The tables
+
+enum Catalogue {
+    static let A = Bad.adapter
+
+    /// `--model` / `inspect FILE`: safetensors adapter files.
+    static let models: [BadRow] = {
+        _ = Bad.made
+        var rows: [BadRow] = []
+        let cases: [(String, String)] = [
+            ("empty.safetensors", "too short for a safetensors header"),
+            ("truncated-header.safetensors", "file truncated?"),
+            ("truncated-data.safetensors", "outside the data section"),
+            ("text.safetensors", "not a safetensors file?"),
+            ("png.safetensors", "exceeds the 100000000-byte limit"),
+            ("petabytes.safetensors", "outside the data section"),
+            ("huge-length.safetensors", "exceeds the 100000000-byte limit"),
+            ("int16.safetensors", "is stored as I16; weights must be a floating-point dtype"),
+            ("nan-lora-b.safetensors", "holds nan"),
+            ("inf-keys.safetensors", "holds -inf"),
+            ("flat-lora-a.safetensors", "lora_A"),
+            ("missing-keys.safetensors", "lora_keys"),
+            ("no-layers.safetensors", "holds no LoRA-basis layers"),
+            ("empty-folder", "no lorweb.json"),
+            ("missing.safetensors", "no such file"),
+        ]
+        // keygraph reads only the keys, so damage elsewhere in an adapter does not concern it.
+        let notKeys: Set = ["nan-lora-b", "flat-lora-a"]
+        for (file, fragment) in cases {
+            let model = Bad.path(file), tag = (file as NSString).deletingPathExtension
+            rows.append(BadRow("basis \(tag)", ["basis", "--model", model, "--out", Bad.out("basis-\(tag)")], 1, fragment,
+                               absent: [Bad.out("basis-\(tag)")]))
+            rows.append(BadRow("svd \(tag)", ["svd", "--model", model, "--out", Bad.out("svd-\(tag)")], 1, fragment,
+                               absent: [Bad.out("svd-\(tag)")]))
+            if !notKeys.contains(tag) { rows.append(BadRow("keygraph \(tag)", ["keygraph", "--model", model, "--out", Bad.out("kg-\(tag).svg")], 1, fragment,
+                               absent: [Bad.out("kg-\(tag).svg"), Bad.out("kg-\(tag).dot")])) }
+            rows.append(BadRow("export-lora \(tag)", ["export-lora", "--model", model, "--coeffs", "uniform", "--out", Bad.out("ex-\(tag).safetensors")],
+                               1, fragment, absent: [Bad.out("ex-\(tag).safetensors"), Bad.out("ex-\(tag).errors.csv")]))
+        }
+        for file in ["empty.safetensors", "truncated-header.safetensors", "text.safetensors", "huge-length.safetensors", "missing.safetensors"] {
+            rows.append(BadRow("inspect \(file)", ["inspect", Bad.path(file)], 1, Bad.path(file) + ": "))
+        }
+        return rows
+    }()
+
+    /// `--coeffs` of svd, export-lora and keygraph.
+    static let coefficients: [BadRow] = {
+        _ = Bad.made
+        let cases: [(String, String)] = [
+            (Bad.path("coeffs-empty.npy"), "not an NPY file"),
+            (Bad.path("coeffs-text.npy"), "not an NPY file"),
+            (Bad.path("coeffs-truncated.npy"), "needs 16"),
+            (Bad.path("coeffs-int32.npy"), "dtype '<i4' is not supported"),
+            (Bad.path("coeffs-n5.npy"), "5"),
+            (Bad.path("coeffs-2layers.npy"), "[2, 4]"),
+            (Bad.path("coeffs-nan.npy"), "nan"),
+            (Bad.path("coeffs-inf.npy"), "inf"),
+            (Bad.path("missing.npy"), "No such file or directory"),
+            ("onehot:4", "only 4 elements"),
+            ("onehot:-1", "onehot:-1"),
+            ("softmax", "softmax"),
+        ]
+        var rows: [BadRow] = []
+        for (i, (spec, fragment)) in cases.enumerated() {
+            rows.append(BadRow("svd --coeffs \(spec)", ["svd", "--model", A, "--coeffs", spec, "--out", Bad.out("svd-c\(i)")], 1, fragment,
+                               absent: [Bad.out("svd-c\(i)")]))
+            rows.append(BadRow("export-lora --coeffs \(spec)", ["export-lora", "--model", A, "--coeffs", spec, "--out", Bad.out("ex-c\(i).safetensors")],
+                               1, fragment, absent: [Bad.out("ex-c\(i).safetensors")]))
+            if spec.hasSuffix(".npy") {
+                rows.append(BadRow("keygraph --coeffs \(spec)", ["keygraph", "--model", A, "--coeffs", spec, "--out", Bad.out("kg-c\(i).svg")],
+                                   1, fragment, absent: [Bad.out("kg-c\(i).svg"), Bad.out("kg-c\(i).dot")]))
+            }
+        }
+        return rows
+    }()
+
+    /// `--a`, `--a-prime`, `--b` (images) and `--clip` (a CLIP folder) of export-lora.
+    static let analogy: [BadRow] = {
+        _ = Bad.made
+        let good = Bad.path("good.png")
+        func row(_ label: String, a: String = good, aPrime: String = good, b: String = good, clip: String = Bad.clip,
+                 _ fragment: String) -> BadRow {
+            let out = Bad.out("ex-\(label.filter { $0.isLetter || $0.isNumber }).safetensors")
+            return BadRow("export-lora \(label)", ["export-lora", "--model", A, "--a", a, "--a-prime", aPrime, "--b", b, "--clip", clip, "--out", out],
+                          1, fragment, absent: [out])
+        }
+        return [
+            row("empty a", a: Bad.path("empty.png"), Bad.path("empty.png") + ": empty file"),
+            row("truncated a'", aPrime: Bad.path("truncated.png"), Bad.path("truncated.png") + ": invalid PNG"),
+            row("text b", b: Bad.path("text.png"), Bad.path("text.png") + ": not a PNG or JPEG"),
+            row("truncated JPEG b", b: Bad.path("truncated.jpg"), Bad.path("truncated.jpg") + ": invalid JPEG"),
+            row("100k x 100k b", b: Bad.path("huge.png"), "100000x100000 pixels exceeds the limit"),
+            row("missing a", a: Bad.path("missing.png"), Bad.path("missing.png") + ": cannot open"),
+            row("folder a", a: Bad.path("empty-folder"), "is a directory"),
+            row("clip missing", clip: Bad.path("no-such-clip"), "no-such-clip"),
+            row("clip without config", clip: Bad.path("clip-no-config"), "config.json"),
+            row("clip config not JSON", clip: Bad.path("clip-bad-json"), "config.json"),
+            row("clip truncated weights", clip: Bad.path("clip-truncated"), "model.safetensors"),
+            row("clip NaN weight", clip: Bad.path("clip-nan"), "vision_model.post_layernorm.weight' holds nan"),
+            // The shipped encoder's 192-value query does not fit the tiny adapter's 12.
+            row("clip of the wrong width", "the adapters expect 12"),
+            row("mismatched image sizes", aPrime: Bad.path("other-size.png"), "the adapters expect 12"),
+            row("a too wide for the query crops", a: Bad.path("other-size.png"), "need a width of at most twice the height"),
+        ]
+    }()
+
+    /// `--config` (ai-toolkit config.yaml) of export-lora.
+    static let configs: [BadRow] = {
+        _ = Bad.made
+        let cases: [(String, String)] = [
+            ("config-empty.yaml", "expected a mapping, found nothing"),
+            ("config-not-yaml.yaml", "not valid YAML"),
+            ("config-no-loras-num.yaml", "network_kwargs.loras_num: missing"),
+            ("config-heads.yaml", "3 heads do not divide lora_keys_dim"),
+            ("config-list-key.yaml", "a mapping key is a list"),
+            ("missing.yaml", "No such file or directory"),
+        ]
+        return cases.map { file, fragment in
+            let out = Bad.out("ex-\(file).safetensors")
+            return BadRow("export-lora --config \(file)", ["export-lora", "--model", A, "--config", Bad.path(file), "--a", Bad.path("good.png"),
+                                                            "--a-prime", Bad.path("good.png"), "--b", Bad.path("good.png"), "--clip", Bad.clip, "--out", out],
+                          1, fragment, absent: [out])
+        }
+    }()
+
+    /// `--data` of the pretraining commands.
+    static let data: [BadRow] = {
+        _ = Bad.made
+        let cases: [(String, String)] = [
+            ("missing-data", "manifest"),
+            ("data-no-manifest", "manifest"),
+            ("data-bad-manifest", "manifest"),
+            ("a-file", "manifest"),
+        ]
+        return ["pretrain-encoder", "pretrain-base"].flatMap { command in
+            cases.map { folder, fragment in
+                let out = Bad.out("\(command)-\(folder)")
+                return BadRow("\(command) --data \(folder)", [command, "--data", Bad.path(folder), "--out", out, "--steps", "1", "--batch", "2"],
+                              1, fragment, absent: [out])
+            }
+        }
+    }()
+
+    /// `--out` of every command: a missing folder, a file where a folder must be, an input.
+    static let outputs: [BadRow] = {
+        _ = Bad.made
+        let missing = Bad.path("no-such-folder")
+        return [
+            BadRow("synth into a missing folder", ["synth", "--out", missing + "/world", "--train", "2", "--eval", "0"], 1, "does not exist", absent: [missing]),
+            BadRow("basis into a missing folder", ["basis", "--model", A, "--out", missing + "/basis"], 1, "does not exist", absent: [missing]),
+            BadRow("svd into a missing folder", ["svd", "--model", A, "--out", missing + "/svd"], 1, "does not exist", absent: [missing]),
+            BadRow("keygraph into a missing folder", ["keygraph", "--model", A, "--out", missing + "/kg.svg"], 1, "does not exist", absent: [missing]),
+            BadRow("export-lora into a missing folder", ["export-lora", "--model", A, "--coeffs", "uniform", "--out", missing + "/x.safetensors"], 1,
+                   "does not exist", absent: [missing]),
+            BadRow("pretrain-encoder into a missing folder", ["pretrain-encoder", "--data", Bad.path("data-no-manifest"), "--out", missing + "/run"], 1,
+                   "does not exist", absent: [missing]),
+            BadRow("basis into a file", ["basis", "--model", A, "--out", Bad.path("a-file") + "/basis"], 1, "is not a folder"),
+            BadRow("export-lora over its model", ["export-lora", "--model", A, "--coeffs", "uniform", "--out", A], 1, "is also an input"),
+            BadRow("export-lora over its coefficients", ["export-lora", "--model", A, "--coeffs", Bad.path("coeffs-good.npy"), "--out",
+                                                         Bad.path("coeffs-good.npy")], 1, "is also an input"),
+            BadRow("svd over its model", ["svd", "--model", A, "--out", A], 1, "is also an input"),
+            BadRow("basis over its model", ["basis", "--model", A, "--out", A], 1, "is also an input"),
+            BadRow("keygraph over its coefficients", ["keygraph", "--model", A, "--coeffs", Bad.path("coeffs-good.npy"), "--out",
+                                                      Bad.path("coeffs-good.npy")], 1, "is also an input"),
+            BadRow("pretrain-encoder into its data", ["pretrain-encoder", "--data", Bad.path("data-no-manifest"), "--out", Bad.path("data-no-manifest")],
+                   1, "is also an input"),
+            BadRow("keygraph to a .txt", ["keygraph", "--model", A, "--out", Bad.out("kg.txt")], 1, "must end in .svg or .png",
+                   absent: [Bad.out("kg.txt"), Bad.out("kg.dot")]),
+        ]
+    }()
+
+    /// Outputs into a read-only folder (meaningless for root, which writes anyway).
+    static let readOnlyOutputs: [BadRow] = {
+        _ = Bad.made
+        let ro = Bad.path("read-only")
+        return [
+            BadRow("synth into a read-only folder", ["synth", "--out", ro + "/world", "--train", "2", "--eval", "0"], 1, "is not writable", absent: [ro + "/world"]),
+            BadRow("basis into a read-only folder", ["basis", "--model", A, "--out", ro + "/basis"], 1, "is not writable", absent: [ro + "/basis"]),
+            BadRow("export-lora into a read-only folder", ["export-lora", "--model", A, "--coeffs", "uniform", "--out", ro + "/x.safetensors"], 1,
+                   "is not writable", absent: [ro + "/x.safetensors"]),
+            BadRow("keygraph into a read-only folder", ["keygraph", "--model", A, "--out", ro + "/kg.svg"], 1, "is not writable", absent: [ro + "/kg.svg"]),
+        ]
+    }()
+
+    /// Usage errors: exit status 2, the problem on one line.
+    static let usage: [BadRow] = [
+        BadRow("no command argument", ["inspect"], 2, "Missing expected argument"),
+        BadRow("unknown option", ["basis", "--model", A, "--out", Bad.out("u1"), "--bogus"], 2, "Unknown option '--bogus'", absent: [Bad.out("u1")]),
+        BadRow("missing --out", ["svd", "--model", A], 2, "Missing expected argument '--out <out>'"),
+        BadRow("--threads 0", ["basis", "--model", A, "--out", Bad.out("u2"), "--threads", "0"], 2, "--threads must be at least 1", absent: [Bad.out("u2")]),
+        BadRow("--threads not a number", ["basis", "--model", A, "--out", Bad.out("u3"), "--threads", "two"], 2, "--threads", absent: [Bad.out("u3")]),
+        BadRow("synth --size 7", ["synth", "--out", Bad.out("u4"), "--size", "7"], 2, "size must be a multiple of 8", absent: [Bad.out("u4")]),
+        BadRow("synth --train -1", ["synth", "--out", Bad.out("u5"), "--train=-1"], 2, "cannot be negative", absent: [Bad.out("u5")]),
+        BadRow("pretrain --batch 1", ["pretrain-encoder", "--data", Bad.out("none"), "--out", Bad.out("u6"), "--batch", "1"], 2, "--batch >= 2",
+               absent: [Bad.out("u6")]),
+        BadRow("pretrain --steps 0", ["pretrain-base", "--data", Bad.out("none"), "--out", Bad.out("u7"), "--steps", "0"], 2, "--steps",
+               absent: [Bad.out("u7")]),
+        BadRow("export-lora --rank 0", ["export-lora", "--model", A, "--coeffs", "uniform", "--rank", "0", "--out", Bad.out("u8")], 2,
+               "--rank must be at least 1", absent: [Bad.out("u8")]),
+        BadRow("export-lora without coefficients", ["export-lora", "--model", A, "--out", Bad.out("u9")], 2, "give --coeffs", absent: [Bad.out("u9")]),
+        BadRow("export-lora with both", ["export-lora", "--model", A, "--coeffs", "uniform", "--a", "x.png", "--out", Bad.out("u10")], 2,
+               "not both", absent: [Bad.out("u10")]),
+        BadRow("export-lora without --clip", ["export-lora", "--model", A, "--a", "x.png", "--a-prime", "y.png", "--b", "z.png", "--out", Bad.out("u11")],
+               2, "needs --clip", absent: [Bad.out("u11")]),
+        BadRow("keygraph --threshold x", ["keygraph", "--model", A, "--out", Bad.out("u12.svg"), "--threshold", "high"], 2, "--threshold",
+               absent: [Bad.out("u12.svg")]),
+        BadRow("bench ops --reps 0", ["bench", "ops", "--reps", "0"], 2, "--reps must be at least 1"),
+        BadRow("unknown command", ["frobnicate"], 2, "frobnicate", pinThreads: false),
+    ]
+}
+
+@Suite struct BadInputCatalogue {
+    @Test(arguments: Catalogue.models) func model(_ row: BadRow) throws { try row.check() }
+    @Test(arguments: Catalogue.coefficients) func coefficients(_ row: BadRow) throws { try row.check() }
+    @Test(arguments: Catalogue.analogy) func analogy(_ row: BadRow) throws { try row.check() }
+    @Test(arguments: Catalogue.configs) func config(_ row: BadRow) throws { try row.check() }
+    @Test(arguments: Catalogue.data) func data(_ row: BadRow) throws { try row.check() }
+    @Test(arguments: Catalogue.outputs) func output(_ row: BadRow) throws { try row.check() }
+    @Test(.enabled(if: !Bad.writesIgnorePermissions, "running as root: a read-only folder does not stop writes"),
+          arguments: Catalogue.readOnlyOutputs)
+    func readOnlyOutput(_ row: BadRow) throws { try row.check() }
+    @Test(arguments: Catalogue.usage) func usage(_ row: BadRow) throws {
+        #expect(try row.check().stdout.isEmpty)
+    }
+}
