@@ -7,7 +7,7 @@ import Tensor
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks; numbers are meaningful only from a release build with OPENBLAS_CORETYPE unset.",
-        subcommands: [BenchOps.self, BenchModel.self])
+        subcommands: [BenchOps.self, BenchModel.self, BenchTrainStep.self, BenchEdit.self, BenchCLIP.self, BenchAnalysis.self])
 }
 
 /// One timed case: our op against raw `cblas_sgemm` on the same shapes in the same run.
