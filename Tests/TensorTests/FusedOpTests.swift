@@ -76,3 +76,29 @@ import Testing
         }
     }
 }
+
+@Suite struct VectorKernelTests {
+    /// The vectorised C loops give fastExp's bits and Swift.max's value.
+    @Test func expAndMaxMatchTheScalarSwift() {
+        var values: [Float] = [0, -0.0, 1, -1, 88.7, 88.73, 100, -87.3, -87.34, -100, .infinity, -.infinity, .nan, 1e-30]
+        var rng = TestRNG(5)
+        for _ in 0..<1000 { values.append(rng.uniform(-90, 90)) }
+        for shift: Float in [0, 3.5, -2] {
+            var x = values
+            let sum = x.withUnsafeMutableBufferPointer { expShiftedSum($0.baseAddress!, $0.count, shift: shift) }
+            var expected: Float = 0
+            for (v, got) in zip(values, x) {
+                let e = fastExp(v - shift)
+                expected += e
+                #expect(got.bitPattern == e.bitPattern || (got.isNaN && e.isNaN), "exp(\(v) - \(shift)): \(got) vs \(e)")
+            }
+            #expect(sum.bitPattern == expected.bitPattern || (sum.isNaN && expected.isNaN))
+        }
+        for n in [0, 1, 15, 16, 17, 1000] {
+            let row = Array(values.filter { !$0.isNaN }.prefix(n)) + (n > 3 ? [.nan] : [])
+            var m = -Float.infinity
+            for v in row { m = Swift.max(m, v) }
+            #expect(row.withUnsafeBufferPointer { rowMax($0.baseAddress!, $0.count) } == m)
+        }
+    }
+}

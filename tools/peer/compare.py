@@ -7,7 +7,7 @@ case and thread count, and prints a Markdown table of the medians over rounds: m
 ours/PyTorch; our GFLOP/s against raw cblas_sgemm on the step's own products (measured by lorweb
 in the same run); the peak memory of one step above the memory before it, both sides.
 
-  make release && python3 tools/peer/compare.py                # 1 and 2 threads, 3 rounds
+  python3 tools/peer/compare.py              # builds lorweb (release), then 1 and 2 threads, 3 rounds
   python3 tools/peer/compare.py --threads 2 --cases train-step --rounds 5
 """
 import argparse
@@ -72,8 +72,8 @@ def main():
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
     args = p.parse_args()
-    if not os.path.exists(LORWEB):
-        sys.exit(f"{LORWEB} is missing: run `make release` first")
+    subprocess.run(["swift", "build", "-c", "release", "--product", "lorweb"], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)
 
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     swift = subprocess.run(["swift", "--version"], capture_output=True, text=True).stdout.splitlines()
