@@ -1,6 +1,7 @@
-// Exponentials and maxima for softmax rows. Swift compiles for baseline x86-64 (SSE, 4 floats per
-// instruction), and the attention softmax spends most of its time in exp; this file builds the
-// same loop for AVX-512 and AVX2 as well and picks the widest the CPU has at run time.
+// Exponentials and maxima for softmax rows, and the tanh-GELU. Swift compiles for baseline x86-64
+// (SSE, 4 floats per instruction), and the attention softmax and the MLPs' GELU spend most of
+// their time in exp; this file builds the same loops for AVX-512 and AVX2 as well and picks the
+// widest the CPU has at run time.
 // Contraction into FMA is off so that every variant rounds exactly as the scalar Swift code.
 #pragma clang fp contract(off)
 
@@ -86,4 +87,43 @@ float lorweb_exp_shifted_sum(float *x, long n, float shift) {
     float z = 0;
     for (long j = 0; j < n; j++) z += x[j];
     return z;
+}
+
+static inline __attribute__((always_inline)) float tanh_fast(float x) { return 1.0f - 2.0f / (exp_cephes(2.0f * x) + 1.0f); }
+
+// PyTorch's tanh-approximated GELU and its derivative, in the order of operations of the Swift
+// reference (Tensor+Activations.swift) so every variant gives its bits.
+#define GELU_LOOPS(suffix, attr)                                                                  \
+    attr static void gelu_##suffix(const float *x, float *y, long n) {                            \
+        const float c = 0.7978845608028654f, k = 0.044715f;                                        \
+        for (long j = 0; j < n; j++) {                                                             \
+            float v = x[j];                                                                        \
+            y[j] = 0.5f * v * (1.0f + tanh_fast(c * (v + k * v * v * v)));                         \
+        }                                                                                          \
+    }                                                                                              \
+    attr static void gelu_grad_##suffix(const float *x, const float *g, float *dx, long n) {      \
+        const float c = 0.7978845608028654f, k = 0.044715f;                                        \
+        for (long j = 0; j < n; j++) {                                                             \
+            float v = x[j], t = tanh_fast(c * (v + k * v * v * v));                                \
+            dx[j] = g[j] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * c * (1.0f + 3.0f * k * v * v)); \
+        }                                                                                          \
+    }
+
+GELU_LOOPS(avx512, __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw"))))
+GELU_LOOPS(avx2, __attribute__((target("avx2"))))
+GELU_LOOPS(base, )
+
+typedef void (*gelu_fn)(const float *, float *, long);
+typedef void (*gelu_grad_fn)(const float *, const float *, float *, long);
+
+void lorweb_gelu_tanh(const float *x, float *y, long n) {
+    static gelu_fn fn = 0;
+    if (!fn) fn = (gelu_fn[]){gelu_base, gelu_avx2, gelu_avx512}[level()];
+    fn(x, y, n);
+}
+
+void lorweb_gelu_tanh_grad(const float *x, const float *g, float *dx, long n) {
+    static gelu_grad_fn fn = 0;
+    if (!fn) fn = (gelu_grad_fn[]){gelu_grad_base, gelu_grad_avx2, gelu_grad_avx512}[level()];
+    fn(x, g, dx, n);
 }

@@ -78,7 +78,7 @@ import Testing
 }
 
 @Suite struct VectorKernelTests {
-    /// The vectorised C loops give fastExp's bits and Swift.max's value.
+    /// The vectorised C loops give fastExp's bits, Swift.max's value and the Swift GELU formula's bits.
     @Test func expAndMaxMatchTheScalarSwift() {
         var values: [Float] = [0, -0.0, 1, -1, 88.7, 88.73, 100, -87.3, -87.34, -100, .infinity, -.infinity, .nan, 1e-30]
         var rng = TestRNG(5)
@@ -93,6 +93,18 @@ import Testing
                 #expect(got.bitPattern == e.bitPattern || (got.isNaN && e.isNaN), "exp(\(v) - \(shift)): \(got) vs \(e)")
             }
             #expect(sum.bitPattern == expected.bitPattern || (sum.isNaN && expected.isNaN))
+        }
+        // tanh-GELU and its derivative: the C loops against the formula in Swift, bit for bit.
+        let c: Float = 0.7978845608028654, k: Float = 0.044715
+        let x = Tensor(shape: [values.count], data: values.map { $0.isNaN || !$0.isFinite ? 0.5 : $0 / 10 })
+        x.requiresGrad = true
+        let y = x.gelu(approximate: true), upstream = Tensor(shape: x.shape, data: (0..<x.count).map { Float($0 % 7) - 3 })
+        y.backward(upstream)
+        for i in 0..<x.count {
+            let v = x.data[i], t = fastTanh(c * (v + k * v * v * v))
+            #expect(y.data[i].bitPattern == (0.5 * v * (1 + fastTanh(c * (v + k * v * v * v)))).bitPattern)
+            let dx = upstream.data[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * c * (1 + 3 * k * v * v))
+            #expect(x.grad!.data[i].bitPattern == dx.bitPattern)
         }
         for n in [0, 1, 15, 16, 17, 1000] {
             let row = Array(values.filter { !$0.isNaN }.prefix(n)) + (n > 3 ? [.nan] : [])

@@ -12,4 +12,10 @@ void lorweb_exp_shifted(float *x, long n, float shift);
 /// The largest of x[0..<n] (-inf when n = 0; NaN entries are skipped, as Swift's max skips them).
 float lorweb_max(const float *x, long n);
 
+/// y = GELU(x) with PyTorch's tanh approximation, for j < n (the Swift formula's bits).
+void lorweb_gelu_tanh(const float *x, float *y, long n);
+
+/// dx = g * GELU'(x) (tanh approximation), for j < n.
+void lorweb_gelu_tanh_grad(const float *x, const float *g, float *dx, long n);
+
 #endif
