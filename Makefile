@@ -41,11 +41,15 @@ test: deps
 	$(RUN) swift build --build-tests
 	$(RUN) swift test --skip-build
 
+# lorweb alone; `python3 tools/peer/compare.py` runs it side by side with PyTorch (needs torch).
 bench: release
-	$(RUN) $(LORWEB) bench ops --threads 1
-	$(RUN) $(LORWEB) bench model --threads 1
-	$(RUN) $(LORWEB) bench ops --threads 2
-	$(RUN) $(LORWEB) bench model --threads 2
+	for t in 1 2; do \
+	  $(RUN) $(LORWEB) bench ops --threads $$t && \
+	  $(RUN) $(LORWEB) bench train-step --threads $$t && \
+	  $(RUN) $(LORWEB) bench edit --threads $$t && \
+	  $(RUN) $(LORWEB) bench clip --threads $$t && \
+	  $(RUN) $(LORWEB) bench analysis --threads $$t || exit 1; \
+	done
 
 # libFuzzer harnesses (Fuzz/, a separate package) for every reader of untrusted input, each run
 # FUZZ_SECONDS at nice 19; findings go to Fuzz/.build/findings/<harness>/. SwiftPM passes its two

@@ -23,9 +23,11 @@ let package = Package(
         // libpng and libjpeg report errors by longjmp, which Swift cannot catch: this C shim
         // contains it and returns error codes with the library's message.
         .target(name: "CImageIO", linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
+        // Softmax exponentials built for AVX-512/AVX2 as well (Swift code compiles for baseline SSE), picked at run time.
+        .target(name: "CKernels"),
 
         // MARK: - Libraries (dependencies point one way: Tensor <- ... <- lorweb)
-        .target(name: "Tensor", dependencies: ["CBLAS", "CLAPACKE"]),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CLAPACKE", "CKernels"]),
         .target(name: "Formats", dependencies: ["Tensor", "CImageIO", "Yams"]),
         .target(name: "Models", dependencies: ["Tensor", "Formats"]),
         .target(name: "Pipeline", dependencies: ["Tensor", "Formats", "Models"]),

@@ -100,15 +100,6 @@ func timestepEmbedding(_ t: Tensor, dim: Int = 256) -> Tensor {
     return out
 }
 
-/// AdaLN modulation x * (1 + scale) + shift with per-sample [B, C] scale/shift over [B, L, C].
-func modulate(_ x: Tensor, shift: Tensor, scale: Tensor) -> Tensor {
-    let b = scale.shape[0], c = scale.shape[1]
-    return x * (scale.reshaped([b, 1, c]) + 1) + shift.reshaped([b, 1, c])
-}
-
-/// Per-sample gate [B, C] over [B, L, C].
-func gated(_ gate: Tensor, _ x: Tensor) -> Tensor { gate.reshaped([gate.shape[0], 1, gate.shape[1]]) * x }
-
 // MARK: - Embedders
 
 /// diffusers TimestepEmbedding / PixArtAlphaTextProjection: linear_1, SiLU, linear_2.
@@ -244,14 +235,15 @@ final class FluxDoubleBlock {
     func callAsFunction(_ x: Tensor, context: Tensor, temb: Tensor, rope: (cos: Tensor, sin: Tensor), query: Tensor?) -> (Tensor, Tensor) {
         let m = norm1(temb.silu(), query: query).chunked(6, axis: 1)          // shift, scale, gate (msa); shift, scale, gate (mlp)
         let mc = norm1Context(temb.silu(), query: query).chunked(6, axis: 1)
-        let nx = modulate(x.layerNorm(eps: 1e-6), shift: m[0], scale: m[1])
-        let nc = modulate(context.layerNorm(eps: 1e-6), shift: mc[0], scale: mc[1])
+        // AdaLN: x * (1 + scale) + shift after a plain layer norm, branches gated, per sample.
+        let nx = x.layerNormModulated(shift: m[0], scale: m[1])
+        let nc = context.layerNormModulated(shift: mc[0], scale: mc[1])
         let (attnX, attnC) = attn(nx, context: nc, rope: rope, query: query)
 
-        var x = x + gated(m[2], attnX)
-        x = x + gated(m[5], ff(modulate(x.layerNorm(eps: 1e-6), shift: m[3], scale: m[4]), query: query))
-        var c = context + gated(mc[2], attnC!)
-        c = c + gated(mc[5], ffContext(modulate(c.layerNorm(eps: 1e-6), shift: mc[3], scale: mc[4]), query: query))
+        var x = x.addingGated(m[2], attnX)
+        x = x.addingGated(m[5], ff(x.layerNormModulated(shift: m[3], scale: m[4]), query: query))
+        var c = context.addingGated(mc[2], attnC!)
+        c = c.addingGated(mc[5], ffContext(c.layerNormModulated(shift: mc[3], scale: mc[4]), query: query))
         return (x, c)
     }
 }
@@ -277,10 +269,10 @@ final class FluxSingleBlock {
 
     func callAsFunction(_ x: Tensor, temb: Tensor, rope: (cos: Tensor, sin: Tensor), query: Tensor?) -> Tensor {
         let m = norm(temb.silu(), query: query).chunked(3, axis: 1)            // shift, scale, gate
-        let nx = modulate(x.layerNorm(eps: 1e-6), shift: m[0], scale: m[1])
+        let nx = x.layerNormModulated(shift: m[0], scale: m[1])
         let mlp = projMLP(nx, query: query).gelu(approximate: true)
         let (attnOut, _) = attn(nx, context: nil, rope: rope, query: query)
-        return x + gated(m[2], projOut(Tensor.concat([attnOut, mlp], axis: 2), query: query))
+        return x.addingGated(m[2], projOut(Tensor.concat([attnOut, mlp], axis: 2), query: query))
     }
 }
 
@@ -339,6 +331,6 @@ public final class FluxTransformer {
         x = joint.sliced(axis: 1, textLength..<joint.shape[1])
 
         let m = normOut(temb.silu()).chunked(2, axis: 1)   // AdaLayerNormContinuous: scale first, then shift
-        return projOut(modulate(x.layerNorm(eps: 1e-6), shift: m[1], scale: m[0]))
+        return projOut(x.layerNormModulated(shift: m[1], scale: m[0]))
     }
 }

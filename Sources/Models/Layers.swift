@@ -22,9 +22,8 @@ public final class Linear {
     public var outFeatures: Int { weight.shape[0] }
 
     public func callAsFunction(_ x: Tensor, query: Tensor? = nil) -> Tensor {
-        let y = x.linear(weight, bias)
-        guard let adapter, let query else { return y }
-        return y + adapter(x, query: query)
+        guard let adapter, let query else { return x.linear(weight, bias) }
+        return adapter.adapted(x, weight: weight, bias: bias, query: query)
     }
 }
 
