@@ -69,6 +69,7 @@ struct Train: ParsableCommand {
         }
         guard keysDim % heads == 0 else { throw ValidationError("--keys-dim \(keysDim) must be divisible by --heads \(heads)") }
         try reportingErrors {
+            try checkOutput(out, inputs: [data])
             let pairs = try LoRWeBTraining.trainingPairs(data, resolution: LoRWeBModel.defaultResolution)
             let model = try LoRWeBModel.create(basePath: try base ?? ShippedModels.base, encoderPath: try encoder ?? ShippedModels.encoder,
                                                n: n, r: r, keysDim: keysDim, heads: heads, softmax: !tanh, queryMode: mode,
