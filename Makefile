@@ -3,7 +3,7 @@
 # OPENBLAS_CORETYPE unset: some machines preset it to Haswell, which halves sgemm speed.
 
 SHELL := /bin/bash
-APT_PACKAGES := libopenblas-dev liblapacke-dev libpng-dev libgraphviz-dev libjpeg62-turbo-dev pkg-config
+APT_PACKAGES := libopenblas-dev liblapacke-dev libpng-dev libgraphviz-dev libcairo2-dev libjpeg62-turbo-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN := env -u OPENBLAS_CORETYPE
 LORWEB := .build/release/lorweb

@@ -17,6 +17,7 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CLAPACKE", path: "Sources/CLAPACKE"),
         .systemLibrary(name: "CGraphviz", path: "Sources/CGraphviz"),
+        .systemLibrary(name: "CCairo", path: "Sources/CCairo"),
         // libpng and libjpeg report errors by longjmp, which Swift cannot catch: this C shim
         // contains it and returns error codes with the library's message.
         .target(name: "CImageIO", linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
@@ -26,12 +27,13 @@ let package = Package(
         .target(name: "Formats", dependencies: ["Tensor", "CImageIO", "Yams"]),
         .target(name: "Models", dependencies: ["Tensor", "Formats"]),
         .target(name: "Pipeline", dependencies: ["Tensor", "Formats", "Models"]),
-        .target(name: "Analysis", dependencies: ["Tensor", "Formats", "Models", "Pipeline", "CGraphviz"]),
+        .target(name: "Figures", dependencies: ["Formats", "CCairo"]),
+        .target(name: "Analysis", dependencies: ["Tensor", "Formats", "Models", "Pipeline", "Figures", "CGraphviz"]),
 
         // MARK: - Command-line tool
         .executableTarget(
             name: "lorweb",
-            dependencies: ["Tensor", "Formats", "Models", "Pipeline", "Analysis", "CBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Tensor", "Formats", "Models", "Pipeline", "Analysis", "Figures", "CBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // MARK: - Tests
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
@@ -39,6 +41,7 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Formats", "Tensor"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Models", "Formats", "Tensor"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Models", "Formats", "Tensor"]),
+        .testTarget(name: "FiguresTests", dependencies: ["Figures", "Formats"]),
     ],
     swiftLanguageModes: [.v5]
 )
