@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN := env -u OPENBLAS_CORETYPE
 LORWEB := .build/release/lorweb
 
-.PHONY: deps build release demo test bench clean
+.PHONY: deps build release demo test notebooks bench clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -34,6 +34,16 @@ demo: release
 test: deps
 	$(RUN) swift build --build-tests
 	$(RUN) swift test --skip-build
+	$(MAKE) notebooks
+
+# Executes notebooks/*.ipynb headlessly on the shipped models (LORWEB_MODEL / LORWEB_SINGLE_MODEL
+# override them); the Python packages come from PyPI when missing.
+NOTEBOOK_PACKAGES := nbclient nbformat ipykernel numpy pandas matplotlib pillow
+notebooks: release
+	@python3 -c "import nbclient, nbformat, ipykernel, numpy, pandas, matplotlib, PIL" 2>/dev/null \
+	  || python3 -m pip install --quiet $(NOTEBOOK_PACKAGES) \
+	  || { echo "pip install failed for: $(NOTEBOOK_PACKAGES)" >&2; exit 1; }
+	$(RUN) LORWEB_BIN=$(CURDIR)/$(LORWEB) python3 tools/run_notebooks.py
 
 bench: release
 	$(RUN) $(LORWEB) bench ops --threads 1
