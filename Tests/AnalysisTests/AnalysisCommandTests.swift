@@ -40,7 +40,7 @@ private func pngSize(_ path: String) throws -> (Int, Int) {
     return (image.width, image.height)
 }
 
-@Test(.timeLimit(.minutes(5)))
+@Test
 func analysisCommandsEndToEndOnATinyRun() throws {
     let dir = NSTemporaryDirectory() + "lorweb-analysis-\(UUID().uuidString.prefix(8))"
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
