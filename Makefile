@@ -3,12 +3,12 @@
 # OPENBLAS_CORETYPE unset: some machines preset it to Haswell, which halves sgemm speed.
 
 SHELL := /bin/bash
-APT_PACKAGES := libopenblas-dev liblapacke-dev libpng-dev libgraphviz-dev libjpeg62-turbo-dev pkg-config
+APT_PACKAGES := libopenblas-dev liblapacke-dev libpng-dev libgraphviz-dev libcairo2-dev libjpeg62-turbo-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN := env -u OPENBLAS_CORETYPE
 LORWEB := .build/release/lorweb
 
-.PHONY: deps build release demo test bench fuzz sanitize clean
+.PHONY: deps build release demo test notebooks bench fuzz clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -40,6 +40,16 @@ demo: release
 test: deps
 	$(RUN) swift build --build-tests
 	$(RUN) swift test --skip-build
+	$(MAKE) notebooks
+
+# Executes notebooks/*.ipynb headlessly on the shipped models (LORWEB_MODEL / LORWEB_SINGLE_MODEL
+# override them); the Python packages come from PyPI when missing.
+NOTEBOOK_PACKAGES := nbclient nbformat ipykernel numpy pandas matplotlib pillow
+notebooks: release
+	@python3 -c "import nbclient, nbformat, ipykernel, numpy, pandas, matplotlib, PIL" 2>/dev/null \
+	  || python3 -m pip install --quiet $(NOTEBOOK_PACKAGES) \
+	  || { echo "pip install failed for: $(NOTEBOOK_PACKAGES)" >&2; exit 1; }
+	$(RUN) LORWEB_BIN=$(CURDIR)/$(LORWEB) python3 tools/run_notebooks.py
 
 # lorweb alone; `python3 tools/peer/compare.py` runs it side by side with PyTorch (needs torch).
 bench: release

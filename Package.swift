@@ -20,6 +20,7 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CLAPACKE", path: "Sources/CLAPACKE"),
         .systemLibrary(name: "CGraphviz", path: "Sources/CGraphviz"),
+        .systemLibrary(name: "CCairo", path: "Sources/CCairo"),
         // libpng and libjpeg report errors by longjmp, which Swift cannot catch: this C shim
         // contains it and returns error codes with the library's message.
         .target(name: "CImageIO", linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
@@ -31,12 +32,13 @@ let package = Package(
         .target(name: "Formats", dependencies: ["Tensor", "CImageIO", "Yams"]),
         .target(name: "Models", dependencies: ["Tensor", "Formats"]),
         .target(name: "Pipeline", dependencies: ["Tensor", "Formats", "Models"]),
-        .target(name: "Analysis", dependencies: ["Tensor", "Formats", "Models", "Pipeline", "CGraphviz"]),
+        .target(name: "Figures", dependencies: ["Formats", "CCairo"]),
+        .target(name: "Analysis", dependencies: ["Tensor", "Formats", "Models", "Pipeline", "Figures", "CGraphviz"]),
 
         // MARK: - Command-line tool
         .executableTarget(
             name: "lorweb",
-            dependencies: ["Tensor", "Formats", "Models", "Pipeline", "Analysis", "CBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Tensor", "Formats", "Models", "Pipeline", "Analysis", "Figures", "CBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // MARK: - Tests
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
@@ -46,6 +48,7 @@ let package = Package(
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Models", "Formats", "Tensor"]),
         // Runs the built `lorweb` binary: the bad-input catalogue, kill/resume, determinism.
         .testTarget(name: "CLITests", dependencies: ["Pipeline", "Formats", "Tensor"]),
+        .testTarget(name: "FiguresTests", dependencies: ["Figures", "Formats"]),
     ],
     swiftLanguageModes: [.v5]
 )

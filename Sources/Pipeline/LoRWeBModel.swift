@@ -119,10 +119,16 @@ public final class LoRWeBModel {
     /// is generated from noise with `steps` Euler steps of the shifted schedule, and b' is its
     /// bottom-right quadrant resized to b's size. Item i's noise comes from `RNG(seed).fork(i +
     /// firstIndex)`, so an analogy gets the same noise whichever batch it is in. With `adapters`
-    /// false the base edits alone (the coefficients are still reported).
+    /// false the base edits alone (the coefficients are still reported). With `coefficients`
+    /// [B, layers, n] the basis is mixed by those instead of the analogies' own.
     public func edit(_ triplets: [(a: Image, aPrime: Image, b: Image)], prompts: [String], steps: Int, seed: UInt64,
-                     guidance: Float = 1, firstIndex: Int = 0, adapters useAdapters: Bool = true) throws -> [Edit]
+                     guidance: Float = 1, firstIndex: Int = 0, adapters useAdapters: Bool = true,
+                     coefficients given: Tensor? = nil) throws -> [Edit]
     {
+        if let given {
+            precondition(given.shape == [triplets.count, adapters.layers.count, config.adapter.n],
+                         "edit: coefficients \(given.shape) are not [\(triplets.count), \(adapters.layers.count), \(config.adapter.n)]")
+        }
         precondition(!triplets.isEmpty && prompts.count == triplets.count, "edit: \(triplets.count) triplets, \(prompts.count) prompts")
         let grids = triplets.map { AnalogyGrid.conditioning(a: $0.a, aPrime: $0.aPrime, b: $0.b) }
         let size = try generationSize(gridWidth: grids[0].width, gridHeight: grids[0].height)
@@ -139,11 +145,18 @@ public final class LoRWeBModel {
             return rng.normal([1] + tokenShape)
         }, axis: 0)
         let b = triplets.count, g = Tensor.full([b], guidance)
+        let coefficients = given ?? self.coefficients(query)
+        var input: AdapterInput? = useAdapters ? .query(query) : nil
+        if useAdapters, let given {
+            let n = config.adapter.n
+            input = .coefficients(Dictionary(uniqueKeysWithValues: adapters.layers.enumerated().map { i, layer in
+                (ObjectIdentifier(layer.adapter), given.sliced(axis: 1, i..<(i + 1)).reshaped([b, n]))
+            }))
+        }
         let x = try FlowMatching.sample(steps: steps, imageSeqLen: batch.target.shape[1], initialNoise: noise) { x, t in
-            batch.velocity(base, x: x, t: Tensor.full([b], t), guidance: g, query: useAdapters ? query : nil)
+            batch.velocity(base, x: x, t: Tensor.full([b], t), guidance: g, adapters: input)
         }
         let made = try batch.images(from: x, codec: codec)
-        let coefficients = self.coefficients(query)
         return made.enumerated().map { i, grid in
             let bSize = triplets[i].b
             return Edit(bPrime: AnalogyGrid.bottomRight(grid).resized(width: bSize.width, height: bSize.height), grid: grid,
