@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN := env -u OPENBLAS_CORETYPE
 LORWEB := .build/release/lorweb
 
-.PHONY: deps build release demo test notebooks bench fuzz clean
+.PHONY: deps build release demo test notebooks bench fuzz sanitize clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
