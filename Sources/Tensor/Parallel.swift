@@ -43,18 +43,39 @@ public enum Runtime {
     }
 }
 
-/// Splits `0..<count` into at most `Runtime.threads` contiguous chunks of at least `grain`
-/// items and runs `body` on each chunk, in parallel when there is more than one.
+/// Splits `0..<count` into contiguous chunks of at least `grain` items and runs `body` on each,
+/// spread over `Runtime.threads` threads when there is more than one chunk. Chunks are handed
+/// out in order to whichever thread is free, a few per thread: on a shared machine a preempted
+/// thread then delays one small chunk instead of a fixed half of the work. Which thread runs a
+/// chunk, and how many chunks there are, never changes any output element's arithmetic.
 @inlinable
 public func parallelFor(_ count: Int, grain: Int = 4096, _ body: (Range<Int>) -> Void) {
     if count <= 0 { return }
-    let chunks = min(Runtime.threads, max(1, count / max(grain, 1)))
-    if chunks <= 1 {
+    let threads = Runtime.threads
+    let chunks = min(threads * 4, max(1, count / max(grain, 1)))
+    if threads <= 1 || chunks <= 1 {
         body(0..<count)
         return
     }
-    DispatchQueue.concurrentPerform(iterations: chunks) { c in
-        let lo = count * c / chunks, hi = count * (c + 1) / chunks
-        body(lo..<hi)
+    let queue = ChunkQueue(chunks)
+    DispatchQueue.concurrentPerform(iterations: min(threads, chunks)) { _ in
+        while let c = queue.next() { body(count * c / chunks ..< count * (c + 1) / chunks) }
+    }
+}
+
+/// The next unclaimed chunk index, for `parallelFor`'s threads.
+public final class ChunkQueue: @unchecked Sendable {
+    private var claimed = 0
+    private let total: Int
+    private let lock = NSLock()
+
+    public init(_ total: Int) { self.total = total }
+
+    public func next() -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard claimed < total else { return nil }
+        claimed += 1
+        return claimed - 1
     }
 }
