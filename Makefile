@@ -3,12 +3,12 @@
 # OPENBLAS_CORETYPE unset: some machines preset it to Haswell, which halves sgemm speed.
 
 SHELL := /bin/bash
-APT_PACKAGES := libopenblas-dev liblapacke-dev libpng-dev libgraphviz-dev libjpeg62-turbo-dev pkg-config
+APT_PACKAGES := libopenblas-dev liblapacke-dev libpng-dev libgraphviz-dev libcairo2-dev libjpeg62-turbo-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN := env -u OPENBLAS_CORETYPE
 LORWEB := .build/release/lorweb
 
-.PHONY: deps build release demo test bench fuzz sanitize clean
+.PHONY: deps build release demo test notebooks bench fuzz sanitize clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -26,20 +26,40 @@ build: deps
 release: deps
 	swift build -c release --product lorweb
 
-# Until the LoRWeB pipeline lands, the main job is the kernel benchmark.
+DEMO := demo-out
+
+# The main job on the shipped default model (models/small-world/lorweb): edit the shipped example
+# triplets, then score it on a small unseen subset of a freshly generated small world.
 demo: release
-	@echo "make demo: the training/inference pipeline is not built yet; running 'lorweb bench ops' instead."
-	$(RUN) $(LORWEB) bench ops
+	@mkdir -p $(DEMO)/edits
+	$(RUN) $(LORWEB) edit --triplets models/small-world/examples/triplets.csv --out-dir $(DEMO)/edits
+	$(RUN) $(LORWEB) synth --out $(DEMO)/smallworld --force
+	$(RUN) $(LORWEB) eval --data $(DEMO)/smallworld --split unseen --limit-per-task 1 --out $(DEMO)/eval_unseen.json
+	@echo "make demo: results in $(CURDIR)/$(DEMO) (edits/, eval_unseen.json, eval_unseen.png)"
 
 test: deps
 	$(RUN) swift build --build-tests
 	$(RUN) swift test --skip-build
+	$(MAKE) notebooks
 
+# Executes notebooks/*.ipynb headlessly on the shipped models (LORWEB_MODEL / LORWEB_SINGLE_MODEL
+# override them); the Python packages come from PyPI when missing.
+NOTEBOOK_PACKAGES := nbclient nbformat ipykernel numpy pandas matplotlib pillow
+notebooks: release
+	@python3 -c "import nbclient, nbformat, ipykernel, numpy, pandas, matplotlib, PIL" 2>/dev/null \
+	  || python3 -m pip install --quiet $(NOTEBOOK_PACKAGES) \
+	  || { echo "pip install failed for: $(NOTEBOOK_PACKAGES)" >&2; exit 1; }
+	$(RUN) LORWEB_BIN=$(CURDIR)/$(LORWEB) python3 tools/run_notebooks.py
+
+# lorweb alone; `python3 tools/peer/compare.py` runs it side by side with PyTorch (needs torch).
 bench: release
-	$(RUN) $(LORWEB) bench ops --threads 1
-	$(RUN) $(LORWEB) bench model --threads 1
-	$(RUN) $(LORWEB) bench ops --threads 2
-	$(RUN) $(LORWEB) bench model --threads 2
+	for t in 1 2; do \
+	  $(RUN) $(LORWEB) bench ops --threads $$t && \
+	  $(RUN) $(LORWEB) bench train-step --threads $$t && \
+	  $(RUN) $(LORWEB) bench edit --threads $$t && \
+	  $(RUN) $(LORWEB) bench clip --threads $$t && \
+	  $(RUN) $(LORWEB) bench analysis --threads $$t || exit 1; \
+	done
 
 # libFuzzer harnesses (Fuzz/, a separate package) for every reader of untrusted input, each run
 # FUZZ_SECONDS at nice 19; findings go to Fuzz/.build/findings/<harness>/. SwiftPM passes its two

@@ -20,21 +20,25 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CLAPACKE", path: "Sources/CLAPACKE"),
         .systemLibrary(name: "CGraphviz", path: "Sources/CGraphviz"),
+        .systemLibrary(name: "CCairo", path: "Sources/CCairo"),
         // libpng and libjpeg report errors by longjmp, which Swift cannot catch: this C shim
         // contains it and returns error codes with the library's message.
         .target(name: "CImageIO", linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
+        // Softmax exponentials built for AVX-512/AVX2 as well (Swift code compiles for baseline SSE), picked at run time.
+        .target(name: "CKernels"),
 
         // MARK: - Libraries (dependencies point one way: Tensor <- ... <- lorweb)
-        .target(name: "Tensor", dependencies: ["CBLAS", "CLAPACKE"]),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CLAPACKE", "CKernels"]),
         .target(name: "Formats", dependencies: ["Tensor", "CImageIO", "Yams"]),
         .target(name: "Models", dependencies: ["Tensor", "Formats"]),
         .target(name: "Pipeline", dependencies: ["Tensor", "Formats", "Models"]),
-        .target(name: "Analysis", dependencies: ["Tensor", "Formats", "Models", "Pipeline", "CGraphviz"]),
+        .target(name: "Figures", dependencies: ["Formats", "CCairo"]),
+        .target(name: "Analysis", dependencies: ["Tensor", "Formats", "Models", "Pipeline", "Figures", "CGraphviz"]),
 
         // MARK: - Command-line tool
         .executableTarget(
             name: "lorweb",
-            dependencies: ["Tensor", "Formats", "Models", "Pipeline", "Analysis", "CBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Tensor", "Formats", "Models", "Pipeline", "Analysis", "Figures", "CBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // MARK: - Tests
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
@@ -44,6 +48,7 @@ let package = Package(
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Models", "Formats", "Tensor"]),
         // Runs the built `lorweb` binary: the bad-input catalogue, kill/resume, determinism.
         .testTarget(name: "CLITests", dependencies: ["Pipeline", "Formats", "Tensor"]),
+        .testTarget(name: "FiguresTests", dependencies: ["Figures", "Formats"]),
     ],
     swiftLanguageModes: [.v5]
 )

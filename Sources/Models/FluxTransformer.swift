@@ -100,15 +100,6 @@ func timestepEmbedding(_ t: Tensor, dim: Int = 256) -> Tensor {
     return out
 }
 
-/// AdaLN modulation x * (1 + scale) + shift with per-sample [B, C] scale/shift over [B, L, C].
-func modulate(_ x: Tensor, shift: Tensor, scale: Tensor) -> Tensor {
-    let b = scale.shape[0], c = scale.shape[1]
-    return x * (scale.reshaped([b, 1, c]) + 1) + shift.reshaped([b, 1, c])
-}
-
-/// Per-sample gate [B, C] over [B, L, C].
-func gated(_ gate: Tensor, _ x: Tensor) -> Tensor { gate.reshaped([gate.shape[0], 1, gate.shape[1]]) * x }
-
 // MARK: - Embedders
 
 /// diffusers TimestepEmbedding / PixArtAlphaTextProjection: linear_1, SiLU, linear_2.
@@ -183,23 +174,23 @@ final class FluxAttention {
     /// Single stream: attention over `x` [B, L, C] (text already prepended). Dual stream: image
     /// `x` [B, S, C] and text `context` [B, T, C], text first in the joint sequence; returns
     /// (image, text) outputs after their output projections.
-    func callAsFunction(_ x: Tensor, context: Tensor?, rope: (cos: Tensor, sin: Tensor), query: Tensor?) -> (Tensor, Tensor?) {
-        var q = headNorm(normQ, toQ(x, query: query))
-        var k = headNorm(normK, toK(x, query: query))
-        var v = toV(x, query: query)
+    func callAsFunction(_ x: Tensor, context: Tensor?, rope: (cos: Tensor, sin: Tensor), adapters input: AdapterInput?) -> (Tensor, Tensor?) {
+        var q = headNorm(normQ, toQ(x, adapters: input))
+        var k = headNorm(normK, toK(x, adapters: input))
+        var v = toV(x, adapters: input)
         var textLength = 0
         if let context, let addQ, let addK, let addV, let normAddedQ, let normAddedK {
             textLength = context.shape[1]
-            q = Tensor.concat([headNorm(normAddedQ, addQ(context, query: query)), q], axis: 1)   // [B, T+S, C]
-            k = Tensor.concat([headNorm(normAddedK, addK(context, query: query)), k], axis: 1)
-            v = Tensor.concat([addV(context, query: query), v], axis: 1)
+            q = Tensor.concat([headNorm(normAddedQ, addQ(context, adapters: input)), q], axis: 1)   // [B, T+S, C]
+            k = Tensor.concat([headNorm(normAddedK, addK(context, adapters: input)), k], axis: 1)
+            v = Tensor.concat([addV(context, adapters: input), v], axis: 1)
         }
         q = q.applyingRoPE(cos: rope.cos, sin: rope.sin, heads: heads)
         k = k.applyingRoPE(cos: rope.cos, sin: rope.sin, heads: heads)
         let out = scaledDotProductAttention(q, k, v, heads: heads)
         guard let toOut, let toAddOut, context != nil else { return (out, nil) }
         let parts = out.split([textLength, out.shape[1] - textLength], axis: 1)
-        return (toOut(parts[1], query: query), toAddOut(parts[0], query: query))
+        return (toOut(parts[1], adapters: input), toAddOut(parts[0], adapters: input))
     }
 }
 
@@ -210,8 +201,8 @@ final class FeedForward {
         proj = try Linear(p.scoped("net.0.proj"), dim, 4 * dim)
         out = try Linear(p.scoped("net.2"), 4 * dim, dim)
     }
-    func callAsFunction(_ x: Tensor, query: Tensor?) -> Tensor {
-        out(proj(x, query: query).gelu(approximate: true), query: query)
+    func callAsFunction(_ x: Tensor, adapters input: AdapterInput?) -> Tensor {
+        out(proj(x, adapters: input).gelu(approximate: true), adapters: input)
     }
 }
 
@@ -241,17 +232,18 @@ final class FluxDoubleBlock {
         ]
     }
 
-    func callAsFunction(_ x: Tensor, context: Tensor, temb: Tensor, rope: (cos: Tensor, sin: Tensor), query: Tensor?) -> (Tensor, Tensor) {
-        let m = norm1(temb.silu(), query: query).chunked(6, axis: 1)          // shift, scale, gate (msa); shift, scale, gate (mlp)
-        let mc = norm1Context(temb.silu(), query: query).chunked(6, axis: 1)
-        let nx = modulate(x.layerNorm(eps: 1e-6), shift: m[0], scale: m[1])
-        let nc = modulate(context.layerNorm(eps: 1e-6), shift: mc[0], scale: mc[1])
-        let (attnX, attnC) = attn(nx, context: nc, rope: rope, query: query)
+    func callAsFunction(_ x: Tensor, context: Tensor, temb: Tensor, rope: (cos: Tensor, sin: Tensor), adapters input: AdapterInput?) -> (Tensor, Tensor) {
+        let m = norm1(temb.silu(), adapters: input).chunked(6, axis: 1)          // shift, scale, gate (msa); shift, scale, gate (mlp)
+        let mc = norm1Context(temb.silu(), adapters: input).chunked(6, axis: 1)
+        // AdaLN: x * (1 + scale) + shift after a plain layer norm, branches gated, per sample.
+        let nx = x.layerNormModulated(shift: m[0], scale: m[1])
+        let nc = context.layerNormModulated(shift: mc[0], scale: mc[1])
+        let (attnX, attnC) = attn(nx, context: nc, rope: rope, adapters: input)
 
-        var x = x + gated(m[2], attnX)
-        x = x + gated(m[5], ff(modulate(x.layerNorm(eps: 1e-6), shift: m[3], scale: m[4]), query: query))
-        var c = context + gated(mc[2], attnC!)
-        c = c + gated(mc[5], ffContext(modulate(c.layerNorm(eps: 1e-6), shift: mc[3], scale: mc[4]), query: query))
+        var x = x.addingGated(m[2], attnX)
+        x = x.addingGated(m[5], ff(x.layerNormModulated(shift: m[3], scale: m[4]), adapters: input))
+        var c = context.addingGated(mc[2], attnC!)
+        c = c.addingGated(mc[5], ffContext(c.layerNormModulated(shift: mc[3], scale: mc[4]), adapters: input))
         return (x, c)
     }
 }
@@ -275,12 +267,12 @@ final class FluxSingleBlock {
         attn.linears.map { ("attn." + $0.0, $0.1) } + [("proj_mlp", projMLP), ("proj_out", projOut), ("norm.linear", norm)]
     }
 
-    func callAsFunction(_ x: Tensor, temb: Tensor, rope: (cos: Tensor, sin: Tensor), query: Tensor?) -> Tensor {
-        let m = norm(temb.silu(), query: query).chunked(3, axis: 1)            // shift, scale, gate
-        let nx = modulate(x.layerNorm(eps: 1e-6), shift: m[0], scale: m[1])
-        let mlp = projMLP(nx, query: query).gelu(approximate: true)
-        let (attnOut, _) = attn(nx, context: nil, rope: rope, query: query)
-        return x + gated(m[2], projOut(Tensor.concat([attnOut, mlp], axis: 2), query: query))
+    func callAsFunction(_ x: Tensor, temb: Tensor, rope: (cos: Tensor, sin: Tensor), adapters input: AdapterInput?) -> Tensor {
+        let m = norm(temb.silu(), adapters: input).chunked(3, axis: 1)            // shift, scale, gate
+        let nx = x.layerNormModulated(shift: m[0], scale: m[1])
+        let mlp = projMLP(nx, adapters: input).gelu(approximate: true)
+        let (attnOut, _) = attn(nx, context: nil, rope: rope, adapters: input)
+        return x.addingGated(m[2], projOut(Tensor.concat([attnOut, mlp], axis: 2), adapters: input))
     }
 }
 
@@ -327,18 +319,27 @@ public final class FluxTransformer {
                                timestep: Tensor, guidance: Tensor?, imgIds: Tensor, txtIds: Tensor,
                                query: Tensor? = nil) -> Tensor
     {
+        self(hiddenStates: hiddenStates, encoderHiddenStates: encoderHiddenStates, pooledProjections: pooledProjections,
+             timestep: timestep, guidance: guidance, imgIds: imgIds, txtIds: txtIds, adapters: query.map(AdapterInput.query))
+    }
+
+    /// The same with the adapters mixed by a query or by given coefficients (nil: base model alone).
+    public func callAsFunction(hiddenStates: Tensor, encoderHiddenStates: Tensor, pooledProjections: Tensor,
+                               timestep: Tensor, guidance: Tensor?, imgIds: Tensor, txtIds: Tensor,
+                               adapters input: AdapterInput?) -> Tensor
+    {
         let c = config, textLength = encoderHiddenStates.shape[1]
         let temb = timeTextEmbed(timestep: timestep * 1000, guidance: guidance.map { $0 * 1000 }, pooled: pooledProjections)
         let rope = RoPE.frequencies(ids: Tensor.concat([txtIds, imgIds], axis: 0), axesDim: c.axesDimsRope)
 
         var x = xEmbedder(hiddenStates)                 // [B, S, C]
         var ctx = contextEmbedder(encoderHiddenStates)   // [B, T, C]
-        for block in doubleBlocks { (x, ctx) = block(x, context: ctx, temb: temb, rope: rope, query: query) }
+        for block in doubleBlocks { (x, ctx) = block(x, context: ctx, temb: temb, rope: rope, adapters: input) }
         var joint = Tensor.concat([ctx, x], axis: 1)     // [B, T+S, C]
-        for block in singleBlocks { joint = block(joint, temb: temb, rope: rope, query: query) }
+        for block in singleBlocks { joint = block(joint, temb: temb, rope: rope, adapters: input) }
         x = joint.sliced(axis: 1, textLength..<joint.shape[1])
 
         let m = normOut(temb.silu()).chunked(2, axis: 1)   // AdaLayerNormContinuous: scale first, then shift
-        return projOut(modulate(x.layerNorm(eps: 1e-6), shift: m[1], scale: m[0]))
+        return projOut(x.layerNormModulated(shift: m[1], scale: m[0]))
     }
 }

@@ -4,6 +4,16 @@ import Tensor
 // The building blocks shared by the models, each holding the tensors of one upstream module
 // under its upstream key names (`weight`, `bias`), initialised as PyTorch initialises them.
 
+/// What the LoRA-basis adapters of a forward pass mix by: the analogy's query, from which every
+/// adapter computes its own coefficients (training, editing), or coefficients fixed per adapter,
+/// keyed by the adapter's identity (interpolating between analogies, probing single elements).
+public enum AdapterInput {
+    /// [B, qdim]
+    case query(Tensor)
+    /// [B, n] per adapter; every attached adapter must have an entry.
+    case coefficients([ObjectIdentifier: Tensor])
+}
+
 /// torch.nn.Linear: weight [out, in], optional bias [out]; y = x W^T + b, plus the output of
 /// a LoRA-basis adapter when one is attached and a query is given.
 public final class Linear {
@@ -22,9 +32,17 @@ public final class Linear {
     public var outFeatures: Int { weight.shape[0] }
 
     public func callAsFunction(_ x: Tensor, query: Tensor? = nil) -> Tensor {
-        let y = x.linear(weight, bias)
-        guard let adapter, let query else { return y }
-        return y + adapter(x, query: query)
+        self(x, adapters: query.map(AdapterInput.query))
+    }
+
+    public func callAsFunction(_ x: Tensor, adapters input: AdapterInput?) -> Tensor {
+        guard let adapter, let input else { return x.linear(weight, bias) }
+        switch input {
+        case .query(let query): return adapter.adapted(x, weight: weight, bias: bias, coefficients: adapter.coefficients(query))
+        case .coefficients(let table):
+            guard let alpha = table[ObjectIdentifier(adapter)] else { preconditionFailure("no coefficients given for an attached adapter") }
+            return adapter.adapted(x, weight: weight, bias: bias, coefficients: alpha)
+        }
     }
 }
 

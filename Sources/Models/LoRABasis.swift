@@ -84,4 +84,14 @@ public final class LoRABasis {
     public func callAsFunction(_ x: Tensor, query: Tensor) -> Tensor {
         delta(x, coefficients: coefficients(query))
     }
+
+    /// The adapted layer's whole output W x + b + delta(x) for coefficients [B, n], as one fused
+    /// op (same values as `linear` plus `delta`; what the models run).
+    public func adapted(_ x: Tensor, weight: Tensor, bias: Tensor?, coefficients alpha: Tensor) -> Tensor {
+        let c = config, b = x.shape[0], inF = loraA.shape[1], outF = loraB.shape[2]
+        precondition(alpha.shape == [b, c.n], "coefficients \(alpha.shape) do not match batch \(b) and n \(c.n)")
+        let channelScale = alpha.reshaped([b, c.n, 1]).expanded(to: [b, c.n, c.r]).reshaped([b, c.n * c.r]) * c.scale
+        return x.loraLinear(weight: weight, bias: bias, a: loraA.permuted([1, 0, 2]).reshaped([inF, c.n * c.r]),
+                            b: loraB.reshaped([c.n * c.r, outF]), scale: channelScale)
+    }
 }

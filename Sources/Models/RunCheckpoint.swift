@@ -14,14 +14,24 @@ public struct RunConfig: Codable, Equatable {
     public var base: FluxConfig
     /// The frozen image encoder's config, when the run used a CLIP-architecture encoder.
     public var encoder: CLIPVisionConfig?
+    /// Where the frozen base transformer and image encoder are (diffusers / Hugging Face
+    /// folders), relative to the run folder unless absolute; nil when not recorded.
+    public var basePath: String?
+    public var encoderPath: String?
+    /// Grids are generated at about this many pixels squared (nil: the pipeline's default).
+    public var gridResolution: Int?
     /// Free-form provenance (training recipe, data, steps, lorweb version).
     public var info: [String: String]
 
-    public init(adapter: LoRABasisConfig, queryMode: QueryMode, base: FluxConfig, encoder: CLIPVisionConfig?, info: [String: String] = [:]) {
-        self.adapter = adapter; self.queryMode = queryMode; self.base = base; self.encoder = encoder; self.info = info
+    public init(adapter: LoRABasisConfig, queryMode: QueryMode, base: FluxConfig, encoder: CLIPVisionConfig?,
+                basePath: String? = nil, encoderPath: String? = nil, info: [String: String] = [:]) {
+        self.adapter = adapter; self.queryMode = queryMode; self.base = base; self.encoder = encoder
+        self.basePath = basePath; self.encoderPath = encoderPath; self.info = info
     }
 
-    enum CodingKeys: String, CodingKey { case adapter, queryMode = "query_mode", base, encoder, info }
+    enum CodingKeys: String, CodingKey {
+        case adapter, queryMode = "query_mode", base, encoder, basePath = "base_path", encoderPath = "encoder_path", gridResolution = "grid_resolution", info
+    }
 }
 
 public enum RunCheckpoint {

@@ -44,8 +44,13 @@ public struct KontextBatch {
     /// The transformer's velocity for the target tokens of the noisy state `x` [B, St, C] at
     /// times `t` [B] in [0, 1], with guidance `guidance` [B] and an optional LoRWeB query.
     public func velocity(_ model: FluxTransformer, x: Tensor, t: Tensor, guidance: Tensor?, query: Tensor? = nil) -> Tensor {
+        velocity(model, x: x, t: t, guidance: guidance, adapters: query.map(AdapterInput.query))
+    }
+
+    /// The same with the adapters mixed by a query or by given coefficients.
+    public func velocity(_ model: FluxTransformer, x: Tensor, t: Tensor, guidance: Tensor?, adapters: AdapterInput?) -> Tensor {
         let out = model(hiddenStates: Tensor.concat([x, context], axis: 1), encoderHiddenStates: text,
-                        pooledProjections: pooled, timestep: t, guidance: guidance, imgIds: imgIds, txtIds: txtIds, query: query)
+                        pooledProjections: pooled, timestep: t, guidance: guidance, imgIds: imgIds, txtIds: txtIds, adapters: adapters)
         return out.sliced(axis: 1, 0..<x.shape[1])
     }
 

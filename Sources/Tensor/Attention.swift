@@ -13,9 +13,16 @@ import Foundation
 // element is written by exactly one unit with a fixed order of accumulation. Results are bit-identical for any
 // `Runtime.threads`.
 
-/// Query rows per score block: small enough that a [tile, Sk] block stays in cache-sized scratch
-/// at Flux sequence lengths, large enough that the products stay efficient.
-let attentionRowTile = 128
+/// Most query rows per score block: small enough that a [tile, Sk] block stays in cache-sized
+/// scratch at Flux sequence lengths, large enough that the products stay efficient.
+let attentionRowTile = 192
+
+/// Rows per tile for `sq` queries: the fewest tiles of at most `attentionRowTile` rows, of equal
+/// size (144 queries make one tile, not 128 + 16: a 16-row product runs at a fraction of the rate).
+func attentionTileRows(_ sq: Int) -> Int {
+    let tiles = Swift.max(1, (sq + attentionRowTile - 1) / attentionRowTile)
+    return Swift.max(1, (sq + tiles - 1) / tiles)
+}
 
 extension Shape {
     /// Checks q [B, Sq, H*D], k and v [B, Sk, H*D] and returns the sizes attention works with.
@@ -60,7 +67,7 @@ public func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, hea
     let (batch, sq, sk, d) = (dims.batch, dims.queries, dims.keys, dims.headDim)
     let width = heads * d
     let scale = scale ?? 1 / Float(d).squareRoot()
-    let tiles = (sq + attentionRowTile - 1) / attentionRowTile
+    let tileRows = attentionTileRows(sq), tiles = (sq + tileRows - 1) / tileRows
 
     let out = Tensor(uninitialized: q.shape)  // [B, Sq, H*D]
     let lse = Tensor(uninitialized: [batch, heads, sq])
@@ -69,12 +76,13 @@ public func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, hea
     // One unit = one row tile of one (batch, head): enough units to fill the cores even for a
     // single head, and each writes its own output rows and logsumexps.
     parallelFor(batch * heads * tiles, grain: 1) { units in
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: min(attentionRowTile, sq) * sk)
-        defer { scores.deallocate() }
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * sk)
+        let inverseSums = UnsafeMutablePointer<Float>.allocate(capacity: tileRows)
+        defer { scores.deallocate(); inverseSums.deallocate() }
         for unit in units {
             let (bh, tile) = unit.quotientAndRemainder(dividingBy: tiles)
             let (b, h) = bh.quotientAndRemainder(dividingBy: heads)
-            let row0 = tile * attentionRowTile, rows = min(attentionRowTile, sq - row0)
+            let row0 = tile * tileRows, rows = min(tileRows, sq - row0)
             let qh = pq + (b * sq + row0) * width + h * d
             let kh = pk + b * sk * width + h * d, vh = pv + b * sk * width + h * d
             // [rows, Sk] = scale * Q_h K_h^T
@@ -82,20 +90,19 @@ public func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, hea
                   scores, ldc: sk)
             for i in 0..<rows {
                 let s = scores + i * sk
-                var m = -Float.infinity
-                for j in 0..<sk { m = max(m, s[j]) }
-                var z: Float = 0
-                // Exponentiate, then sum, in separate loops: a loop that also accumulates a float
-                // cannot be vectorised (the sum's order is fixed), and then neither is its exp.
-                for j in 0..<sk { s[j] = fastExp(s[j] - m) }
-                for j in 0..<sk { z += s[j] }
-                let inv = 1 / z
-                for j in 0..<sk { s[j] *= inv }
+                let m = rowMax(s, sk)
+                let z = expShiftedSum(s, sk, shift: m)
+                inverseSums[i] = 1 / z
                 pl[bh * sq + row0 + i] = m + Foundation.log(z)
             }
-            // [rows, D] = P V_h, written straight into head h's columns of the output.
-            sgemm(false, false, m: rows, n: d, k: sk, scores, lda: sk, vh, ldb: width,
-                  po + (b * sq + row0) * width + h * d, ldc: width)
+            // [rows, D] = P V_h, written straight into head h's columns of the output. The
+            // softmax's 1/z is applied to the D outputs of a row rather than its Sk scores.
+            let oh = po + (b * sq + row0) * width + h * d
+            sgemm(false, false, m: rows, n: d, k: sk, scores, lda: sk, vh, ldb: width, oh, ldc: width)
+            for i in 0..<rows {
+                let o = oh + i * width, inv = inverseSums[i]
+                for c in 0..<d { o[c] *= inv }
+            }
         }
     }
 
@@ -116,7 +123,7 @@ public func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, hea
         // and one unit summing its tiles in order keeps that sum race-free and deterministic
         // (the price: with a single (batch, head) pair the backward runs on one core).
         parallelFor(batch * heads, grain: 1) { units in
-            let blockSize = min(attentionRowTile, sq) * sk
+            let blockSize = tileRows * sk
             let p = UnsafeMutablePointer<Float>.allocate(capacity: blockSize)
             let ds = needScores ? UnsafeMutablePointer<Float>.allocate(capacity: blockSize) : nil
             defer { p.deallocate(); ds?.deallocate() }
@@ -124,14 +131,13 @@ public func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, hea
                 let (b, h) = bh.quotientAndRemainder(dividingBy: heads)
                 let kh = pk + b * sk * width + h * d, vh = pv + b * sk * width + h * d
                 for tile in 0..<tiles {
-                    let row0 = tile * attentionRowTile, rows = min(attentionRowTile, sq - row0)
+                    let row0 = tile * tileRows, rows = min(tileRows, sq - row0)
                     let head = (b * sq + row0) * width + h * d  // offset of this tile in q, dO, O, dQ
                     // P = exp(scale * Q K^T - lse), recomputed: [rows, Sk]
                     sgemm(false, true, m: rows, n: sk, k: d, alpha: scale, pq + head, lda: width,
                           kh, ldb: width, p, ldc: sk)
                     for i in 0..<rows {
-                        let s = p + i * sk, l = pl[bh * sq + row0 + i]
-                        for j in 0..<sk { s[j] = fastExp(s[j] - l) }
+                        expShifted(p + i * sk, sk, shift: pl[bh * sq + row0 + i])
                     }
                     // dV_h += P^T dO: [Sk, D]
                     if let pdv {

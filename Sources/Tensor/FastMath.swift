@@ -1,3 +1,5 @@
+import CKernels
+
 // exp as straight-line Float arithmetic, so that loops calling it vectorise: libm's expf and
 // tanhf are opaque calls, and in the small model's GELU/softmax they took half of a forward.
 
@@ -31,3 +33,16 @@ public func fastExp(_ x: Float) -> Float {
 /// public `tanh()` op keeps libm; the GELU approximation only needs absolute accuracy).
 @inline(__always)
 func fastTanh(_ x: Float) -> Float { 1 - 2 / (fastExp(2 * x) + 1) }
+
+/// x[j] = fastExp(x[j] - shift) for j < n, at the CPU's full vector width (Sources/CKernels: the
+/// same arithmetic, bit for bit), returning the sum of the results in index order.
+@inline(__always)
+func expShiftedSum(_ x: UnsafeMutablePointer<Float>, _ n: Int, shift: Float) -> Float { lorweb_exp_shifted_sum(x, n, shift) }
+
+/// x[j] = fastExp(x[j] - shift) for j < n, at the CPU's full vector width.
+@inline(__always)
+func expShifted(_ x: UnsafeMutablePointer<Float>, _ n: Int, shift: Float) { lorweb_exp_shifted(x, n, shift) }
+
+/// The largest of x[0..<n] (NaN skipped, as Swift.max skips it), at full vector width.
+@inline(__always)
+func rowMax(_ x: UnsafePointer<Float>, _ n: Int) -> Float { lorweb_max(x, n) }

@@ -80,10 +80,10 @@ extension Tensor {
         }
         let out = Tensor(uninitialized: shape)
         Tensor.rotatePairs(self, into: out, cos: cos, sin: sin, heads: heads, inverse: false)
-        let x = self
-        return out.recorded([x]) { g in
+        let inShape = shape
+        return out.recorded([self]) { g in
             // The transpose of a rotation by theta is the rotation by -theta.
-            let dx = Tensor(uninitialized: x.shape)
+            let dx = Tensor(uninitialized: inShape)
             Tensor.rotatePairs(g, into: dx, cos: cos, sin: sin, heads: heads, inverse: true)
             return [dx]
         }

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 // Activations and softmax as single fused passes, each with its analytic derivative.
@@ -29,12 +30,17 @@ extension Tensor {
     /// GELU: exact 0.5 x (1 + erf(x / sqrt 2)), or PyTorch's tanh approximation.
     public func gelu(approximate: Bool = false) -> Tensor {
         if approximate {
-            let c: Float = 0.7978845608028654, k: Float = 0.044715
-            return Tensor.map(self) { x in 0.5 * x * (1 + fastTanh(c * (x + k * x * x * x))) }.recorded([self]) { g in
-                [Tensor.zipMap(g, self) { g, x in
-                    let t = fastTanh(c * (x + k * x * x * x))
-                    return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * k * x * x))
-                }]
+            // 0.5 x (1 + tanh(c (x + k x^3))), c = sqrt(2 / pi), k = 0.044715, and its derivative
+            // g (0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 k x^2)), vectorised in Sources/CKernels.
+            let y = Tensor(uninitialized: shape), px = data, py = y.data
+            parallelFor(count, grain: 1 << 14) { r in lorweb_gelu_tanh(px + r.lowerBound, py + r.lowerBound, r.count) }
+            let x = self
+            return y.recorded([x]) { g in
+                let dx = Tensor(uninitialized: x.shape), px = x.data, pg = g.data, pd = dx.data
+                parallelFor(x.count, grain: 1 << 14) { r in
+                    lorweb_gelu_tanh_grad(px + r.lowerBound, pg + r.lowerBound, pd + r.lowerBound, r.count)
+                }
+                return [dx]
             }
         }
         return Tensor.map(self) { x in 0.5 * x * (1 + erff(x * 0.7071067811865476)) }.recorded([self]) { g in

@@ -94,23 +94,28 @@ extension Tensor {
     public func expanded(to target: [Int]) -> Tensor {
         if shape == target { return self }
         precondition((try? Shape.broadcast(shape, target)) == target, "cannot expand \(shape) to \(target)")
+        let own = shape
         return Tensor.stridedCopy(self, shape: target, strides: Tensor.broadcastStrides(shape, to: target))
-            .recorded([self]) { g in [g.sumTo(self.shape)] }
+            .recorded([self]) { g in [g.sumTo(own)] }
     }
 }
 
 // MARK: - Arithmetic
 
 extension Tensor {
+    // + and - keep only shapes and flags for backward, not the operands: holding them would keep
+    // every residual stream's summands alive until backward reaches them.
     public static func + (a: Tensor, b: Tensor) -> Tensor {
-        broadcastMap(a, b, +).recorded([a, b]) { g in
-            [a.requiresGrad ? g.sumTo(a.shape) : nil, b.requiresGrad ? g.sumTo(b.shape) : nil]
+        let (shapeA, shapeB, needA, needB) = (a.shape, b.shape, a.requiresGrad, b.requiresGrad)
+        return broadcastMap(a, b, +).recorded([a, b]) { g in
+            [needA ? g.sumTo(shapeA) : nil, needB ? g.sumTo(shapeB) : nil]
         }
     }
 
     public static func - (a: Tensor, b: Tensor) -> Tensor {
-        broadcastMap(a, b, -).recorded([a, b]) { g in
-            [a.requiresGrad ? g.sumTo(a.shape) : nil, b.requiresGrad ? (-g).sumTo(b.shape) : nil]
+        let (shapeA, shapeB, needA, needB) = (a.shape, b.shape, a.requiresGrad, b.requiresGrad)
+        return broadcastMap(a, b, -).recorded([a, b]) { g in
+            [needA ? g.sumTo(shapeA) : nil, needB ? (-g).sumTo(shapeB) : nil]
         }
     }
 

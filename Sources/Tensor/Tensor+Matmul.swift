@@ -129,16 +129,17 @@ extension Tensor {
         let out = Tensor(uninitialized: Array(shape.dropLast()) + [outF])
         sgemm(false, true, m: rows, n: outF, k: inF, data, lda: inF, weight.data, ldb: inF, out.data, ldc: outF,
               bias: bias?.data)
-        let x = self
-        let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
+        let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
+        // The input is kept only for a weight gradient: a frozen layer's backward needs the weight alone.
+        let saved = weight.requiresGrad ? self.detached() : nil, inShape = shape, needX = requiresGrad
         return out.recorded(inputs) { g in
             var gx: Tensor? = nil, gw: Tensor? = nil, gbias: Tensor? = nil
-            if x.requiresGrad {
-                let t = Tensor(uninitialized: x.shape)
+            if needX {
+                let t = Tensor(uninitialized: inShape)
                 sgemm(false, false, m: rows, n: inF, k: outF, g.data, lda: outF, weight.data, ldb: inF, t.data, ldc: inF)
                 gx = t
             }
-            if weight.requiresGrad {
+            if let x = saved {
                 let t = Tensor(uninitialized: weight.shape)
                 sgemm(true, false, m: outF, n: inF, k: rows, g.data, lda: outF, x.data, ldb: inF, t.data, ldc: inF)
                 gw = t

@@ -120,11 +120,13 @@ extension Tensor {
             }
             start += p.shape[a]
         }
+        // Sizes and flags only: the parts themselves need not outlive the forward.
+        let needs = parts.map(\.requiresGrad)
         return out.recorded(parts) { g in
             var offset = 0
-            return parts.map { p in
-                defer { offset += p.shape[a] }
-                return p.requiresGrad ? g.sliced(axis: a, offset..<(offset + p.shape[a])) : nil
+            return zip(sizes, needs).map { size, need in
+                defer { offset += size }
+                return need ? g.sliced(axis: a, offset..<(offset + size)) : nil
             }
         }
     }

@@ -85,8 +85,8 @@ extension Tensor {
         var y = self.detached()
         for a in ax { y = Tensor.sumAxis(y, axis: a) }
         let out = Tensor(shape: reducedShape(ax, keepDims: keepDims), storage: y.storage, offset: y.offset)
-        let kept = reducedShape(ax, keepDims: true)
-        return out.recorded([self]) { g in [g.reshaped(kept).expanded(to: self.shape)] }
+        let kept = reducedShape(ax, keepDims: true), full = shape
+        return out.recorded([self]) { g in [g.reshaped(kept).expanded(to: full)] }
     }
 
     public func sum(axis: Int, keepDims: Bool = false) -> Tensor { sum(axes: [axis], keepDims: keepDims) }

@@ -17,24 +17,37 @@ struct Basis: ParsableCommand {
               gram.npy               [L, n, n] G_ij = <A_i B_i, A_j B_j>_F
               element_spectra.npy    [L, n, r] singular values of every A_i B_i
               element_norms.npy      [L, n]    ||A_i B_i||_F
+            and the figures (PNG + SVG): key_similarity (heatmap of --layer), key_similarity_per_layer (bars),
+            element_norms (sorted norms of a spread of layers), element_spectra (of --layer).
             """)
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "The authors' adapter .safetensors, or a lorweb run folder.") var model: String
     @Option(help: "Output folder.") var out: String
+    @Option(help: "The layer the heatmap and element spectra show (default: the first).") var layer: String?
 
     func run() throws {
         try global.apply()
         try reportingErrors {
             try checkOutput(out, inputs: [model])
             let stream = try AdapterStream(model: model, mixing: false)
+            let focus = try layerIndex(layer, in: stream.layers, model: model)
             let progress = ProgressLine(label: "basis", unit: "layers")
             let layers = try BasisReport.analyse(stream) { done, total in progress.update(done, total) }
             progress.finish()
             try BasisReport.write(layers, to: out)
-            print("\(layers.count) layers -> \(out)/layers.csv, key_similarity.npy, gram.npy, element_spectra.npy, element_norms.npy")
+            let figures = try AnalysisFigures.basis(layers, focus: focus, to: out)
+            print("\(layers.count) layers -> \(out)/layers.csv, key_similarity.npy, gram.npy, element_spectra.npy, element_norms.npy; "
+                  + "figures \(figures.joined(separator: ", ")) (.png, .svg)")
         }
     }
+}
+
+/// The index of layer `name` (nil: the first), or a one-line error naming an existing layer.
+func layerIndex(_ name: String?, in layers: [String], model: String) throws -> Int {
+    guard let name else { return 0 }
+    guard let i = layers.firstIndex(of: name) else { throw FormatError(model, "no adapted layer \(name) (e.g. \(layers[0]))") }
+    return i
 }
 
 struct SVD: ParsableCommand {
@@ -43,7 +56,8 @@ struct SVD: ParsableCommand {
         abstract: "Singular values of the mixed LoRA of every layer for given coefficients (never forming Delta W).",
         discussion: """
             --coeffs uniform | onehot:K | FILE.npy ([n] for every layer or [layers, n]).
-            Writes singular_values.npy [L, n*r] (descending per layer) and layers.txt (layer order) into --out.
+            Writes singular_values.npy [L, n*r] (descending per layer), layers.txt (layer order) and the figure
+            singular_values.png/.svg (spectra of a spread of layers, log scale) into --out.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -64,7 +78,8 @@ struct SVD: ParsableCommand {
             try AtomicFile.createFolder(out)
             try NPY.write(values, to: out + "/singular_values.npy")
             try AtomicFile.write(Data((layers.joined(separator: "\n") + "\n").utf8), to: out + "/layers.txt")
-            print("\(layers.count) layers -> \(out)/singular_values.npy \(values.shape)")
+            try AnalysisFigures.spectra(values, layers: layers, title: "Spectra of the mixed LoRAs (\(coeffs))").write(stem: out + "/singular_values")
+            print("\(layers.count) layers -> \(out)/singular_values.npy \(values.shape), singular_values.png/.svg")
         }
     }
 }

@@ -7,7 +7,7 @@ import Tensor
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks; numbers are meaningful only from a release build with OPENBLAS_CORETYPE unset.",
-        subcommands: [BenchOps.self, BenchModel.self])
+        subcommands: [BenchOps.self, BenchModel.self, BenchTrainStep.self, BenchEdit.self, BenchCLIP.self, BenchAnalysis.self])
 }
 
 /// One timed case: our op against raw `cblas_sgemm` on the same shapes in the same run.
@@ -54,27 +54,28 @@ struct BenchOps: ParsableCommand {
         var rng = RNG(seed: 0)
         var cases: [BenchCase] = []
 
-        // The small preset: batch 16 x 144 tokens (16 text + 64 target + 64 context), hidden 128, MLP 512.
+        // The small preset: batch 16 x 144 tokens (16 text + 64 target + 64 context), hidden 256
+        // (8 heads x 32), MLP 1024.
         // All of our cases run before any raw sgemm: OpenBLAS's own worker threads keep spinning
         // for a while after a threaded call and would steal the cores from the next measurement.
         let rows = 16 * 144
-        let linears = [("linear qkv 128->384", 128, 384), ("linear 128->128", 128, 128),
-                       ("linear mlp 128->512", 128, 512), ("linear mlp 512->128", 512, 128)]
+        let linears = [("linear 256->256", 256, 256), ("linear mlp 256->1024", 256, 1024),
+                       ("linear mlp 1024->256", 1024, 256), ("linear proj_out 1280->256", 1280, 256)]
         var ours: [(String, Double, Double)] = []
         for (name, inF, outF) in linears {
             let x = rng.normal([16, 144, inF]), w = rng.normal([outF, inF]), b = rng.normal([outF])
             ours.append((name + " [2304 rows]", 2.0 * Double(rows * inF * outF), medianMs(reps: reps) { _ = withNoGrad { x.linear(w, b) } }))
         }
-        let (q, k, v) = (rng.normal([16, 144, 128]), rng.normal([16, 144, 128]), rng.normal([16, 144, 128]))
-        let attnFlops = 2 * 2.0 * Double(16 * 4 * 144 * 144 * 32)
-        let attn = medianMs(reps: reps) { _ = withNoGrad { scaledDotProductAttention(q, k, v, heads: 4) } }
+        let (q, k, v) = (rng.normal([16, 144, 256]), rng.normal([16, 144, 256]), rng.normal([16, 144, 256]))
+        let attnFlops = 2 * 2.0 * Double(16 * 8 * 144 * 144 * 32)
+        let attn = medianMs(reps: reps) { _ = withNoGrad { scaledDotProductAttention(q, k, v, heads: 8) } }
         let a = rng.normal([1024, 1024]), bm = rng.normal([1024, 1024])
         let big = medianMs(reps: max(3, reps / 4)) { _ = withNoGrad { a.matmul(bm) } }
 
         for ((name, flops, ms), (_, inF, outF)) in zip(ours, linears) {
             cases.append(entry(name, flops, ms, rawSgemm(m: rows, n: outF, k: inF, transB: true, reps: reps)))
         }
-        cases.append(entry("attention 16x4 heads, 144x144x32", attnFlops, attn, rawAttention(reps: reps)))
+        cases.append(entry("attention 16x8 heads, 144x144x32", attnFlops, attn, rawAttention(reps: reps)))
         cases.append(entry("matmul 1024^3", 2.0 * 1024 * 1024 * 1024, big,
                            rawSgemm(m: 1024, n: 1024, k: 1024, transB: false, reps: max(3, reps / 4))))
 
@@ -112,7 +113,7 @@ struct BenchOps: ParsableCommand {
     /// cblas_sgemm calls on contiguous head blocks: attention's ceiling, softmax excluded.
     func rawAttention(reps: Int) -> Double {
         var rng = RNG(seed: 3)
-        let (bh, s, d) = (16 * 4, 144, 32)
+        let (bh, s, d) = (16 * 8, 144, 32)
         let q = rng.normal([bh, s, d]), k = rng.normal([bh, s, d]), v = rng.normal([bh, s, d])
         let scores = Tensor(uninitialized: [s, s]), out = Tensor(uninitialized: [bh, s, d])
         openblas_set_num_threads(Int32(Runtime.threads))

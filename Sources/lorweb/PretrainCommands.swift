@@ -54,7 +54,7 @@ struct PretrainBase: ParsableCommand {
         discussion: """
             Writes OUT/base (config.json + diffusion_pytorch_model.safetensors, diffusers layout) and, with --eval N,
             OUT/base/eval.json: mean PSNR of its edits on N seen text-describable triplets, N seen triplets of
-            families it never trained on, and N unseen held-out-family triplets. Defaults: 2000 steps, batch 16, lr 5e-4.
+            families it never trained on, and N unseen held-out-family triplets. Defaults: 1300 steps, batch 16, lr 1e-3.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -65,7 +65,7 @@ struct PretrainBase: ParsableCommand {
     func run() throws {
         try global.apply()
         try reportingErrors {
-            let o = try args.options(steps: 2000, batch: 16, lr: 5e-4)
+            let o = try args.options(steps: 1300, batch: 16, lr: 1e-3)
             try checkOutput(args.out, inputs: [args.data])
             let data = try SmallWorldDataset(folder: args.data)
             let start = Date()

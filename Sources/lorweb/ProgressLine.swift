@@ -25,7 +25,8 @@ final class ProgressLine {
         let now = DispatchTime.now().uptimeNanoseconds
         let rate = Double(done) / max(elapsed, 1e-9)
         let eta = rate > 0 ? Int((Double(total - done) / rate).rounded()) : 0
-        let line = "\(label) \(done)/\(total) \(unit), \(Int(rate))/s, ETA \(eta / 3600):\(String(format: "%02d:%02d", eta / 60 % 60, eta % 60))"
+        let rateText = rate < 10 ? String(format: "%.2f", rate) : String(Int(rate))
+        let line = "\(label) \(done)/\(total) \(unit), \(rateText)/s, ETA \(eta / 3600):\(String(format: "%02d:%02d", eta / 60 % 60, eta % 60))"
         if interactive {
             guard done == total || now - lastDraw > 100_000_000 else { return }
             lastDraw = now

@@ -34,7 +34,7 @@ func modelFolder(from fixture: String) throws -> String {
             Issue.record("expected a load error")
         } catch {
             let message = "\(error)"
-            #expect(message.contains("missing") && message.contains("x_embedder.weight") && message.contains("expected [128, 192]"))
+            #expect(message.contains("missing") && message.contains("x_embedder.weight") && message.contains("expected [256, 192]"))
             #expect(message.contains("unexpected") && message.contains("vision_model."))
         }
     }

@@ -27,4 +27,22 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         #expect(encoder.config == .smallWorld)
         check(encoder(try fixture("encoder_pixels")).imageEmbeds, try fixture("encoder_embeds"), "shipped encoder")
     }
+
+    @Test func baseMatchesDiffusers() throws {
+        let base = try FluxTransformer.load(repositoryRoot.appendingPathComponent("models/small-world/base").path)
+        #expect(base.config == .small)
+        let out = withNoGrad {
+            base(hiddenStates: try! fixture("base_hidden_states"), encoderHiddenStates: try! fixture("base_encoder_hidden_states"),
+                 pooledProjections: try! fixture("base_pooled_projections"), timestep: try! fixture("base_timestep"),
+                 guidance: try! fixture("base_guidance"), imgIds: try! fixture("base_img_ids"), txtIds: try! fixture("base_txt_ids"))
+        }
+        check(out, try fixture("base_sample"), "shipped base")
+    }
+
+    @Test func defaultModelsLoadOnTheShippedBaseAndEncoder() throws {
+        for name in ["lorweb", "single-lora"] {
+            let model = try LoRWeBModel.load(repositoryRoot.appendingPathComponent("models/small-world/\(name)").path)
+            #expect(model.adapters.layers.count == 52, "\(name)")
+        }
+    }
 }

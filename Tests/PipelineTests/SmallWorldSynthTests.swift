@@ -127,7 +127,8 @@ private func smallOptions(seed: UInt64 = 5) -> SmallWorldSynth.Options {
             Issue.record("lorweb is not built next to the tests (\(binary.path)); run `swift build` first")
             return
         }
-        for arguments in [["synth", "--out", scratch(), "--size", "30"], ["synth", "--out", "/nonexistent-parent/world"]] {
+        // A bad argument is a usage error (exit 2); an unusable output folder a failure (exit 1).
+        for (arguments, status) in [(["synth", "--out", scratch(), "--size", "30"], Int32(2)), (["synth", "--out", "/nonexistent-parent/world"], 1)] {
             let process = Process()
             process.executableURL = binary
             process.arguments = arguments
@@ -137,7 +138,7 @@ private func smallOptions(seed: UInt64 = 5) -> SmallWorldSynth.Options {
             try process.run()
             let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             process.waitUntilExit()
-            #expect(process.terminationStatus == 1)
+            #expect(process.terminationStatus == status)
             #expect(message.hasPrefix("lorweb: ") && message.split(separator: "\n").count == 1, "\(message)")
         }
     }

@@ -1,0 +1,186 @@
+import Foundation
+import Formats
+import Models
+import Tensor
+
+// A LoRWeB editor as the paper's Figure 2 draws it: the frozen Kontext base with a LoRA basis on
+// every block Linear, the frozen image encoder whose embeddings of a, a', b form the query, and
+// the latent codec and text encoder around them. One class serves training (fresh adapters)
+// and inference (a run folder).
+
+public final class LoRWeBModel {
+    public let config: RunConfig
+    public let base: FluxTransformer
+    public let adapters: LoRWeBAdapters
+    public let encoder: ImageEncoder
+    public let codec: LatentCodec = SpaceToDepthCodec()
+    public let text: TextEncoder
+
+    /// Grids are generated at about `resolution`^2 pixels, sides multiples of `divisibility`
+    /// (the release: 512 / 64 for training buckets on a 1024-pixel model; the small world's
+    /// model was pretrained on 64 x 64 grids).
+    public static let defaultResolution = 64
+    public static let divisibility = 16
+
+    public var resolution: Int { config.gridResolution ?? Self.defaultResolution }
+
+    init(config: RunConfig, base: FluxTransformer, adapters: LoRWeBAdapters, encoder: ImageEncoder) {
+        self.config = config
+        self.base = base
+        self.adapters = adapters
+        self.encoder = encoder
+        text = HashedTextEncoder(width: base.config.jointAttentionDim, pooledWidth: base.config.pooledProjectionDim)
+    }
+
+    /// Fresh adapters (the release's init: B = 0, so the model starts as the base) on the
+    /// release's layer set of the base in `basePath`, with the encoder in `encoderPath`.
+    /// `basePath` / `encoderPath` are recorded relative to `runFolder` when given.
+    public static func create(basePath: String, encoderPath: String, n: Int, r: Int, keysDim: Int = 128, heads: Int = 1,
+                              softmax: Bool = true, queryMode: QueryMode = .concatenated, resolution: Int = defaultResolution,
+                              seed: UInt64, runFolder: String? = nil) throws -> LoRWeBModel
+    {
+        guard keysDim % heads == 0 else { throw ValidationFailure("the key width \(keysDim) is not divisible by \(heads) heads") }
+        let base = try FluxTransformer.load(basePath)
+        let encoder = ImageEncoder(model: try CLIPVision.load(encoderPath))
+        let adapter = LoRABasisConfig(n: n, r: r, keysDim: keysDim, queryDim: queryMode.queryDim(embedding: encoder.embeddingWidth),
+                                      heads: heads, softmax: softmax, mixing: .mean, scale: 1)
+        let adapters = try LoRWeBAdapters(Parameters.initialising(seed: seed), attachingTo: base, config: adapter)
+        for (_, t) in adapters.namedParameters { t.requiresGrad = true }
+        var config = RunConfig(adapter: adapter, queryMode: queryMode, base: base.config, encoder: encoder.model.config,
+                               basePath: runFolder.map { relativePath(basePath, from: $0) } ?? basePath,
+                               encoderPath: runFolder.map { relativePath(encoderPath, from: $0) } ?? encoderPath)
+        config.gridResolution = resolution
+        return LoRWeBModel(config: config, base: base, adapters: adapters, encoder: encoder)
+    }
+
+    /// A run folder written by `lorweb train` (or the shipped default model): its adapters on
+    /// the base and encoder its lorweb.json names.
+    public static func load(_ folder: String) throws -> LoRWeBModel {
+        let config = try RunCheckpoint.config(in: folder)
+        let configPath = folder + "/" + RunCheckpoint.configFile
+        guard let basePath = config.basePath, let encoderPath = config.encoderPath else {
+            throw FormatError(configPath, "does not say where the base model and image encoder are (base_path / encoder_path)")
+        }
+        func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : folder + "/" + p }
+        let base = try FluxTransformer.load(resolve(basePath))
+        let encoder = ImageEncoder(model: try CLIPVision.load(resolve(encoderPath)))
+        let (_, adapters) = try RunCheckpoint.load(folder, attachingTo: base)
+        let expected = config.queryMode.queryDim(embedding: encoder.embeddingWidth)
+        guard expected == config.adapter.queryDim else {
+            throw FormatError(resolve(encoderPath), "its \(encoder.embeddingWidth)-d embeddings give a \(expected)-d query; the adapters expect \(config.adapter.queryDim)")
+        }
+        return LoRWeBModel(config: config, base: base, adapters: adapters, encoder: encoder)
+    }
+
+    /// Writes the adapters and lorweb.json into `folder`.
+    public func save(to folder: String, info: [String: String] = [:]) throws {
+        var c = config
+        c.info.merge(info) { $1 }
+        try RunCheckpoint.save(adapters, config: c, to: folder)
+    }
+
+    /// The query [B, qdim] of analogies given as (a, a', b) crops, without gradients.
+    public func query(_ crops: [(a: Image, aPrime: Image, b: Image)]) -> Tensor {
+        let e = encoder.embed(crops.flatMap { [$0.a, $0.aPrime, $0.b] })   // [3B, E]
+        let rows = e.reshaped([crops.count, 3, encoder.embeddingWidth])
+        func part(_ i: Int) -> Tensor { rows.sliced(axis: 1, i..<(i + 1)).reshaped([crops.count, encoder.embeddingWidth]) }
+        return config.queryMode.query(a: part(0), aPrime: part(1), b: part(2))
+    }
+
+    /// Per-layer coefficients [B, layers, n] for queries [B, qdim].
+    public func coefficients(_ query: Tensor) -> Tensor {
+        let (b, n) = (query.shape[0], config.adapter.n)
+        return withNoGrad {
+            Tensor.concat(adapters.layers.map { $0.adapter.coefficients(query).reshaped([b, 1, n]) }, axis: 1)
+        }
+    }
+
+    /// The size the grid of an analogy is generated at: the aspect bucket of the conditioning
+    /// grid at `resolution`.
+    public func generationSize(gridWidth: Int, gridHeight: Int) throws -> (width: Int, height: Int) {
+        guard let size = AspectBuckets.bucket(width: gridWidth, height: gridHeight, resolution: resolution, divisibility: Self.divisibility) else {
+            throw ValidationFailure("a \(gridWidth)x\(gridHeight) grid is too small for \(Self.divisibility)-pixel buckets")
+        }
+        return size
+    }
+
+    /// One generated analogy.
+    public struct Edit {
+        /// b' at b's size.
+        public var bPrime: Image
+        /// The whole generated grid.
+        public var grid: Image
+        /// Per-layer coefficients [layers, n] that mixed the basis.
+        public var coefficients: Tensor
+    }
+
+    /// Edits analogies of one grid size: for each (a, a', b) the conditioning grid (a' and b
+    /// resized to a's size, as the release's inference does) is fitted to its bucket, the grid
+    /// is generated from noise with `steps` Euler steps of the shifted schedule, and b' is its
+    /// bottom-right quadrant resized to b's size. Item i's noise comes from `RNG(seed).fork(i +
+    /// firstIndex)`, so an analogy gets the same noise whichever batch it is in. With `adapters`
+    /// false the base edits alone (the coefficients are still reported). With `coefficients`
+    /// [B, layers, n] the basis is mixed by those instead of the analogies' own.
+    public func edit(_ triplets: [(a: Image, aPrime: Image, b: Image)], prompts: [String], steps: Int, seed: UInt64,
+                     guidance: Float = 1, firstIndex: Int = 0, adapters useAdapters: Bool = true,
+                     coefficients given: Tensor? = nil) throws -> [Edit]
+    {
+        if let given {
+            precondition(given.shape == [triplets.count, adapters.layers.count, config.adapter.n],
+                         "edit: coefficients \(given.shape) are not [\(triplets.count), \(adapters.layers.count), \(config.adapter.n)]")
+        }
+        precondition(!triplets.isEmpty && prompts.count == triplets.count, "edit: \(triplets.count) triplets, \(prompts.count) prompts")
+        let grids = triplets.map { AnalogyGrid.conditioning(a: $0.a, aPrime: $0.aPrime, b: $0.b) }
+        let size = try generationSize(gridWidth: grids[0].width, gridHeight: grids[0].height)
+        for g in grids.dropFirst() where g.width != grids[0].width || g.height != grids[0].height {
+            throw ValidationFailure("edit: a batch mixes grid sizes \(grids[0].width)x\(grids[0].height) and \(g.width)x\(g.height)")
+        }
+        let contexts = grids.map { $0.width == size.width && $0.height == size.height ? $0 : $0.resized(width: size.width, height: size.height) }
+        let query = self.query(grids.map { AnalogyGrid.queryCrops($0, convention: .inference) })
+        let batch = KontextBatch(targets: contexts, contexts: contexts, prompts: prompts, codec: codec, textEncoder: text)
+        let tokenShape = Array(batch.target.shape.dropFirst())
+        let root = RNG(seed: seed)
+        let noise = Tensor.concat((0..<triplets.count).map { i in
+            var rng = root.fork(UInt64(firstIndex + i))
+            return rng.normal([1] + tokenShape)
+        }, axis: 0)
+        let b = triplets.count, g = Tensor.full([b], guidance)
+        let coefficients = given ?? self.coefficients(query)
+        var input: AdapterInput? = useAdapters ? .query(query) : nil
+        if useAdapters, let given {
+            let n = config.adapter.n
+            input = .coefficients(Dictionary(uniqueKeysWithValues: adapters.layers.enumerated().map { i, layer in
+                (ObjectIdentifier(layer.adapter), given.sliced(axis: 1, i..<(i + 1)).reshaped([b, n]))
+            }))
+        }
+        let x = try FlowMatching.sample(steps: steps, imageSeqLen: batch.target.shape[1], initialNoise: noise) { x, t in
+            batch.velocity(base, x: x, t: Tensor.full([b], t), guidance: g, adapters: input)
+        }
+        let made = try batch.images(from: x, codec: codec)
+        return made.enumerated().map { i, grid in
+            let bSize = triplets[i].b
+            return Edit(bPrime: AnalogyGrid.bottomRight(grid).resized(width: bSize.width, height: bSize.height), grid: grid,
+                        coefficients: coefficients.sliced(axis: 0, i..<(i + 1)).reshaped([adapters.layers.count, config.adapter.n]))
+        }
+    }
+}
+
+/// A bad argument or input combination found while working (not a file format problem).
+public struct ValidationFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// `path` relative to `folder` (both made absolute first), for paths recorded in a run folder
+/// that must survive moving the repository.
+func relativePath(_ path: String, from folder: String) -> String {
+    func parts(_ p: String) -> [String] {
+        URL(fileURLWithPath: p).standardizedFileURL.pathComponents.filter { $0 != "/" }
+    }
+    let target = parts(path), base = parts(folder)
+    var common = 0
+    while common < min(target.count, base.count) && target[common] == base[common] { common += 1 }
+    let up = Array(repeating: "..", count: base.count - common)
+    let rest = up + target[common...]
+    return rest.isEmpty ? "." : rest.joined(separator: "/")
+}

@@ -1,0 +1,92 @@
+import Foundation
+import Formats
+import Models
+import Tensor
+
+// LoRWeB training as the release does it: the frozen Kontext base sees the conditioning grid
+// (a | a' / b | b) as context tokens and learns, through the adapters only, the rectified-flow
+// velocity of the whole target grid (a | a' / b | b'); the query comes from the frozen
+// encoder's embeddings of the crops a, a', b of the conditioning grid.
+
+/// The recipe; defaults are the paper's where they transfer to a CPU (see README).
+public struct LoRWeBTrainOptions: Codable, Equatable, Sendable {
+    public var steps = 1500
+    /// The paper trains with batch 6 on a GPU; 8 grids of 64 x 64 keep a step near a second here.
+    public var batch = 8
+    public var learningRate = 1e-3
+    public var weightDecay = 0.05
+    public var beta1 = 0.9
+    public var beta2 = 0.99
+    public var captionDropout: Float = 0.05
+    /// The release's bell-shaped loss weighting over timesteps.
+    public var weighted = true
+    public var seed: UInt64 = 0
+    public var checkpointEvery = 250
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case steps, batch, learningRate = "learning_rate", weightDecay = "weight_decay", beta1, beta2
+        case captionDropout = "caption_dropout", weighted, seed, checkpointEvery = "checkpoint_every"
+    }
+}
+
+public enum LoRWeBTraining {
+    /// Checkpoints and metrics of a run live in RUN/training; the trained model in RUN itself.
+    public static let checkpointFolder = "training"
+
+    /// The pairs to train on: every pair of a Relation252k-style folder, or, for a small world
+    /// (a folder with manifest.json), only its train split.
+    public static func trainingPairs(_ data: String, resolution: Int) throws -> (folder: AnalogyFolder, indices: [Int]) {
+        let folder = try AnalogyFolder(data, resolution: resolution, divisibility: LoRWeBModel.divisibility)
+        guard FileManager.default.fileExists(atPath: data + "/" + SmallWorldSynth.manifestFile) else {
+            return (folder, Array(0..<folder.count))
+        }
+        let train = Set(try SmallWorldDataset(folder: data).samples(.train).map(\.name))
+        let indices = folder.names.indices.filter { train.contains(folder.names[$0]) }
+        guard !indices.isEmpty else { throw FormatError(data, "the small-world manifest lists no train-split samples") }
+        return (folder, indices)
+    }
+
+    /// The rectified-flow loss of `model` on training pairs: noise levels and noise drawn from `rng`.
+    public static func loss(_ model: LoRWeBModel, samples: [AnalogySample], prompts: [String], weighted: Bool, rng: inout RNG) -> Tensor {
+        // Buckets may differ between pairs of user data; a batch takes its first pair's size.
+        let (w, h) = (samples[0].target.width, samples[0].target.height)
+        func sized(_ im: Image) -> Image { im.width == w && im.height == h ? im : im.resized(width: w, height: h) }
+        let targets = samples.map { sized($0.target) }, contexts = samples.map { sized($0.conditioning) }
+        let query = model.query(contexts.map { AnalogyGrid.queryCrops($0, convention: .training) })
+        let batch = KontextBatch(targets: targets, contexts: contexts, prompts: prompts, codec: model.codec, textEncoder: model.text)
+        let t = FlowMatching.trainingTimesteps(batch: samples.count, rng: &rng)
+        let eps = rng.normal(batch.target.shape)
+        let v = batch.velocity(model.base, x: FlowMatching.noised(x0: batch.target, eps: eps, t: t),
+                               t: Tensor(shape: [samples.count], data: t), guidance: Tensor.ones([samples.count]), query: query)
+        return FlowMatching.loss(prediction: v, target: FlowMatching.velocityTarget(x0: batch.target, eps: eps), t: t, weighted: weighted)
+    }
+
+    /// Trains `model`'s adapters on `pairs` and writes the model into `out`.
+    @discardableResult
+    public static func run(_ model: LoRWeBModel, pairs: (folder: AnalogyFolder, indices: [Int]), out: String,
+                           options o: LoRWeBTrainOptions, resume: Bool, info: [String: String] = [:]) throws -> TrainingLoop.Summary
+    {
+        let parameters = model.adapters.namedParameters
+        let optimizer = AdamW(parameters, config: AdamWConfig(learningRate: o.learningRate, beta1: o.beta1, beta2: o.beta2,
+                                                              eps: 1e-6, weightDecay: o.weightDecay))
+        var loop = TrainingLoop(totalSteps: o.steps, checkpointEvery: o.checkpointEvery, runFolder: out + "/" + checkpointFolder)
+        loop.schedule = .constant
+        loop.dataOrder = DataOrder(count: pairs.indices.count, batchSize: o.batch, seed: o.seed)
+        loop.config = String(decoding: try JSONEncoder().encode(o), as: UTF8.self)
+        let order = loop.dataOrder!
+        let summary = try loop.run(optimizer: optimizer, rng: RNG(seed: o.seed), resume: resume) { s, rng in
+            var rng = rng
+            let samples = try order.batch(at: s).map { try pairs.folder.sample(pairs.indices[$0]) }
+            let prompts = samples.map { rng.nextFloat() < o.captionDropout ? "" : $0.caption }
+            let loss = loss(model, samples: samples, prompts: prompts, weighted: o.weighted, rng: &rng)
+            loss.backward()
+            return (loss.item(), [:])
+        }
+        var provenance = info
+        provenance["steps"] = String(o.steps)
+        provenance["recipe"] = loop.config
+        try model.save(to: out, info: provenance)
+        return summary
+    }
+}

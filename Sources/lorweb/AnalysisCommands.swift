@@ -1,0 +1,211 @@
+import Analysis
+import ArgumentParser
+import Figures
+import Foundation
+import Formats
+import Models
+import Pipeline
+import Tensor
+
+/// A model for coefficient analyses: a run folder (its own encoder) or the authors' adapter
+/// file with a CLIP folder to embed images.
+struct AnalysisModel {
+    let path: String
+    let stream: AdapterStream
+    /// Loaded for run folders only (the authors' file has no base here).
+    let run: LoRWeBModel?
+    let encoder: ImageEncoder
+
+    init(_ option: ModelOption, clip: String?, config: String?) throws {
+        path = try option.resolved()
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else { throw FormatError(path, "no such file or folder") }
+        if isFolder.boolValue {
+            guard clip == nil else { throw ValidationError("--clip is for the authors' adapter file; a run folder embeds with its own encoder") }
+            let model = try LoRWeBModel.load(path)
+            run = model
+            encoder = model.encoder
+        } else {
+            guard let clip else { throw ValidationError("the authors' adapter file needs --clip DIR (a Hugging Face CLIP folder) to embed the images") }
+            run = nil
+            encoder = ImageEncoder(model: try CLIPVision.load(clip))
+        }
+        stream = try AdapterStream(model: path, configPath: config)
+    }
+
+    /// Coefficients [T, L, n] of the triplets, with progress lines.
+    func coefficients(_ triplets: [LabelledTriplet]) throws -> Tensor {
+        let embed = ProgressLine(label: "coeffs: embedding", unit: "triplets")
+        let queries = try CoefficientEmbedding.queries(triplets, encoder: encoder, mode: stream.queryMode) { embed.update($0, $1) }
+        embed.finish()
+        if let run { return run.coefficients(queries) }
+        let layers = ProgressLine(label: "coeffs: layers", unit: "layers")
+        defer { layers.finish() }
+        return try CoefficientEmbedding.coefficients(stream, queries: queries) { layers.update($0, $1) }
+    }
+}
+
+struct Coeffs: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Coefficient embeddings of many triplets: the per-layer mixing coefficients [triplets, layers, n].",
+        discussion: """
+            --triplets is a CSV list (columns a, a_prime, b; optional id, task, family) or a small-world folder (its
+            manifest's samples, with task, family and split; --split filters). Writes FILE.npy [triplets, layers, n]
+            float32, the index FILE.csv (row, id, task, family, split, a, a_prime, b) and FILE.layers.txt. A run folder
+            embeds with its own encoder; the authors' adapter file needs --clip DIR and streams its layers.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var modelOption: ModelOption
+    @Option(help: "A CSV list of triplets or a small-world folder.") var triplets: String
+    @Option(help: "train, seen or unseen (small-world folder only).") var split: String?
+    @Option(help: "At most this many triplets, taken round-robin over tasks.") var limit: Int?
+    @Option(help: "A Hugging Face CLIP folder to embed images, for the authors' adapter file.") var clip: String?
+    @Option(help: "The ai-toolkit config.yaml of the authors' adapter (default: config.yaml beside it).") var config: String?
+    @Option(help: "Output .npy (FILE.csv and FILE.layers.txt are written beside it).") var out: String
+
+    func run() throws {
+        try global.apply()
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        guard out.lowercased().hasSuffix(".npy") else { throw ValidationError("--out must end in .npy") }
+        try reportingErrors {
+            try checkOutput(out, inputs: [triplets])
+            let list = try CoefficientEmbedding.triplets(triplets, split: split, limit: limit)
+            let model = try AnalysisModel(modelOption, clip: clip, config: config)
+            let c = try model.coefficients(list)
+            try CoefficientEmbedding.write(c, triplets: list, layers: model.stream.layers, to: out)
+            print("coeffs: \(list.count) triplets x \(c.shape[1]) layers x \(c.shape[2]) -> \(out) (+ .csv, .layers.txt)")
+        }
+    }
+}
+
+struct PCA: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pca",
+        abstract: "PCA of the triplets' mixed LoRAs (per layer and pooled, under the Gram metric) and of the raw coefficients.",
+        discussion: """
+            The mixed LoRAs Delta W_t = sum_i alpha_ti A_i B_i are never formed: in coefficient space with the metric
+            G_ij = <A_i B_i, A_j B_j>_F the PCA is exactly that of the vectorised Delta Ws. Writes into --out:
+              pooled_variance.npy, pooled_scores.npy [T, c]   all layers' Delta Ws as one vector per triplet
+              layer_variance.npy [L, min(T, n)], layer_scores.npy [L, T, 2]
+              raw_variance.npy, raw_scores.npy [T, c]         the flattened coefficients [T, L n], Euclidean
+              explained_variance.csv, and figures (PNG + SVG): explained_variance, scatter_{pooled,raw}_{task,family}
+            Labels come from the index FILE.csv that `lorweb coeffs` writes beside FILE.npy.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var modelOption: ModelOption
+    @Option(help: "Coefficients .npy [triplets, layers, n] from `lorweb coeffs`.") var coeffs: String
+    @Option(help: "Principal components to keep.") var components = 10
+    @Option(help: "Output folder.") var out: String
+
+    func run() throws {
+        try global.apply()
+        guard components >= 2 else { throw ValidationError("--components must be at least 2") }
+        try reportingErrors {
+            let c = try NPY.read(coeffs)
+            let stream = try AdapterStream(model: try modelOption.resolved(), mixing: false)
+            guard c.rank == 3, c.shape[1] == stream.layers.count, c.shape[2] == stream.config.n else {
+                throw FormatError(coeffs, "shape \(c.shape) is not [triplets, \(stream.layers.count) layers, n \(stream.config.n)] of this model")
+            }
+            let progress = ProgressLine(label: "pca: Gram matrices", unit: "layers")
+            let grams = try stream.map(progress: { progress.update($0, $1) }) { _, basis in try LayerFactors(basis).gram() }
+            progress.finish()
+            let result = try MixedLoRAPCA.analyse(coefficients: c, grams: grams, scale: stream.config.scale, components: components)
+            try PCA.write(result, labels: try CoefficientEmbedding.index(of: coeffs), to: out)
+            let ratio = result.pooled.explainedRatio
+            print(String(format: "pca: %d triplets, %d layers; pooled PC1 %.1f%%, PC1+2 %.1f%% of the variance -> %@", c.shape[0], c.shape[1],
+                         100 * ratio[0], 100 * (ratio[0] + (ratio.count > 1 ? ratio[1] : 0)), out))
+        }
+    }
+
+    /// Writes the arrays, the CSV and the figures; returns the scatter figure stems.
+    @discardableResult
+    static func write(_ r: MixedLoRAPCA.Result, labels: [String: [String]]?, to out: String) throws -> [String] {
+        try AtomicFile.createFolder(out)
+        func vector(_ v: [Double]) -> Tensor { Tensor(shape: [v.count], data: v.map(Float.init)) }
+        try NPY.write(vector(r.pooled.variance), to: out + "/pooled_variance.npy")
+        try NPY.write(r.pooled.scores, to: out + "/pooled_scores.npy")
+        try NPY.write(r.layerVariance, to: out + "/layer_variance.npy")
+        try NPY.write(r.layerScores, to: out + "/layer_scores.npy")
+        try NPY.write(vector(r.raw.variance), to: out + "/raw_variance.npy")
+        try NPY.write(r.raw.scores, to: out + "/raw_scores.npy")
+        let (pr, rr) = (r.pooled.explainedRatio, r.raw.explainedRatio)
+        let rows: [[CSV.Field]] = (0..<max(pr.count, rr.count)).map { i in
+            func cell(_ v: [Double], _ i: Int) -> CSV.Field { i < v.count ? .double(v[i]) : .text("") }
+            return [.int(i + 1), cell(r.pooled.variance, i), cell(pr, i), cell(r.raw.variance, i), cell(rr, i)]
+        }
+        try CSV.write(header: ["component", "pooled_variance", "pooled_ratio", "raw_variance", "raw_ratio"], rows: rows, to: out + "/explained_variance.csv")
+        try AnalysisFigures.explainedVariance([("mixed LoRAs (Gram metric)", r.pooled), ("raw coefficients", r.raw)]).write(stem: out + "/explained_variance")
+        var stems: [String] = []
+        let t = r.pooled.scores.shape[0]
+        for column in ["task", "family"] {
+            guard let values = labels?[column], values.count == t, values.contains(where: { !$0.isEmpty }) else { continue }
+            for (name, result) in [("pooled", r.pooled), ("raw", r.raw)] {
+                let title = name == "pooled" ? "Mixed LoRAs (all layers, Gram metric) by \(column)" : "Raw coefficient embeddings by \(column)"
+                try AnalysisFigures.scatter(result.scores, labels: values, title: title).write(stem: out + "/scatter_\(name)_\(column)")
+                stems.append("scatter_\(name)_\(column)")
+            }
+        }
+        if stems.isEmpty {
+            for (name, result) in [("pooled", r.pooled), ("raw", r.raw)] {
+                try AnalysisFigures.scatter(result.scores, labels: Array(repeating: "", count: t), title: "\(name) PCA").write(stem: out + "/scatter_\(name)")
+                stems.append("scatter_\(name)")
+            }
+        }
+        return stems
+    }
+}
+
+struct Interpolate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Walk from one analogy to another on the same b, generating b' along the way (a labelled filmstrip).",
+        discussion: """
+            --space coeffs interpolates every layer's coefficients linearly; --space query interpolates the query and lets
+            each layer re-apply its keys and softmax. Every frame uses the same noise; its conditioning grid cross-fades
+            the two (a, a') pairs, so the end frames are the two analogies' own edits. Writes STRIP.png (and .svg), the
+            coefficient trajectories STRIP.coeffs.npy [K, layers, n] and STRIP.coeffs.csv (frame, t, layer, c0..).
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var modelOption: ModelOption
+    @Option(help: "The first analogy's pair: A,A2 (image paths).") var from: String
+    @Option(help: "The second analogy's pair: C,C2.") var to: String
+    @Option(help: "The image both analogies are applied to.") var b: String
+    @Option(help: "Frames, endpoints included.") var steps = 7
+    @Option(help: "coeffs or query.") var space = Interpolation.Space.coeffs.rawValue
+    @Option(help: "Euler steps of each generation.") var sampleSteps = 28
+    @Option(help: "Seed of the noise every frame shares.") var seed: UInt64 = 0
+    @Option(help: "Guidance input of the base.") var guidance: Float = 1
+    @Option(help: "Text prompt (default: none).") var prompt = ""
+    @Option(help: "Output filmstrip .png (or .svg; both are written).") var out: String
+
+    func run() throws {
+        try global.apply()
+        guard steps >= 2, sampleSteps >= 1 else { throw ValidationError("--steps must be at least 2 and --sample-steps at least 1") }
+        guard let s = Interpolation.Space(rawValue: space) else { throw ValidationError("--space must be coeffs or query") }
+        func pair(_ text: String, _ flag: String) throws -> (String, String) {
+            let parts = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw ValidationError("\(flag) must be two image paths: X,X2") }
+            return (parts[0], parts[1])
+        }
+        let (fromPaths, toPaths) = (try pair(from, "--from"), try pair(to, "--to"))
+        let ext = (out as NSString).pathExtension.lowercased()
+        guard ext == "png" || ext == "svg" else { throw ValidationError("--out must end in .png or .svg") }
+        try reportingErrors {
+            try checkOutput(out, inputs: [fromPaths.0, fromPaths.1, toPaths.0, toPaths.1, b])
+            let model = try modelOption.load()
+            let f = (try Image.read(fromPaths.0), try Image.read(fromPaths.1)), t = (try Image.read(toPaths.0), try Image.read(toPaths.1))
+            let bImage = try Image.read(b)
+            let progress = ProgressLine(label: "interpolate", unit: "frames")
+            let strip = try Interpolation.run(model, from: f, to: t, b: bImage, steps: steps, space: s, sampleSteps: sampleSteps, seed: seed,
+                                              guidance: guidance, prompt: prompt) { progress.update($0, $1) }
+            progress.finish()
+            let stem = (out as NSString).deletingPathExtension
+            try Interpolation.figure(strip, from: f, to: t, b: bImage, space: s).write(stem: stem)
+            try NPY.write(strip.coefficients, to: stem + ".coeffs.npy")
+            try Interpolation.writeCSV(strip, layers: model.adapters.layers.map(\.key), to: stem + ".coeffs.csv")
+            print("interpolate: \(steps) frames in \(space) space -> \(stem).png/.svg, \(stem).coeffs.npy \(strip.coefficients.shape), .coeffs.csv")
+        }
+    }
+}

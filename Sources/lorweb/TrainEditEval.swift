@@ -1,0 +1,213 @@
+import ArgumentParser
+import Formats
+import Foundation
+import Models
+import Pipeline
+
+/// `--model`, defaulting to the shipped default model.
+struct ModelOption: ParsableArguments {
+    @Option(help: "A run folder written by `lorweb train` (default: the shipped small-world model).") var model: String?
+
+    func resolved() throws -> String { try model ?? ShippedModels.defaultModel }
+
+    func load() throws -> LoRWeBModel {
+        let path = try resolved()
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else { throw FormatError(path, "no such file or folder") }
+        guard isFolder.boolValue else {
+            throw FormatError(path, "is a file; generating images needs a run folder (lorweb.json, adapters, and the base and encoder it names)")
+        }
+        return try LoRWeBModel.load(path)
+    }
+}
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train LoRWeB adapters (or the single-LoRA baseline) on a Relation252k-style folder or a small world.",
+        discussion: """
+            The base editor and image encoder stay frozen; only the adapters learn, with the rectified-flow loss over the
+            whole 2x2 target grid. Writes RUN/lorweb.json + RUN/adapters.safetensors (release key layout), checkpoints and
+            metrics.jsonl in RUN/training. Recipe (paper's where it transfers): AdamW lr 1e-3 constant, betas 0.9/0.99,
+            eps 1e-6, weight decay 0.05, clipping 1.0, caption dropout 0.05, bell-weighted loss; batch 8 and 1500 steps
+            (the paper: batch 6, 10K steps on a GPU).
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "A Relation252k-style folder (control/, target/); for a small world only its train split is used.") var data: String
+    @Option(help: "Run folder to write.") var out: String
+    @Option(help: "Basis size n (default 32).") var loras: Int?
+    @Option(help: "Rank of each basis LoRA (default 4; 128 with --single-lora).") var rank: Int?
+    @Flag(help: "Train one LoRA (n = 1) through the same code path: the paper's matched-capacity baseline.") var singleLora = false
+    @Option(help: "Key width (lora_keys_dim).") var keysDim = 128
+    @Option(help: "Attention heads of the coefficient query.") var heads = 1
+    @Flag(help: "tanh coefficients instead of softmax (the paper's ablation).") var tanh = false
+    @Option(help: "Query mode: cat-aa'b, ca'-ca+cb or ca'-ca.") var queryMode = QueryMode.concatenated.rawValue
+    @Option(help: "Training steps.") var steps: Int?
+    @Option(help: "Batch size.") var batch: Int?
+    @Option(help: "Learning rate (constant).") var lr: Double?
+    @Option(help: "Seed of the adapters' initialisation, data order and noise.") var seed: UInt64 = 0
+    @Option(help: "Checkpoint every this many steps.") var checkpointEvery: Int?
+    @Option(help: "The frozen base (diffusers transformer folder; default: the shipped small-world base).") var base: String?
+    @Option(help: "The frozen image encoder (Hugging Face CLIP folder; default: the shipped small-world encoder).") var encoder: String?
+    @Flag(help: "Continue from the newest valid checkpoint in RUN/training.") var resume = false
+
+    func run() throws {
+        try global.apply()
+        if singleLora, let loras, loras != 1 { throw ValidationError("--single-lora trains one LoRA; drop --loras \(loras)") }
+        guard let mode = QueryMode(rawValue: queryMode) else {
+            throw ValidationError("--query-mode must be one of \(QueryMode.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        var o = LoRWeBTrainOptions()
+        o.steps = steps ?? o.steps
+        o.batch = batch ?? o.batch
+        o.learningRate = lr ?? o.learningRate
+        o.seed = seed
+        o.checkpointEvery = checkpointEvery ?? o.checkpointEvery
+        let n = singleLora ? 1 : loras ?? 32, r = rank ?? (singleLora ? 128 : 4)
+        guard o.steps >= 1, o.batch >= 1, o.learningRate > 0, o.checkpointEvery >= 1, n >= 1, r >= 1, heads >= 1, keysDim >= 1 else {
+            throw ValidationError("--steps, --batch, --checkpoint-every, --loras, --rank, --heads and --keys-dim must be >= 1, --lr > 0")
+        }
+        guard keysDim % heads == 0 else { throw ValidationError("--keys-dim \(keysDim) must be divisible by --heads \(heads)") }
+        try reportingErrors {
+            try checkOutput(out, inputs: [data])
+            let pairs = try LoRWeBTraining.trainingPairs(data, resolution: LoRWeBModel.defaultResolution)
+            let model = try LoRWeBModel.create(basePath: try base ?? ShippedModels.base, encoderPath: try encoder ?? ShippedModels.encoder,
+                                               n: n, r: r, keysDim: keysDim, heads: heads, softmax: !tanh, queryMode: mode,
+                                               seed: seed, runFolder: out)
+            let start = Date()
+            let summary = try LoRWeBTraining.run(model, pairs: pairs, out: out, options: o, resume: resume,
+                                                 info: ["data": data, "kind": singleLora ? "single-lora" : "lorweb"])
+            print(String(format: "train: %d pairs, %d steps (n %d, r %d, %d adapted layers), last loss %.4f, %.0f s -> %@", pairs.indices.count,
+                         o.steps, n, r, model.adapters.layers.count, Double(summary.lastLoss ?? .nan), Date().timeIntervalSince(start), out))
+        }
+    }
+}
+
+/// Sampling options shared by edit and eval.
+struct SamplingOptions: ParsableArguments {
+    @Option(help: "Euler steps of the flow ODE (the release: 28).") var steps = 28
+    @Option(help: "Seed of the initial noise.") var seed: UInt64 = 0
+    @Option(help: "Guidance input of the base (the small-world base was trained at 1).") var guidance: Float = 1
+
+    func validate() throws {
+        guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
+    }
+}
+
+struct Edit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Apply the analogy a : a' to b and write b'.",
+        discussion: """
+            One triplet (--a --a-prime --b --out), or many with --triplets LIST.csv --out-dir DIR (columns a, a_prime, b,
+            optional id, out; b' goes to the out column's path or DIR/<id>.png). a' and b are resized to a's size and the
+            grid is generated at the model's resolution, as the release's inference does; b' is written at b's size.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var modelOption: ModelOption
+    @Option(help: "Image a (PNG or JPEG).") var a: String?
+    @Option(name: .customLong("a-prime"), help: "Image a'.") var aPrime: String?
+    @Option(help: "Image b.") var b: String?
+    @Option(help: "Where to write b' (PNG or JPEG by extension).") var out: String?
+    @Option(help: "Also write the whole generated grid here.") var grid: String?
+    @Option(help: "A CSV of triplets to edit (batch mode).") var triplets: String?
+    @Option(help: "Output folder of batch mode.") var outDir: String?
+    @Option(help: "Text prompt (default: none).") var prompt = ""
+    @OptionGroup var sampling: SamplingOptions
+
+    func run() throws {
+        try global.apply()
+        let single = [a, aPrime, b, out].compactMap { $0 }.count
+        if triplets != nil {
+            guard single == 0, grid == nil else { throw ValidationError("give either --triplets (with --out-dir) or --a/--a-prime/--b/--out, not both") }
+        } else {
+            guard single == 4, outDir == nil else { throw ValidationError("give --a, --a-prime, --b and --out (or --triplets LIST.csv --out-dir DIR)") }
+        }
+        try reportingErrors {
+            if let out {
+                try checkOutput(out, inputs: [a, aPrime, b])
+                if let grid { try checkOutput(grid, inputs: [a, aPrime, b, out]) }
+            }
+            let model = try modelOption.load()
+            if let triplets {
+                let list = try TripletList.read(triplets)
+                let folder = outDir ?? (triplets as NSString).deletingLastPathComponent
+                try AtomicFile.createFolder(folder)
+                let progress = ProgressLine(label: "edit", unit: "triplets")
+                for (i, t) in list.triplets.enumerated() {
+                    let target = t.out ?? folder + "/" + t.id + ".png"
+                    try checkOutput(target, inputs: [t.a, t.aPrime, t.b])
+                    let made = try model.edit([(try Image.read(t.a), try Image.read(t.aPrime), try Image.read(t.b))], prompts: [prompt],
+                                              steps: sampling.steps, seed: sampling.seed, guidance: sampling.guidance, firstIndex: i)[0]
+                    try made.bPrime.write(to: target)
+                    progress.update(i + 1, list.triplets.count)
+                }
+                progress.finish()
+                print("edit: \(list.triplets.count) triplets -> \(folder)")
+            } else {
+                let made = try model.edit([(try Image.read(a!), try Image.read(aPrime!), try Image.read(b!))], prompts: [prompt],
+                                          steps: sampling.steps, seed: sampling.seed, guidance: sampling.guidance)[0]
+                try made.bPrime.write(to: out!)
+                if let grid { try made.grid.write(to: grid) }
+                print("edit: b' \(made.bPrime.width)x\(made.bPrime.height) -> \(out!)" + (grid.map { ", grid -> \($0)" } ?? ""))
+            }
+        }
+    }
+}
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate b' for triplets with ground truth and score it (PSNR, SSIM, preservation, edit accuracy).",
+        discussion: """
+            --data is a small world (with --split) or a CSV of triplets with a b_prime column. Scores are averaged per task,
+            then over tasks (the paper's aggregation), overall and per group (the unseen kinds). Preservation is the PSNR
+            over pixels the task leaves unchanged (truth b' equals b within 8 levels), edit accuracy the PSNR over the
+            pixels it changes. Small-world triplets are prompted with their captions, as the paper prompts its models.
+            Writes FILE.json and a figure of sample rows (a | a' | b | b' truth | b' ours) beside it.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var modelOption: ModelOption
+    @Option(help: "A small-world folder or a CSV of triplets with b_prime.") var data: String
+    @Option(help: "seen or unseen (small world).") var split = "unseen"
+    @Option(help: "At most this many triplets per task.") var limitPerTask: Int?
+    @Flag(help: "Do not prompt with the captions.") var noPrompts = false
+    @Flag(help: "Evaluate the base editor alone (adapters off), the paper's no-adapter row.") var noAdapters = false
+    @Option(help: "Where to write the JSON report.") var out: String
+    @Option(help: "Sample-rows figure (default: FILE.png beside the report).") var figure: String?
+    @OptionGroup var sampling: SamplingOptions
+
+    func run() throws {
+        try global.apply()
+        guard let s = Split(rawValue: split), s != .train else { throw ValidationError("--split must be seen or unseen") }
+        if let limitPerTask, limitPerTask < 1 { throw ValidationError("--limit-per-task must be at least 1") }
+        let figurePath = figure ?? (out as NSString).deletingPathExtension + ".png"
+        try reportingErrors {
+            try checkOutput(out, inputs: [data])
+            try checkOutput(figurePath, inputs: [data, out])
+            let triplets: [EvalTriplet]
+            if data.lowercased().hasSuffix(".csv") {
+                triplets = try EvalTriplet.list(try TripletList.read(data), path: data)
+            } else {
+                triplets = EvalTriplet.smallWorld(try SmallWorldDataset(folder: data), split: s, limitPerTask: limitPerTask, prompts: !noPrompts)
+                guard !triplets.isEmpty else { throw FormatError(data, "has no \(split) triplets") }
+            }
+            let modelPath = try modelOption.resolved()
+            let model = try modelOption.load()
+            let progress = ProgressLine(label: "eval", unit: "triplets")
+            let results = try Evaluation.run(model, triplets: triplets, steps: sampling.steps, seed: sampling.seed, guidance: sampling.guidance,
+                                             adapters: !noAdapters, progress: { progress.update($0, $1) })
+            progress.finish()
+            let report = Evaluation.report(results, settings: [
+                "model": modelPath, "adapters": !noAdapters, "data": data, "split": split, "steps": sampling.steps,
+                "seed": sampling.seed, "guidance": Double(sampling.guidance), "prompts": !noPrompts,
+            ])
+            if let sheet = Evaluation.sampleRows(results) { try sheet.write(to: figurePath) }
+            try JSONFile.write(object: report, to: out)
+            let overall = report["overall"] as! [String: Any]
+            func mean(_ k: String) -> String { (overall[k] as? [String: Any])?["mean"].map { String(format: "%.2f", $0 as! Double) } ?? "-" }
+            print("eval: \(results.count) triplets over \(overall["tasks"]!) tasks: PSNR \(mean("psnr")) dB, SSIM \(mean("ssim")), "
+                  + "preservation \(mean("preservation_psnr")) dB, edit \(mean("edit_psnr")) dB -> \(out), \(figurePath)")
+        }
+    }
+}

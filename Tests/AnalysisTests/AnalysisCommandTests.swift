@@ -1,0 +1,105 @@
+import Foundation
+import Testing
+import Formats
+import Tensor
+
+// End to end through the built `lorweb` binary on a tiny run made here: a small world of 50
+// triplets, a base editor trained for one step, adapters (n 4, r 2) trained for one step on the
+// shipped encoder. Checks what the analysis commands write, not what an untrained model says.
+
+private let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+private struct Run { let status: Int32; let stdout: String; let stderr: String }
+
+private func lorweb(_ arguments: [String], in folder: String) throws -> Run {
+    // `swift build` puts lorweb next to the test bundle.
+    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("lorweb")
+    guard FileManager.default.isExecutableFile(atPath: binary.path) else { throw FormatError(binary.path, "lorweb is not built; run `swift build` first") }
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments + ["--threads", "1"]
+    process.currentDirectoryURL = URL(fileURLWithPath: folder)
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Run(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+}
+
+@discardableResult
+private func succeeds(_ arguments: String..., in folder: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> Run {
+    let run = try lorweb(arguments, in: folder)
+    #expect(run.status == 0, "lorweb \(arguments.joined(separator: " ")): \(run.stderr)", sourceLocation: sourceLocation)
+    return run
+}
+
+private func pngSize(_ path: String) throws -> (Int, Int) {
+    let image = try Image.read(path)
+    return (image.width, image.height)
+}
+
+@Test
+func analysisCommandsEndToEndOnATinyRun() throws {
+    let dir = NSTemporaryDirectory() + "lorweb-analysis-\(UUID().uuidString.prefix(8))"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try succeeds("synth", "--out", "sw", "--train", "30", "--eval", "10", in: dir)
+    try succeeds("pretrain-base", "--data", "sw", "--out", "b", "--steps", "1", "--batch", "2", "--eval", "0", in: dir)
+    try succeeds("train", "--data", "sw", "--out", "run", "--steps", "1", "--batch", "2", "--loras", "4", "--rank", "2", "--keys-dim", "16",
+                 "--base", "b/base", "--encoder", repository.appendingPathComponent("models/small-world/encoder").path, in: dir)
+
+    // basis and svd write their figures beside the data.
+    try succeeds("basis", "--model", "run", "--out", "basis", in: dir)
+    for stem in ["key_similarity", "key_similarity_per_layer", "element_norms", "element_spectra"] {
+        #expect(try pngSize("\(dir)/basis/\(stem).png").0 > 100)
+        #expect(FileManager.default.fileExists(atPath: "\(dir)/basis/\(stem).svg"))
+    }
+    try succeeds("svd", "--model", "run", "--out", "svd", in: dir)
+    #expect(try pngSize("\(dir)/svd/singular_values.png") == (680, 440))
+
+    // Two analogies on the same b, as a CSV list.
+    let i = "sw/images"
+    try "id,a,a_prime,b,task\nfirst,\(i)/seen_000000_a.png,\(i)/seen_000000_ap.png,\(i)/seen_000000_b.png,t0\nsecond,\(i)/seen_000005_a.png,\(i)/seen_000005_ap.png,\(i)/seen_000000_b.png,t5\n"
+        .write(toFile: dir + "/pairs.csv", atomically: true, encoding: .utf8)
+    try succeeds("coeffs", "--model", "run", "--triplets", "pairs.csv", "--out", "pairs.npy", in: dir)
+    let pairs = try NPY.read(dir + "/pairs.npy")
+    #expect(pairs.shape == [2, 52, 4])
+    #expect(try String(contentsOfFile: dir + "/pairs.csv").contains("0,first,t0,"))
+
+    // Interpolation: the end frames' coefficients are the two analogies' own, in both spaces.
+    for space in ["coeffs", "query"] {
+        try succeeds("interpolate", "--model", "run", "--from", "\(i)/seen_000000_a.png,\(i)/seen_000000_ap.png",
+                     "--to", "\(i)/seen_000005_a.png,\(i)/seen_000005_ap.png", "--b", "\(i)/seen_000000_b.png",
+                     "--steps", "3", "--sample-steps", "1", "--space", space, "--out", "strip_\(space).png", in: dir)
+        let path = try NPY.read("\(dir)/strip_\(space).coeffs.npy")
+        #expect(path.shape == [3, 52, 4])
+        for (frame, row) in [(0, 0), (2, 1)] {
+            let a = path.sliced(axis: 0, frame..<(frame + 1)).toArray(), b = pairs.sliced(axis: 0, row..<(row + 1)).toArray()
+            #expect(zip(a, b).allSatisfy { abs($0 - $1) < 1e-5 }, "\(space) frame \(frame)")
+        }
+        let (w, h) = try pngSize("\(dir)/strip_\(space).png")
+        #expect(w > 3 * 96 && h > 2 * 96)
+    }
+
+    // coeffs over a small world's split, then PCA with labelled scatter plots.
+    try succeeds("coeffs", "--model", "run", "--triplets", "sw", "--split", "seen", "--out", "seen.npy", in: dir)
+    #expect(try NPY.read(dir + "/seen.npy").shape == [10, 52, 4])
+    try succeeds("pca", "--model", "run", "--coeffs", "seen.npy", "--out", "pca", "--components", "3", in: dir)
+    #expect(try NPY.read(dir + "/pca/pooled_scores.npy").shape == [10, 3])
+    #expect(try NPY.read(dir + "/pca/layer_variance.npy").shape == [52, 4])
+    #expect(try pngSize("\(dir)/pca/scatter_pooled_task.png") == (720, 480))
+
+    // The report: every file the page references exists.
+    try succeeds("report", "--model", "run", "--data", "sw", "--out", "report", "--limit", "8", "--frames", "2", "--sample-steps", "1", in: dir)
+    let html = try String(contentsOfFile: dir + "/report/index.html")
+    let references = try NSRegularExpression(pattern: "(?:src|href)=\"([^\"#]+)\"").matches(in: html, range: NSRange(html.startIndex..., in: html))
+        .map { String(html[Range($0.range(at: 1), in: html)!]) }
+    #expect(references.count > 20)
+    for r in references { #expect(FileManager.default.fileExists(atPath: dir + "/report/" + r), "report references missing \(r)") }
+
+    // Bad input: one line on stderr, exit 1.
+    let bad = try lorweb(["pca", "--model", "run", "--coeffs", "pairs.csv", "--out", "x"], in: dir)
+    #expect(bad.status == 1 && bad.stderr.split(separator: "\n").count == 1, "\(bad.stderr)")
+}

@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+@testable import Figures
+import Formats
+
+/// The size an SVG declares (cairo writes width="Wpt" height="Hpt").
+func svgSize(_ data: Data) -> (Double, Double)? {
+    guard let text = String(data: data, encoding: .utf8), let open = text.range(of: "<svg") else { return nil }
+    let tag = text[open.lowerBound...].prefix { $0 != ">" }
+    func attribute(_ name: String) -> Double? {
+        guard let r = tag.range(of: " \(name)=\"") else { return nil }
+        return Double(tag[r.upperBound...].prefix { $0.isNumber || $0 == "." })
+    }
+    guard let w = attribute("width"), let h = attribute("height") else { return nil }
+    return (w, h)
+}
+
+private func folder() throws -> String {
+    let path = NSTemporaryDirectory() + "lorweb-figures-\(UUID().uuidString.prefix(8))"
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+private let figures: [(String, Figure)] = {
+    let spectra = (0..<3).map { l in Series("layer \(l)", style: .line, y: (0..<16).map { 10 / Double($0 + 1 + l) }) }
+    let scatter = ["recolour", "mirror", "blur"].enumerated().map { i, name in
+        Series(name, style: .scatter, x: (0..<10).map { Double($0) * 0.3 + Double(i) }, y: (0..<10).map { sin(Double($0 + i)) })
+    }
+    let n = 8
+    let similarity = (0..<(n * n)).map { cos(Double($0 % n - $0 / n) * 0.4) }
+    return [
+        ("line", Figure(.plot(Plot(spectra, xLabel: "index", yLabel: "singular value", logY: true)), title: "spectra")),
+        ("scatter", Figure(.plot(Plot(scatter, xLabel: "PC 1", yLabel: "PC 2")), title: "embedding", width: 500, height: 360)),
+        ("bar", Figure(.plot(Plot([Series("mean", style: .bar, y: [0.2, -0.1, 0.4, 0.3])], yLabel: "similarity",
+                                  xCategories: ["a.to_q", "a.to_k", "b.to_q", "b.to_k"], legend: false)))),
+        ("heatmap", Figure(.heatmap(Heatmap(similarity, rows: n, columns: n, rowLabels: (0..<n).map(String.init),
+                                            columnLabels: (0..<n).map(String.init), colorbarLabel: "cosine", scale: .diverging)),
+                           title: "keys", width: 420, height: 380)),
+    ]
+}()
+
+@Test(arguments: figures.map(\.0))
+func figureFilesAreValidWithTheirSize(_ name: String) throws {
+    let figure = figures.first { $0.0 == name }!.1
+    let dir = try folder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try figure.write(stem: dir + "/" + name)
+    let image = try Image.read(dir + "/\(name).png")
+    #expect(image.width == figure.width && image.height == figure.height)
+    // Something besides the white background was drawn.
+    #expect(Set(image.pixels).count > 8)
+    let svg = try Data(contentsOf: URL(fileURLWithPath: dir + "/\(name).svg"))
+    let size = try #require(svgSize(svg))
+    #expect(size.0 == Double(figure.width) && size.1 == Double(figure.height))
+    #expect(String(data: svg, encoding: .utf8)!.contains("</svg>"))
+}
+
+@Test func imageGridIsSizedToItsCellsAndShowsThePictures() throws {
+    let red = Image(width: 8, height: 8, color: [255, 0, 0]), blue = Image(width: 16, height: 8, color: [0, 0, 255])
+    let grid = ImageGrid([[red, blue, nil], [blue, red, red]], captions: [["a", "b", ""], ["t=0", "t=0.5", "t=1"]],
+                         rowLabels: ["from", "to"], cellSize: 48)
+    let figure = Figure.images(grid, title: "strip")
+    let dir = try folder()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try figure.write(stem: dir + "/grid")
+    let image = try Image.read(dir + "/grid.png")
+    #expect(image.width == figure.width && image.height == figure.height)
+    // The first cell's centre is the red picture, enlarged without smoothing.
+    let layout = ImageGridLayout(grid, title: true, columns: 3)
+    let (x, y) = layout.origin(row: 0, column: 0)
+    #expect(Array(image[Int(x + 24), Int(y + 24)].prefix(3)) == [255, 0, 0])
+    let svg = try Data(contentsOf: URL(fileURLWithPath: dir + "/grid.svg"))
+    #expect(svgSize(svg).map { $0.0 == Double(figure.width) } == true)
+    #expect(String(data: svg, encoding: .utf8)!.contains("<image"))
+}
+
+@Test func figuresAreDeterministicAndRejectOtherExtensions() throws {
+    let figure = figures[0].1
+    #expect(try figure.png() == figure.png())
+    #expect(try figure.svg() == figure.svg())
+    #expect(throws: FormatError.self) { try figure.write(to: NSTemporaryDirectory() + "x.pdf") }
+}
+
+@Test func ticksAreRound() {
+    let unit = niceTicks(0, 1, count: 5)
+    #expect(unit.count == 6 && zip(unit, [0, 0.2, 0.4, 0.6, 0.8, 1]).allSatisfy { abs($0 - $1) < 1e-12 })
+    #expect(niceTicks(-3, 17) == [0, 5, 10, 15])
+    #expect(tickLabel(0.25) == "0.25" && tickLabel(100) == "100" && tickLabel(1.5) == "1.5" && tickLabel(2.5e-5) == "2e-05" || tickLabel(2.5e-5) == "3e-05")
+}

@@ -1,0 +1,158 @@
+import Foundation
+import Testing
+import Formats
+import Models
+import Tensor
+@testable import Pipeline
+
+// LoRWeB end to end on a tiny world: a few training steps on a tiny random base with the shipped
+// encoder, resume to the same bits, editing any triplet sizes, evaluation reports.
+
+@Suite(.serialized) struct LoRWeBTrainingTests {
+    /// A tiny world and a one-step base (1 double + 1 single block) written as a diffusers folder.
+    static let setup: (world: String, base: String) = {
+        let dir = NSTemporaryDirectory() + "lorweb-e2e-\(UUID().uuidString.prefix(8))"
+        try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var o = SmallWorldSynth.Options()
+        o.train = 40
+        o.evalPerSplit = 6
+        _ = try! SmallWorldSynth.generate(o, into: dir + "/world")
+        var config = FluxConfig.small
+        config.numLayers = 1; config.numSingleLayers = 1
+        try! BasePretraining.run(data: try! SmallWorldDataset(folder: dir + "/world"), out: dir + "/base",
+                                 options: PretrainOptions(steps: 1, batch: 2, learningRate: 1e-3, checkpointEvery: 1), resume: false, config: config)
+        return (dir + "/world", dir + "/base/base")
+    }()
+    static let encoder = repositoryRoot.appendingPathComponent("models/small-world/encoder").path
+
+    func train(_ out: String, steps: Int, checkpointEvery: Int = 100, resume: Bool = false, n: Int = 4, r: Int = 2) throws -> TrainingLoop.Summary {
+        let model = try LoRWeBModel.create(basePath: Self.setup.base, encoderPath: Self.encoder, n: n, r: r, keysDim: 16, seed: 3, runFolder: out)
+        var o = LoRWeBTrainOptions()
+        o.steps = steps; o.batch = 4; o.learningRate = 1e-2; o.checkpointEvery = checkpointEvery; o.seed = 3
+        return try LoRWeBTraining.run(model, pairs: try LoRWeBTraining.trainingPairs(Self.setup.world, resolution: 64), out: out, options: o, resume: resume)
+    }
+
+    func losses(_ run: String) throws -> [Double] {
+        try String(contentsOfFile: run + "/training/metrics.jsonl", encoding: .utf8).split(whereSeparator: \.isNewline).map {
+            (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["loss"] as! Double
+        }
+    }
+
+    /// The loss on the first four training pairs at fixed noise levels and noise.
+    func fixedLoss(_ model: LoRWeBModel) throws -> Float {
+        let pairs = try LoRWeBTraining.trainingPairs(Self.setup.world, resolution: 64)
+        let samples = try pairs.indices.prefix(4).map { try pairs.folder.sample($0) }
+        var rng = RNG(seed: 11)
+        return withNoGrad { LoRWeBTraining.loss(model, samples: samples, prompts: samples.map(\.caption), weighted: false, rng: &rng).item() }
+    }
+
+    @Test func trainingOnlyTheAdaptersLowersTheLossAndWritesALoadableRun() throws {
+        let run = NSTemporaryDirectory() + "lorweb-train-\(UUID().uuidString.prefix(8))"
+        let before = try SafetensorsFile(path: Self.setup.base + "/diffusion_pytorch_model.safetensors").allTensors()
+        let initial = try fixedLoss(try LoRWeBModel.create(basePath: Self.setup.base, encoderPath: Self.encoder, n: 4, r: 2, keysDim: 16, seed: 3))
+        try train(run, steps: 8, checkpointEvery: 4)
+        let trained = try fixedLoss(try LoRWeBModel.load(run))
+        // Untrained adapters (B = 0) leave the loss exactly where it was.
+        #expect(trained < 0.97 * initial, "fixed-noise loss \(initial) -> \(trained) after 8 steps")
+        #expect(TrainingCheckpoint.checkpoints(in: run + "/training").count == 2)
+        let model = try LoRWeBModel.load(run)
+        #expect(model.adapters.layers.count == model.base.adaptableLinears.count && model.config.adapter.n == 4)
+        // The base is frozen: its file is untouched and the loaded base holds the same values.
+        for (key, linear) in model.base.adaptableLinears { #expect(sameBits(linear.weight, before[key + ".weight"]!), "base tensor \(key) changed") }
+        // Trained adapters are not the initial ones: lora_B left zero.
+        #expect(model.adapters.layers.contains { $0.adapter.loraB.toArray().contains { $0 != 0 } })
+    }
+
+    @Test func resumeContinuesToTheSameBitsAsAnUninterruptedRun() throws {
+        let whole = NSTemporaryDirectory() + "lorweb-whole-\(UUID().uuidString.prefix(8))"
+        let split = NSTemporaryDirectory() + "lorweb-split-\(UUID().uuidString.prefix(8))"
+        try train(whole, steps: 6, checkpointEvery: 3)
+        try train(split, steps: 3, checkpointEvery: 3)
+        let summary = try train(split, steps: 6, checkpointEvery: 3, resume: true)
+        #expect(summary.startStep == 3)
+        let a = try Data(contentsOf: URL(fileURLWithPath: whole + "/adapters.safetensors"))
+        let b = try Data(contentsOf: URL(fileURLWithPath: split + "/adapters.safetensors"))
+        #expect(a == b)
+    }
+
+    @Test func singleLoRAIsABasisOfOne() throws {
+        let run = NSTemporaryDirectory() + "lorweb-single-\(UUID().uuidString.prefix(8))"
+        try train(run, steps: 2, n: 1, r: 8)
+        let model = try LoRWeBModel.load(run)
+        #expect(model.config.adapter.n == 1 && model.config.adapter.r == 8)
+        let q = model.query([(Image(width: 32, height: 32, color: [1, 2, 3]), Image(width: 32, height: 32, color: [9, 9, 9]), Image(width: 32, height: 32, color: [200, 0, 0]))])
+        #expect(model.coefficients(q).toArray().allSatisfy { $0 == 1 })
+    }
+
+    @Test func editKeepsBsSizeAndIsDeterministic() throws {
+        let run = NSTemporaryDirectory() + "lorweb-edit-\(UUID().uuidString.prefix(8))"
+        try train(run, steps: 1)
+        let model = try LoRWeBModel.load(run)
+        let a = Image(width: 40, height: 24, color: [30, 60, 90]), aPrime = Image(width: 20, height: 20, color: [200, 10, 10])
+        let b = Image(width: 17, height: 33, color: [0, 128, 0])
+        let e1 = try model.edit([(a, aPrime, b)], prompts: [""], steps: 2, seed: 5)[0]
+        let e2 = try model.edit([(a, aPrime, b)], prompts: [""], steps: 2, seed: 5)[0]
+        #expect(e1.bPrime.width == 17 && e1.bPrime.height == 33)
+        #expect(e1.grid.width % LoRWeBModel.divisibility == 0 && e1.grid.height % LoRWeBModel.divisibility == 0)
+        #expect(e1.bPrime == e2.bPrime && e1.coefficients.shape == [model.adapters.layers.count, 4])
+    }
+
+    @Test func evaluationReportAggregatesPerTaskThenOverTasks() throws {
+        let run = NSTemporaryDirectory() + "lorweb-eval-\(UUID().uuidString.prefix(8))"
+        try train(run, steps: 1)
+        let model = try LoRWeBModel.load(run)
+        let triplets = EvalTriplet.smallWorld(try SmallWorldDataset(folder: Self.setup.world), split: .unseen, limitPerTask: 1, prompts: true)
+        let results = try Evaluation.run(model, triplets: Array(triplets.prefix(3)), steps: 1, seed: 0, guidance: 1, batch: 2)
+        #expect(results.count == 3)
+        let report = Evaluation.report(results, settings: ["steps": 1])
+        let path = run + "/eval.json"
+        try JSONFile.write(object: report, to: path)
+        let parsed = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+        let psnr = (parsed["overall"] as! [String: Any])["psnr"] as! [String: Any]
+        let perTask = Dictionary(grouping: results, by: \.triplet.task).values.map { rs in rs.map(\.scores.psnr).reduce(0, +) / Double(rs.count) }
+        #expect(abs(psnr["mean"] as! Double - perTask.reduce(0, +) / Double(perTask.count)) < 1e-9)
+        #expect((parsed["triplets"] as! [Any]).count == 3)
+    }
+
+    @Test func aRunForAnotherBaseIsRefusedByName() throws {
+        let run = NSTemporaryDirectory() + "lorweb-other-\(UUID().uuidString.prefix(8))"
+        try train(run, steps: 1)
+        var config = try RunCheckpoint.config(in: run)
+        config.base.numSingleLayers = 3
+        try JSONFile.write(config, to: run + "/" + RunCheckpoint.configFile)
+        #expect { try LoRWeBModel.load(run) } throws: { "\($0)".contains("trained on another base model") }
+    }
+}
+
+func sameBits(_ a: Tensor, _ b: Tensor) -> Bool {
+    a.shape == b.shape && zip(a.toArray(), b.toArray()).allSatisfy { $0.bitPattern == $1.bitPattern }
+}
+
+@Suite struct EditMetricsTests {
+    /// Two 16 x 12 pictures whose SSIM scikit-image 0.26 computes as 0.550185033 (tools/make_ssim_fixture.py).
+    static func pictures() -> (Image, Image) {
+        var x = [UInt8](), y = [UInt8]()
+        for i in 0..<(16 * 12 * 3) {
+            x.append(UInt8((i * 37 + (i / 48) * 11) % 256))
+            y.append(UInt8((i * 37 + (i / 48) * 11 + (i % 7) * 9) % 256))
+        }
+        return (Image(width: 16, height: 12, channels: 3, pixels: x), Image(width: 16, height: 12, channels: 3, pixels: y))
+    }
+
+    @Test func ssimMatchesScikitImage() {
+        let (x, y) = Self.pictures()
+        #expect(abs(EditMetrics.ssim(x, x) - 1) < 1e-12)
+        #expect(abs(EditMetrics.ssim(x, y) - EditMetricsTests.scikitSSIM) < 1e-6, "ssim \(EditMetrics.ssim(x, y))")
+    }
+
+    static let scikitSSIM = 0.550185033
+
+    @Test func preservationAndEditSplitByWhereTheTruthDiffersFromB() {
+        let b = Image(width: 2, height: 1, channels: 3, pixels: [0, 0, 0, 0, 0, 0])
+        let truth = Image(width: 2, height: 1, channels: 3, pixels: [0, 0, 0, 200, 200, 200])   // pixel 1 changes
+        let made = Image(width: 2, height: 1, channels: 3, pixels: [10, 10, 10, 200, 200, 200])  // keeps the change, misses pixel 0
+        let s = EditMetrics.score(made: made, truth: truth, b: b)
+        #expect(s.changedFraction == 0.5 && s.editPSNR == 100)
+        #expect(abs(s.preservationPSNR! - 10 * log10(255 * 255 / 100)) < 1e-9)
+    }
+}
