@@ -91,4 +91,4 @@ sanitize: deps
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(RUN) swift test --skip-build --scratch-path .build-undefined
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-address .build-undefined Fuzz/.build
