@@ -68,8 +68,7 @@ public struct KeyGraph {
         }
         Self.lock.lock()
         defer { Self.lock.unlock() }   // graphviz keeps global state: one render at a time
-        guard let gvc = gvContext() else { unlink(temp); throw FormatError(path, "graphviz: cannot create a context") }
-        defer { gvFreeContext(gvc) }
+        guard let gvc = Self.context else { unlink(temp); throw FormatError(path, "graphviz: cannot create a context") }
         let text = strdup(dot)
         defer { free(text) }
         guard let graph = agmemread(text) else { unlink(temp); throw FormatError(path, "graphviz could not parse the generated DOT") }
@@ -91,4 +90,8 @@ public struct KeyGraph {
     }
 
     static let lock = NSLock()
+    /// One context for the process, never freed: the pango plugin caches a pointer to the last
+    /// font name, which the context owns, so a second render after gvFreeContext read freed
+    /// memory (AddressSanitizer, `make sanitize`).
+    nonisolated(unsafe) static let context = gvContext()
 }
