@@ -19,8 +19,15 @@ public enum AnalogyQuery {
     /// [1, qdim] for the triplet.
     public static func make(a: Image, aPrime: Image, b: Image, encoder: ImageEncoder, mode: QueryMode) -> Tensor {
         let grid = AnalogyGrid.conditioning(a: a, aPrime: aPrime, b: b)
-        let crops = AnalogyGrid.queryCrops(grid, convention: .inference)
-        let e = encoder.embed([crops.a, crops.aPrime, crops.b])   // [3, E]
-        return mode.query(a: e.sliced(axis: 0, 0..<1), aPrime: e.sliced(axis: 0, 1..<2), b: e.sliced(axis: 0, 2..<3))
+        return make(crops: [AnalogyGrid.queryCrops(grid, convention: .inference)], encoder: encoder, mode: mode)
+    }
+
+    /// [B, qdim] for analogies already cut into their query crops (training cuts them with its
+    /// own convention), embedded in one batch.
+    public static func make(crops: [(a: Image, aPrime: Image, b: Image)], encoder: ImageEncoder, mode: QueryMode) -> Tensor {
+        let e = encoder.embed(crops.flatMap { [$0.a, $0.aPrime, $0.b] })   // [3B, E]
+        let rows = e.reshaped([crops.count, 3, encoder.embeddingWidth])
+        func part(_ i: Int) -> Tensor { rows.sliced(axis: 1, i..<(i + 1)).reshaped([crops.count, encoder.embeddingWidth]) }
+        return mode.query(a: part(0), aPrime: part(1), b: part(2))
     }
 }

@@ -81,10 +81,7 @@ public final class LoRWeBModel {
 
     /// The query [B, qdim] of analogies given as (a, a', b) crops, without gradients.
     public func query(_ crops: [(a: Image, aPrime: Image, b: Image)]) -> Tensor {
-        let e = encoder.embed(crops.flatMap { [$0.a, $0.aPrime, $0.b] })   // [3B, E]
-        let rows = e.reshaped([crops.count, 3, encoder.embeddingWidth])
-        func part(_ i: Int) -> Tensor { rows.sliced(axis: 1, i..<(i + 1)).reshaped([crops.count, encoder.embeddingWidth]) }
-        return config.queryMode.query(a: part(0), aPrime: part(1), b: part(2))
+        AnalogyQuery.make(crops: crops, encoder: encoder, mode: config.queryMode)
     }
 
     /// Per-layer coefficients [B, layers, n] for queries [B, qdim].

@@ -171,6 +171,5 @@ public func psnr(_ a: Image, _ b: Image) -> Double {
     precondition(a.width == b.width && a.height == b.height && a.channels == b.channels, "psnr: pictures differ in size")
     var se = 0.0
     for (x, y) in zip(a.pixels, b.pixels) { let d = Double(x) - Double(y); se += d * d }
-    let mse = se / Double(a.pixels.count)
-    return mse == 0 ? 100 : 10 * log10(255 * 255 / mse)
+    return EditMetrics.psnrFromMSE(se / Double(a.pixels.count))
 }
