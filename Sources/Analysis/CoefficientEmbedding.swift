@@ -57,8 +57,8 @@ public enum CoefficientEmbedding {
                                progress: (Int, Int) -> Void = { _, _ in }) throws -> Tensor {
         var rows: [Tensor] = []
         for (i, t) in triplets.enumerated() {
-            rows.append(AnalogyQuery.make(a: try Image.read(t.triplet.a), aPrime: try Image.read(t.triplet.aPrime),
-                                          b: try Image.read(t.triplet.b), encoder: encoder, mode: mode))
+            let images = try AnalogyQuery.read(a: t.triplet.a, aPrime: t.triplet.aPrime, b: t.triplet.b)
+            rows.append(AnalogyQuery.make(a: images.a, aPrime: images.aPrime, b: images.b, encoder: encoder, mode: mode))
             progress(i + 1, triplets.count)
         }
         return Tensor.concat(rows, axis: 0)

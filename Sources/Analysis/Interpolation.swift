@@ -47,8 +47,7 @@ public enum Interpolation {
 
     /// The coefficient path [K, layers, n] between the analogies (a, a') -> (c, c') on b.
     public static func path(_ model: LoRWeBModel, from: (Image, Image), to: (Image, Image), b: Image, steps: Int, space: Space) -> Tensor {
-        let crops = [from, to].map { pair in AnalogyGrid.queryCrops(AnalogyGrid.conditioning(a: pair.0, aPrime: pair.1, b: b), convention: .inference) }
-        let queries = model.query(crops)                                   // [2, qdim]
+        let queries = model.query(grids: [from, to].map { AnalogyGrid.conditioning(a: $0.0, aPrime: $0.1, b: b) })   // [2, qdim]
         switch space {
         case .coeffs:
             let c = model.coefficients(queries)                             // [2, L, n]

@@ -78,6 +78,15 @@ public enum AnalogyGrid {
         return out
     }
 
+    /// The grid with its bottom-right quadrant (split as in `bottomRight`) set to zero: the
+    /// image the grid query mode (caa'b) embeds, which must not see b'.
+    public static func withoutBottomRight(_ grid: Image) -> Image {
+        var out = grid
+        let hw = grid.width / 2, hh = grid.height / 2
+        out.paste(Image(width: grid.width - hw, height: grid.height - hh, color: [UInt8](repeating: 0, count: grid.channels)), x: hw, y: hh)
+        return out
+    }
+
     /// b' from a generated grid: the box (W / 2, H / 2, W, H), halves rounded down (`inference.py`).
     public static func bottomRight(_ grid: Image) -> Image {
         grid.cropped(x: grid.width / 2, y: grid.height / 2, width: grid.width - grid.width / 2,

@@ -20,6 +20,15 @@ public enum JSONFile {
         }
     }
 
+    /// `value` as one line of JSON with sorted keys: the form stored inside other files (a
+    /// checkpoint's run configuration), byte-identical from run to run, unlike JSONEncoder's
+    /// default key order, which follows the process's hash seed.
+    public static func line(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
     /// Writes an `Encodable` value to `path`.
     public static func write(_ value: some Encodable, to path: String) throws {
         try AtomicFile.write(try encode(value, path: path), to: path)

@@ -28,12 +28,20 @@ public struct TripletList: Equatable {
 
     public init(_ triplets: [Triplet]) { self.triplets = triplets }
 
-    /// Reads and checks the CSV at `path`; image files are not opened here.
+    /// Reads and checks the CSV at `path`, and that every image it names can be read (not
+    /// decoded), so that a typo in row 900 fails before the work on rows 1-899.
     /// - Throws: `FormatError` naming the file (and line) for an unreadable file, malformed CSV,
-    ///   a missing required column, an empty path, a duplicate id or a table without rows.
+    ///   a missing required column, an empty path, a duplicate id, a table without rows, or an
+    ///   image that cannot be read.
     public static func read(_ path: String) throws -> TripletList {
         let text = try readTextFile(path, what: "a CSV triplet list")
-        return try parse(text, path: path, folder: (path as NSString).deletingLastPathComponent)
+        let list = try parse(text, path: path, folder: (path as NSString).deletingLastPathComponent)
+        for t in list.triplets {
+            for image in [t.a, t.aPrime, t.b] + (t.bPrime.map { [$0] } ?? []) where access(image, R_OK) != 0 {
+                throw FormatError(path, "triplet \(t.id): cannot read \(image): \(String(cString: strerror(errno)))")
+            }
+        }
+        return list
     }
 
     /// Parses CSV text; relative image paths are resolved against `folder`.

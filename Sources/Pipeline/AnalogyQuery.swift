@@ -2,9 +2,10 @@ import Formats
 import Models
 import Tensor
 
-// The LoRWeB query of one analogy, built as the release's inference builds it: the conditioning
-// grid of (a, a', b), its quadrants cropped back out with the release's convention, each
-// embedded by the frozen encoder, combined by the query mode.
+// The LoRWeB query of one analogy, built as the release builds it: from the conditioning grid of
+// (a, a', b), either its quadrants cropped back out with the release's convention and embedded
+// one by one by the frozen encoder, then combined by the query mode, or (mode caa'b) the grid
+// itself with the bottom-right quadrant zeroed, embedded as one image.
 
 public enum AnalogyQuery {
     /// Refuses an `a` the release's inference crops cannot cut: the conditioning grid is 2w x 2h
@@ -16,15 +17,23 @@ public enum AnalogyQuery {
         }
     }
 
-    /// [1, qdim] for the triplet.
-    public static func make(a: Image, aPrime: Image, b: Image, encoder: ImageEncoder, mode: QueryMode) -> Tensor {
-        let grid = AnalogyGrid.conditioning(a: a, aPrime: aPrime, b: b)
-        return make(crops: [AnalogyGrid.queryCrops(grid, convention: .inference)], encoder: encoder, mode: mode)
+    /// Reads a triplet's images, refusing an `a` the query crops cannot cut (see `check`).
+    public static func read(a: String, aPrime: String, b: String) throws -> (a: Image, aPrime: Image, b: Image) {
+        let first = try Image.read(a)
+        try check(a: first, path: a)
+        return (first, try Image.read(aPrime), try Image.read(b))
     }
 
-    /// [B, qdim] for analogies already cut into their query crops (training cuts them with its
-    /// own convention), embedded in one batch.
-    public static func make(crops: [(a: Image, aPrime: Image, b: Image)], encoder: ImageEncoder, mode: QueryMode) -> Tensor {
+    /// [1, qdim] for the triplet.
+    public static func make(a: Image, aPrime: Image, b: Image, encoder: ImageEncoder, mode: QueryMode) -> Tensor {
+        make(grids: [AnalogyGrid.conditioning(a: a, aPrime: aPrime, b: b)], convention: .inference, encoder: encoder, mode: mode)
+    }
+
+    /// [B, qdim] for conditioning grids (bottom-right = bottom-left), embedded in one batch;
+    /// `convention` says how the quadrants are cut (inference and training differ).
+    public static func make(grids: [Image], convention: AnalogyGrid.QueryConvention, encoder: ImageEncoder, mode: QueryMode) -> Tensor {
+        if mode.embedsGrid { return encoder.embed(grids.map(AnalogyGrid.withoutBottomRight)) }
+        let crops = grids.map { AnalogyGrid.queryCrops($0, convention: convention) }
         let e = encoder.embed(crops.flatMap { [$0.a, $0.aPrime, $0.b] })   // [3B, E]
         let rows = e.reshaped([crops.count, 3, encoder.embeddingWidth])
         func part(_ i: Int) -> Tensor { rows.sliced(axis: 1, i..<(i + 1)).reshaped([crops.count, encoder.embeddingWidth]) }

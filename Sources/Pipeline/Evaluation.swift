@@ -79,7 +79,8 @@ public enum Evaluation {
     }
 
     static func load(_ t: EvalTriplet) throws -> (a: Image, aPrime: Image, b: Image, truth: Image) {
-        (try Image.read(t.a).rgb(), try Image.read(t.aPrime).rgb(), try Image.read(t.b).rgb(), try Image.read(t.bPrime).rgb())
+        let images = try AnalogyQuery.read(a: t.a, aPrime: t.aPrime, b: t.b)
+        return (images.a.rgb(), images.aPrime.rgb(), images.b.rgb(), try Image.read(t.bPrime).rgb())
     }
 
     /// Mean of each score per task, then mean and standard deviation over tasks.

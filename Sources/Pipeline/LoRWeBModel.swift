@@ -79,9 +79,9 @@ public final class LoRWeBModel {
         try RunCheckpoint.save(adapters, config: c, to: folder)
     }
 
-    /// The query [B, qdim] of analogies given as (a, a', b) crops, without gradients.
-    public func query(_ crops: [(a: Image, aPrime: Image, b: Image)]) -> Tensor {
-        AnalogyQuery.make(crops: crops, encoder: encoder, mode: config.queryMode)
+    /// The query [B, qdim] of analogies given as conditioning grids, without gradients.
+    public func query(grids: [Image], convention: AnalogyGrid.QueryConvention = .inference) -> Tensor {
+        AnalogyQuery.make(grids: grids, convention: convention, encoder: encoder, mode: config.queryMode)
     }
 
     /// Per-layer coefficients [B, layers, n] for queries [B, qdim].
@@ -133,7 +133,7 @@ public final class LoRWeBModel {
             throw ValidationFailure("edit: a batch mixes grid sizes \(grids[0].width)x\(grids[0].height) and \(g.width)x\(g.height)")
         }
         let contexts = grids.map { $0.width == size.width && $0.height == size.height ? $0 : $0.resized(width: size.width, height: size.height) }
-        let query = self.query(grids.map { AnalogyGrid.queryCrops($0, convention: .inference) })
+        let query = self.query(grids: grids)
         let batch = KontextBatch(targets: contexts, contexts: contexts, prompts: prompts, codec: codec, textEncoder: text)
         let tokenShape = Array(batch.target.shape.dropFirst())
         let root = RNG(seed: seed)
@@ -150,7 +150,7 @@ public final class LoRWeBModel {
                 (ObjectIdentifier(layer.adapter), given.sliced(axis: 1, i..<(i + 1)).reshaped([b, n]))
             }))
         }
-        let x = try FlowMatching.sample(steps: steps, imageSeqLen: batch.target.shape[1], initialNoise: noise) { x, t in
+        let x = FlowMatching.sample(steps: steps, imageSeqLen: batch.target.shape[1], initialNoise: noise) { x, t in
             batch.velocity(base, x: x, t: Tensor.full([b], t), guidance: g, adapters: input)
         }
         let made = try batch.images(from: x, codec: codec)

@@ -53,7 +53,7 @@ public enum LoRWeBTraining {
         let (w, h) = (samples[0].target.width, samples[0].target.height)
         func sized(_ im: Image) -> Image { im.width == w && im.height == h ? im : im.resized(width: w, height: h) }
         let targets = samples.map { sized($0.target) }, contexts = samples.map { sized($0.conditioning) }
-        let query = model.query(contexts.map { AnalogyGrid.queryCrops($0, convention: .training) })
+        let query = model.query(grids: contexts, convention: .training)
         let batch = KontextBatch(targets: targets, contexts: contexts, prompts: prompts, codec: model.codec, textEncoder: model.text)
         let t = FlowMatching.trainingTimesteps(batch: samples.count, rng: &rng)
         let eps = rng.normal(batch.target.shape)
@@ -73,7 +73,7 @@ public enum LoRWeBTraining {
         var loop = TrainingLoop(totalSteps: o.steps, checkpointEvery: o.checkpointEvery, runFolder: out + "/" + checkpointFolder)
         loop.schedule = .constant
         loop.dataOrder = DataOrder(count: pairs.indices.count, batchSize: o.batch, seed: o.seed)
-        loop.config = String(decoding: try JSONEncoder().encode(o), as: UTF8.self)
+        loop.config = try JSONFile.line(o)
         let order = loop.dataOrder!
         let summary = try loop.run(optimizer: optimizer, rng: RNG(seed: o.seed), resume: resume) { s, rng in
             var rng = rng

@@ -54,7 +54,7 @@ public enum EncoderPretraining {
         var loop = TrainingLoop(totalSteps: o.steps, checkpointEvery: o.checkpointEvery, runFolder: out + "/" + folder + "-training")
         loop.schedule = .warmupCosine(warmup: max(1, o.steps / 20), total: o.steps, minFactor: 0.1)
         loop.dataOrder = DataOrder(count: pictures.count, batchSize: o.batch, seed: o.seed)
-        loop.config = String(decoding: try JSONEncoder().encode(o), as: UTF8.self)
+        loop.config = try JSONFile.line(o)
         let order = loop.dataOrder!
         let summary = try loop.run(optimizer: optimizer, rng: RNG(seed: o.seed), resume: resume) { step, rng in
             var rng = rng
@@ -101,7 +101,7 @@ public enum BasePretraining {
         let optimizer = AdamW(p.all, config: AdamWConfig(learningRate: o.learningRate, beta1: 0.9, beta2: 0.99, weightDecay: 0.05))
         var loop = TrainingLoop(totalSteps: o.steps, checkpointEvery: o.checkpointEvery, runFolder: out + "/" + folder + "-training")
         loop.schedule = .warmupCosine(warmup: max(1, o.steps / 20), total: o.steps, minFactor: 0.1)
-        loop.config = String(decoding: try JSONEncoder().encode(o), as: UTF8.self)
+        loop.config = try JSONFile.line(o)
         let summary = try loop.run(optimizer: optimizer, rng: RNG(seed: o.seed), resume: resume) { _, rng in
             var rng = rng
             var targets: [Image] = [], contexts: [Image] = [], prompts: [String] = []

@@ -103,8 +103,11 @@ struct PCA: ParsableCommand {
         try global.apply()
         guard components >= 2 else { throw ValidationError("--components must be at least 2") }
         try reportingErrors {
+            let modelPath = try modelOption.resolved()
+            try checkOutput(out, inputs: [coeffs, modelPath])
             let c = try NPY.read(coeffs)
-            let stream = try AdapterStream(model: try modelOption.resolved(), mixing: false)
+            if let problem = c.nonFiniteProblem(what: "the coefficients") { throw FormatError(coeffs, problem) }
+            let stream = try AdapterStream(model: modelPath, mixing: false)
             guard c.rank == 3, c.shape[1] == stream.layers.count, c.shape[2] == stream.config.n else {
                 throw FormatError(coeffs, "shape \(c.shape) is not [triplets, \(stream.layers.count) layers, n \(stream.config.n)] of this model")
             }
@@ -195,14 +198,14 @@ struct Interpolate: ParsableCommand {
         try reportingErrors {
             try checkOutput(out, inputs: [fromPaths.0, fromPaths.1, toPaths.0, toPaths.1, b])
             let model = try modelOption.load()
-            let f = (try Image.read(fromPaths.0), try Image.read(fromPaths.1)), t = (try Image.read(toPaths.0), try Image.read(toPaths.1))
-            let bImage = try Image.read(b)
+            let f = try AnalogyQuery.read(a: fromPaths.0, aPrime: fromPaths.1, b: b), t = try AnalogyQuery.read(a: toPaths.0, aPrime: toPaths.1, b: b)
+            let (from, to, bImage) = ((f.a, f.aPrime), (t.a, t.aPrime), f.b)
             let progress = ProgressLine(label: "interpolate", unit: "frames")
-            let strip = try Interpolation.run(model, from: f, to: t, b: bImage, steps: steps, space: s, sampleSteps: sampleSteps, seed: seed,
+            let strip = try Interpolation.run(model, from: from, to: to, b: bImage, steps: steps, space: s, sampleSteps: sampleSteps, seed: seed,
                                               guidance: guidance, prompt: prompt) { progress.update($0, $1) }
             progress.finish()
             let stem = (out as NSString).deletingPathExtension
-            try Interpolation.figure(strip, from: f, to: t, b: bImage, space: s).write(stem: stem)
+            try Interpolation.figure(strip, from: from, to: to, b: bImage, space: s).write(stem: stem)
             try NPY.write(strip.coefficients, to: stem + ".coeffs.npy")
             try Interpolation.writeCSV(strip, layers: model.adapters.layers.map(\.key), to: stem + ".coeffs.csv")
             print("interpolate: \(steps) frames in \(space) space -> \(stem).png/.svg, \(stem).coeffs.npy \(strip.coefficients.shape), .coeffs.csv")

@@ -161,10 +161,8 @@ struct CoefficientSource: ParsableArguments {
             throw ValidationError("embedding the analogy needs --clip DIR (the shipped small-world encoder is not built yet)")
         }
         let encoder = ImageEncoder(model: try CLIPVision.load(clip))
-        let first = try Image.read(a)
-        try AnalogyQuery.check(a: first, path: a)
-        let query = AnalogyQuery.make(a: first, aPrime: try Image.read(aPrime), b: try Image.read(b),
-                                      encoder: encoder, mode: stream.queryMode)
+        let images = try AnalogyQuery.read(a: a, aPrime: aPrime, b: b)
+        let query = AnalogyQuery.make(a: images.a, aPrime: images.aPrime, b: images.b, encoder: encoder, mode: stream.queryMode)
         guard query.shape[1] == stream.config.queryDim else {
             throw FormatError(clip, "its embeddings give a query of \(query.shape[1]) values; the adapters expect \(stream.config.queryDim)")
         }

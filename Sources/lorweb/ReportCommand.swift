@@ -35,8 +35,10 @@ struct Report: ParsableCommand {
         try reportingErrors {
             let started = Date()
             let path = try modelOption.resolved()
+            try checkOutput(out, inputs: [data, path])
             let model = try modelOption.load()
             let stream = try AdapterStream(model: path, mixing: false)
+            let triplets = try CoefficientEmbedding.triplets(data, split: split, limit: limit)
             try AtomicFile.createFolder(out)
             var page = HTMLReport(title: "LoRWeB basis report: \((path as NSString).lastPathComponent)")
             let c = model.config.adapter, layerKeys = stream.layers
@@ -49,7 +51,6 @@ struct Report: ParsableCommand {
             try AnalysisFigures.basis(layers, focus: 0, to: out + "/basis")
 
             // Coefficients of the triplets, PCA.
-            let triplets = try CoefficientEmbedding.triplets(data, split: split, limit: limit)
             let embed = ProgressLine(label: "report: embedding", unit: "triplets")
             let queries = try CoefficientEmbedding.queries(triplets, encoder: model.encoder, mode: model.config.queryMode) { embed.update($0, $1) }
             embed.finish()
@@ -88,8 +89,9 @@ struct Report: ParsableCommand {
             // Interpolation between two analogies of different tasks, on the first one's b.
             let first = triplets[0]
             let second = triplets.first { $0.triplet.task != first.triplet.task } ?? triplets[1]
-            func pair(_ t: LabelledTriplet) throws -> (Image, Image) { (try Image.read(t.triplet.a), try Image.read(t.triplet.aPrime)) }
-            let (from, to, b) = (try pair(first), try pair(second), try Image.read(first.triplet.b))
+            let f = try AnalogyQuery.read(a: first.triplet.a, aPrime: first.triplet.aPrime, b: first.triplet.b)
+            let t = try AnalogyQuery.read(a: second.triplet.a, aPrime: second.triplet.aPrime, b: first.triplet.b)
+            let (from, to, b) = ((f.a, f.aPrime), (t.a, t.aPrime), f.b)
             try AtomicFile.createFolder(out + "/interpolation")
             var strips: [(Interpolation.Space, Interpolation.Strip)] = []
             for space in Interpolation.Space.allCases {

@@ -41,7 +41,7 @@ struct Train: ParsableCommand {
     @Option(help: "Key width (lora_keys_dim).") var keysDim = 128
     @Option(help: "Attention heads of the coefficient query.") var heads = 1
     @Flag(help: "tanh coefficients instead of softmax (the paper's ablation).") var tanh = false
-    @Option(help: "Query mode: cat-aa'b, ca'-ca+cb or ca'-ca.") var queryMode = QueryMode.concatenated.rawValue
+    @Option(help: "Query mode: cat-aa'b (a, a', b embedded apart), ca'-ca+cb, ca'-ca, or caa'b (the grid as one image).") var queryMode = QueryMode.concatenated.rawValue
     @Option(help: "Training steps.") var steps: Int?
     @Option(help: "Batch size.") var batch: Int?
     @Option(help: "Learning rate (constant).") var lr: Double?
@@ -128,24 +128,26 @@ struct Edit: ParsableCommand {
                 try checkOutput(out, inputs: [a, aPrime, b])
                 if let grid { try checkOutput(grid, inputs: [a, aPrime, b, out]) }
             }
+            let list = try triplets.map(TripletList.read)
+            let folder = outDir ?? triplets.map { ($0 as NSString).deletingLastPathComponent }
+            if let folder { try checkOutput(folder, inputs: [triplets]) }
             let model = try modelOption.load()
-            if let triplets {
-                let list = try TripletList.read(triplets)
-                let folder = outDir ?? (triplets as NSString).deletingLastPathComponent
-                try AtomicFile.createFolder(folder)
+            if let list, let folder {
                 let progress = ProgressLine(label: "edit", unit: "triplets")
                 for (i, t) in list.triplets.enumerated() {
+                    let made = try model.edit([try AnalogyQuery.read(a: t.a, aPrime: t.aPrime, b: t.b)], prompts: [prompt],
+                                              steps: sampling.steps, seed: sampling.seed, guidance: sampling.guidance, firstIndex: i)[0]
+                    // Made when the first result is ready, so a list that fails on its first row leaves nothing behind.
+                    if i == 0 { try AtomicFile.createFolder(folder) }
                     let target = t.out ?? folder + "/" + t.id + ".png"
                     try checkOutput(target, inputs: [t.a, t.aPrime, t.b])
-                    let made = try model.edit([(try Image.read(t.a), try Image.read(t.aPrime), try Image.read(t.b))], prompts: [prompt],
-                                              steps: sampling.steps, seed: sampling.seed, guidance: sampling.guidance, firstIndex: i)[0]
                     try made.bPrime.write(to: target)
                     progress.update(i + 1, list.triplets.count)
                 }
                 progress.finish()
                 print("edit: \(list.triplets.count) triplets -> \(folder)")
             } else {
-                let made = try model.edit([(try Image.read(a!), try Image.read(aPrime!), try Image.read(b!))], prompts: [prompt],
+                let made = try model.edit([try AnalogyQuery.read(a: a!, aPrime: aPrime!, b: b!)], prompts: [prompt],
                                           steps: sampling.steps, seed: sampling.seed, guidance: sampling.guidance)[0]
                 try made.bPrime.write(to: out!)
                 if let grid { try made.grid.write(to: grid) }

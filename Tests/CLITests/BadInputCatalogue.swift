@@ -175,6 +175,42 @@ enum Bad {
         }
         try write("data-bad-manifest/manifest.json", "{\"families\": 3")
 
+        // Run folders for the commands that generate (edit, eval, interpolate, report).
+        let shipped = URL(fileURLWithPath: clip).deletingLastPathComponent().path
+        let runJSON = try String(contentsOfFile: shipped + "/lorweb/lorweb.json", encoding: .utf8)
+            .replacingOccurrences(of: "\"../base\"", with: "\"\(shipped)/base\"")
+            .replacingOccurrences(of: "\"../encoder\"", with: "\"\(shipped)/encoder\"")
+        for name in ["run-bad-json", "run-no-base", "run-truncated", "run-nan"] {
+            try FileManager.default.createDirectory(atPath: path(name), withIntermediateDirectories: true)
+        }
+        try write("run-bad-json/lorweb.json", "{ \"adapter\": ")
+        try write("run-no-base/lorweb.json", runJSON.replacingOccurrences(of: shipped + "/base", with: path("no-such-base")))
+        let adapters = try Data(contentsOf: URL(fileURLWithPath: shipped + "/lorweb/adapters.safetensors"))
+        try write("run-truncated/lorweb.json", runJSON)
+        try AtomicFile.write(adapters.prefix(adapters.count / 2), to: path("run-truncated/adapters.safetensors"))
+        try write("run-nan/lorweb.json", runJSON)
+        let nan = try SafetensorsFile(path: shipped + "/lorweb/adapters.safetensors").allTensors().mapValues { Tensor(shape: $0.shape, data: $0.toArray()) }
+        nan["\(layer).lora_B"]!.data[0] = Float.nan
+        try Safetensors.write(nan, to: path("run-nan/adapters.safetensors"))
+
+        // Triplet lists (edit --triplets, eval --data, coeffs --triplets).
+        try write("list-empty.csv", "")
+        try write("list-no-columns.csv", "id,a\nx,good.png\n")
+        try write("list-missing-image.csv", "id,a,a_prime,b,b_prime\nx,good.png,good.png,good.png,good.png\ny,good.png,missing.png,good.png,good.png\n")
+        try write("list-no-truth.csv", "id,a,a_prime,b\nx,good.png,good.png,good.png\n")
+        try write("list-text-image.csv", "id,a,a_prime,b,b_prime\nx,good.png,text.png,good.png,good.png\n")
+        try write("list-duplicate-ids.csv", "id,a,a_prime,b\nx,good.png,good.png,good.png\nx,good.png,good.png,good.png\n")
+
+        // Coefficients for the shipped model's PCA: [triplets, 52 layers, 32].
+        let coefficients = Tensor(shape: [2, 52, 32], data: [Float](repeating: 1.0 / 32, count: 2 * 52 * 32))
+        try NPY.write(coefficients, to: path("coeffs-shipped.npy"))
+        coefficients.data[5] = .nan
+        try NPY.write(coefficients, to: path("coeffs-shipped-nan.npy"))
+
+        // A small world for train, eval, coeffs and report.
+        let synth = try CLI.run(["synth", "--out", path("world"), "--train", "4", "--eval", "4", "--seed", "3"])
+        guard synth.status == 0 else { throw FormatError(path("world"), "synth failed: \(synth.stderr)") }
+
         // A read-only folder and a file where a folder is expected.
         try FileManager.default.createDirectory(atPath: path("read-only"), withIntermediateDirectories: true)
         chmod(path("read-only"), 0o555)
@@ -381,6 +417,93 @@ enum Catalogue {
         ]
     }()
 
+    /// The generating commands' inputs: `--model` run folders, `--data` / `--triplets` lists
+    /// and worlds, images, coefficients, and their outputs.
+    static let pipeline: [BadRow] = {
+        _ = Bad.made
+        let world = Bad.path("world"), good = Bad.path("good.png"), missing = Bad.path("no-such-folder")
+        func edit(_ label: String, model: String? = nil, a: String = good, aPrime: String = good, b: String = good,
+                  out: String? = nil, status: Int32 = 1, _ fragment: String) -> BadRow {
+            let target = out ?? Bad.out("edit-\(label.filter { $0.isLetter || $0.isNumber }).png")
+            return BadRow("edit \(label)", ["edit"] + (model.map { ["--model", $0] } ?? []) + ["--a", a, "--a-prime", aPrime, "--b", b,
+                                                                                            "--out", target, "--steps", "1"],
+                          status, fragment, absent: out == nil ? [target] : [])
+        }
+        func list(_ command: String, _ file: String, _ fragment: String) -> BadRow {
+            let out = Bad.out("\(command)-\(file)")
+            let arguments: [String]
+            switch command {
+            case "edit": arguments = ["edit", "--triplets", Bad.path(file), "--out-dir", out, "--steps", "1"]
+            case "eval": arguments = ["eval", "--data", Bad.path(file), "--out", out + ".json", "--steps", "1"]
+            default: arguments = ["coeffs", "--triplets", Bad.path(file), "--out", out + ".npy"]
+            }
+            return BadRow("\(command) \(file)", arguments, 1, fragment, absent: [out, out + ".json", out + ".png", out + ".npy", out + ".csv"])
+        }
+        var rows = [
+            edit("run folder without lorweb.json", model: Bad.path("empty-folder"), "not a lorweb run folder (no lorweb.json)"),
+            edit("lorweb.json not JSON", model: Bad.path("run-bad-json"), Bad.path("run-bad-json/lorweb.json") + ": not a lorweb run config"),
+            edit("run whose base is missing", model: Bad.path("run-no-base"), Bad.path("no-such-base")),
+            edit("truncated adapters", model: Bad.path("run-truncated"), Bad.path("run-truncated/adapters.safetensors")),
+            edit("NaN in the adapters", model: Bad.path("run-nan"), "lora_B' holds nan"),
+            edit("adapter file as --model", model: A, "is a file; generating images needs a run folder"),
+            edit("text a'", aPrime: Bad.path("text.png"), Bad.path("text.png") + ": not a PNG or JPEG"),
+            edit("truncated a", a: Bad.path("truncated.png"), Bad.path("truncated.png") + ": invalid PNG"),
+            edit("100k x 100k b", b: Bad.path("huge.png"), "100000x100000 pixels exceeds the limit"),
+            edit("missing b", b: Bad.path("missing.png"), Bad.path("missing.png") + ": cannot open"),
+            edit("a too wide for the query crops", a: Bad.path("other-size.png"), "need a width of at most twice the height"),
+            edit("output .txt", out: Bad.out("edit.txt"), "unsupported image extension"),
+            edit("output over its input", out: good, "is also an input"),
+            edit("output into a missing folder", out: missing + "/b.png", "does not exist"),
+            BadRow("edit --out-dir in a missing folder", ["edit", "--triplets", Bad.path("list-no-truth.csv"), "--out-dir", missing + "/edits"], 1,
+                   "does not exist", absent: [missing]),
+            BadRow("train --data without control/", ["train", "--data", Bad.path("empty-folder"), "--out", Bad.out("train-a"), "--steps", "1"], 1,
+                   "control: missing", absent: [Bad.out("train-a")]),
+            BadRow("train into its data", ["train", "--data", world, "--out", world, "--steps", "1"], 1, "is also an input"),
+            BadRow("train into a missing folder", ["train", "--data", world, "--out", missing + "/run", "--steps", "1"], 1, "does not exist",
+                   absent: [missing]),
+            BadRow("train --base without config.json", ["train", "--data", world, "--out", Bad.out("train-b"), "--base", Bad.path("empty-folder"),
+                                                        "--steps", "1"], 1, "config.json", absent: [Bad.out("train-b")]),
+            BadRow("train --encoder with a NaN weight", ["train", "--data", world, "--out", Bad.out("train-c"), "--encoder", Bad.path("clip-nan"),
+                                                         "--steps", "1"], 1, "holds nan", absent: [Bad.out("train-c")]),
+            BadRow("eval --data without a manifest", ["eval", "--data", Bad.path("empty-folder"), "--out", Bad.out("eval-a.json")], 1,
+                   "manifest", absent: [Bad.out("eval-a.json"), Bad.out("eval-a.png")]),
+            BadRow("eval over its data", ["eval", "--data", world, "--out", world], 1, "is also an input"),
+            BadRow("eval into a missing folder", ["eval", "--data", world, "--out", missing + "/e.json"], 1, "does not exist", absent: [missing]),
+            BadRow("coeffs --split of no world", ["coeffs", "--triplets", world, "--split", "validation", "--out", Bad.out("c.npy")], 1,
+                   "no split validation", absent: [Bad.out("c.npy"), Bad.out("c.csv")]),
+            BadRow("coeffs over its list", ["coeffs", "--triplets", Bad.path("list-no-truth.csv"), "--out", Bad.path("list-no-truth.csv")], 2,
+                   "--out must end in .npy"),
+            BadRow("pca of a [4] vector", ["pca", "--coeffs", Bad.path("coeffs-good.npy"), "--out", Bad.out("pca-a")], 1,
+                   "is not [triplets, 52 layers, n 32]", absent: [Bad.out("pca-a")]),
+            BadRow("pca of text", ["pca", "--coeffs", Bad.path("coeffs-text.npy"), "--out", Bad.out("pca-b")], 1, "not an NPY file",
+                   absent: [Bad.out("pca-b")]),
+            BadRow("pca of NaN coefficients", ["pca", "--coeffs", Bad.path("coeffs-shipped-nan.npy"), "--out", Bad.out("pca-c")], 1,
+                   Bad.path("coeffs-shipped-nan.npy") + ": the coefficients holds nan", absent: [Bad.out("pca-c")]),
+            BadRow("pca over its coefficients", ["pca", "--coeffs", Bad.path("coeffs-shipped.npy"), "--out", Bad.path("coeffs-shipped.npy")], 1,
+                   "is also an input"),
+            BadRow("interpolate from a text image", ["interpolate", "--from", good + "," + Bad.path("text.png"), "--to", good + "," + good,
+                                                      "--b", good, "--out", Bad.out("strip.png")], 1, Bad.path("text.png") + ": not a PNG or JPEG",
+                   absent: [Bad.out("strip.png"), Bad.out("strip.svg")]),
+            BadRow("interpolate over its b", ["interpolate", "--from", good + "," + good, "--to", good + "," + good, "--b", good, "--out", good], 1,
+                   "is also an input"),
+            BadRow("report --data without a manifest", ["report", "--data", Bad.path("empty-folder"), "--out", Bad.out("report")], 1, "manifest",
+                   absent: [Bad.out("report")]),
+            BadRow("report into its data", ["report", "--data", world, "--out", world], 1, "is also an input"),
+        ]
+        for command in ["edit", "eval", "coeffs"] {
+            rows += [
+                list(command, "list-empty.csv", "list-empty.csv"),
+                list(command, "list-no-columns.csv", "missing columns a_prime, b"),
+                list(command, "list-missing-image.csv", "triplet y: cannot read \(Bad.path("missing.png")): No such file or directory"),
+                list(command, "list-duplicate-ids.csv", "list-duplicate-ids.csv"),
+                list(command, "missing.csv", Bad.path("missing.csv") + ": "),
+            ]
+        }
+        rows.append(list("eval", "list-no-truth.csv", "triplet x has no b_prime"))
+        rows.append(list("edit", "list-text-image.csv", Bad.path("text.png") + ": not a PNG or JPEG"))
+        return rows
+    }()
+
     /// Outputs into a read-only folder (meaningless for root, which writes anyway).
     static let readOnlyOutputs: [BadRow] = {
         _ = Bad.made
@@ -417,6 +540,26 @@ enum Catalogue {
         BadRow("keygraph --threshold x", ["keygraph", "--model", A, "--out", Bad.out("u12.svg"), "--threshold", "high"], 2, "--threshold",
                absent: [Bad.out("u12.svg")]),
         BadRow("bench ops --reps 0", ["bench", "ops", "--reps", "0"], 2, "--reps must be at least 1"),
+        BadRow("train --query-mode bogus", ["train", "--data", Bad.out("none"), "--out", Bad.out("u13"), "--query-mode", "bogus"], 2,
+               "--query-mode must be one of", absent: [Bad.out("u13")]),
+        BadRow("train --single-lora --loras 4", ["train", "--data", Bad.out("none"), "--out", Bad.out("u14"), "--single-lora", "--loras", "4"], 2,
+               "drop --loras 4", absent: [Bad.out("u14")]),
+        BadRow("train --steps 0", ["train", "--data", Bad.out("none"), "--out", Bad.out("u15"), "--steps", "0"], 2, "must be >= 1",
+               absent: [Bad.out("u15")]),
+        BadRow("edit without --b", ["edit", "--a", "x.png", "--a-prime", "y.png", "--out", Bad.out("u16.png")], 2, "give --a, --a-prime, --b and --out",
+               absent: [Bad.out("u16.png")]),
+        BadRow("edit with both forms", ["edit", "--triplets", "t.csv", "--a", "x.png"], 2, "not both"),
+        BadRow("eval --split bogus", ["eval", "--data", "t.csv", "--split", "bogus", "--out", Bad.out("u17.json")], 2, "--split must be seen or unseen",
+               absent: [Bad.out("u17.json")]),
+        BadRow("coeffs --out .txt", ["coeffs", "--triplets", "t.csv", "--out", Bad.out("u18.txt")], 2, "--out must end in .npy",
+               absent: [Bad.out("u18.txt")]),
+        BadRow("pca --components 1", ["pca", "--coeffs", "c.npy", "--out", Bad.out("u19"), "--components", "1"], 2, "--components must be at least 2",
+               absent: [Bad.out("u19")]),
+        BadRow("interpolate --from one path", ["interpolate", "--from", "x.png", "--to", "x.png,y.png", "--b", "z.png", "--out", Bad.out("u20.png")], 2,
+               "--from must be two image paths", absent: [Bad.out("u20.png")]),
+        BadRow("interpolate --space bogus", ["interpolate", "--from", "x.png,y.png", "--to", "x.png,y.png", "--b", "z.png", "--space", "bogus",
+                                             "--out", Bad.out("u21.png")], 2, "--space", absent: [Bad.out("u21.png")]),
+        BadRow("report --frames 1", ["report", "--data", "d", "--out", Bad.out("u22"), "--frames", "1"], 2, "at least 2", absent: [Bad.out("u22")]),
         BadRow("unknown command", ["frobnicate"], 2, "frobnicate", pinThreads: false),
     ]
 }
@@ -427,6 +570,7 @@ enum Catalogue {
     @Test(arguments: Catalogue.analogy) func analogy(_ row: BadRow) throws { try row.check() }
     @Test(arguments: Catalogue.configs) func config(_ row: BadRow) throws { try row.check() }
     @Test(arguments: Catalogue.data) func data(_ row: BadRow) throws { try row.check() }
+    @Test(arguments: Catalogue.pipeline) func pipeline(_ row: BadRow) throws { try row.check() }
     @Test(arguments: Catalogue.outputs) func output(_ row: BadRow) throws { try row.check() }
     @Test(.enabled(if: !Bad.writesIgnorePermissions, "running as root: a read-only folder does not stop writes"),
           arguments: Catalogue.readOnlyOutputs)

@@ -66,4 +66,13 @@ import Testing
             #expect(q.a == Self.solid(5, 5, 1) && q.aPrime == Self.solid(5, 5, 2) && q.b == Self.solid(5, 5, 3))
         }
     }
+
+    @Test func gridQueryImageZeroesOnlyTheBottomRight() {
+        let grid = AnalogyGrid.conditioning(a: Self.solid(5, 3, 1), aPrime: Self.solid(5, 3, 2), b: Self.solid(5, 3, 3))
+        let masked = AnalogyGrid.withoutBottomRight(grid)
+        #expect(masked.width == 10 && masked.height == 6)
+        #expect(masked[0, 0] == [1, 1, 1] && masked[9, 0] == [2, 2, 2] && masked[4, 5] == [3, 3, 3])
+        #expect(masked[5, 3] == [0, 0, 0] && masked[9, 5] == [0, 0, 0])
+        #expect(AnalogyGrid.bottomRight(masked) == Self.solid(5, 3, 0))
+    }
 }

@@ -25,8 +25,11 @@ import Tensor
     }()
     static let encoder = repositoryRoot.appendingPathComponent("models/small-world/encoder").path
 
-    func train(_ out: String, steps: Int, checkpointEvery: Int = 100, resume: Bool = false, n: Int = 4, r: Int = 2) throws -> TrainingLoop.Summary {
-        let model = try LoRWeBModel.create(basePath: Self.setup.base, encoderPath: Self.encoder, n: n, r: r, keysDim: 16, seed: 3, runFolder: out)
+    @discardableResult
+    func train(_ out: String, steps: Int, checkpointEvery: Int = 100, resume: Bool = false, n: Int = 4, r: Int = 2,
+               queryMode: QueryMode = .concatenated) throws -> TrainingLoop.Summary {
+        let model = try LoRWeBModel.create(basePath: Self.setup.base, encoderPath: Self.encoder, n: n, r: r, keysDim: 16,
+                                           queryMode: queryMode, seed: 3, runFolder: out)
         var o = LoRWeBTrainOptions()
         o.steps = steps; o.batch = 4; o.learningRate = 1e-2; o.checkpointEvery = checkpointEvery; o.seed = 3
         return try LoRWeBTraining.run(model, pairs: try LoRWeBTraining.trainingPairs(Self.setup.world, resolution: 64), out: out, options: o, resume: resume)
@@ -80,8 +83,26 @@ import Tensor
         try train(run, steps: 2, n: 1, r: 8)
         let model = try LoRWeBModel.load(run)
         #expect(model.config.adapter.n == 1 && model.config.adapter.r == 8)
-        let q = model.query([(Image(width: 32, height: 32, color: [1, 2, 3]), Image(width: 32, height: 32, color: [9, 9, 9]), Image(width: 32, height: 32, color: [200, 0, 0]))])
+        let q = model.query(grids: [AnalogyGrid.conditioning(a: Image(width: 32, height: 32, color: [1, 2, 3]), aPrime: Image(width: 32, height: 32, color: [9, 9, 9]), b: Image(width: 32, height: 32, color: [200, 0, 0]))])
         #expect(model.coefficients(q).toArray().allSatisfy { $0 == 1 })
+    }
+
+    @Test func gridQueryModeEmbedsTheGridWithoutItsBottomRight() throws {
+        let run = NSTemporaryDirectory() + "lorweb-gridq-\(UUID().uuidString.prefix(8))"
+        try train(run, steps: 2, queryMode: .grid)
+        let model = try LoRWeBModel.load(run)
+        #expect(model.config.queryMode == .grid && model.config.adapter.queryDim == model.encoder.embeddingWidth)
+        let grid = AnalogyGrid.conditioning(a: Image(width: 32, height: 32, color: [1, 2, 3]),
+                                            aPrime: Image(width: 32, height: 32, color: [9, 9, 9]),
+                                            b: Image(width: 32, height: 32, color: [200, 0, 0]))
+        var otherBottomRight = grid, otherAPrime = grid
+        otherBottomRight.paste(Image(width: 32, height: 32, color: [0, 255, 0]), x: 32, y: 32)
+        otherAPrime.paste(Image(width: 32, height: 32, color: [0, 255, 0]), x: 32, y: 0)
+        let q = model.query(grids: [grid, otherBottomRight, otherAPrime]).toArray()
+        let e = model.encoder.embeddingWidth
+        #expect(Array(q[0..<e]) == Array(q[e..<(2 * e)]))
+        #expect(Array(q[0..<e]) != Array(q[(2 * e)...]))
+        #expect(Array(q[0..<e]) == model.encoder.embed([AnalogyGrid.withoutBottomRight(grid)]).toArray())
     }
 
     @Test func editKeepsBsSizeAndIsDeterministic() throws {

@@ -144,9 +144,7 @@ public enum TrainingCheckpoint {
     }
 
     private static func json(_ value: some Encodable, _ path: String) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        do { return String(decoding: try encoder.encode(value), as: UTF8.self) } catch {
+        do { return try JSONFile.line(value) } catch {
             throw FormatError(path, "cannot encode checkpoint metadata: \(error)")
         }
     }

@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""The generalization study (issue 11): train every variant on one small world, evaluate each on
+the seen split and on every kind of unseen task, and keep the metrics under
+reports/generalization/metrics/. `report.py` turns those into the report.
+
+  python3 tools/study/study.py              # everything missing, two jobs at a time (make study)
+  python3 tools/study/study.py --list       # the runs and their commands
+  python3 tools/study/study.py --only lorweb-32x4-s0 single-r128-s0
+
+Work goes to study-out/ (git-ignored): the world, one run folder per variant, logs. A run whose
+metrics are already in reports/generalization/metrics is skipped, so the study can be resumed
+across sessions (training resumes from its last checkpoint too). Every job runs with one thread:
+two single-threaded jobs use two cores better than one two-threaded job at these sizes.
+"""
+import argparse
+import concurrent.futures
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OUT = os.path.join(ROOT, "study-out")
+METRICS = os.path.join(ROOT, "reports", "generalization", "metrics")
+WORLD = os.path.join(OUT, "smallworld")
+SHIPPED = os.path.join(ROOT, "models", "small-world")
+
+# The recipe every variant shares (the shipped models' recipe, shortened to fit a session:
+# 400 steps of batch 8 instead of 1000); evaluation at 12 Euler steps, captions as prompts.
+STEPS = 400
+EVAL = {"seen": 1, "unseen": 2}        # triplets per task
+EVAL_EULER_STEPS = 12
+
+# name -> extra `lorweb train` arguments; seeds in the name.
+VARIANTS = {
+    "lorweb-32x4": ["--loras", "32", "--rank", "4"],
+    "single-r128": ["--single-lora", "--rank", "128"],
+    "lorweb-16x8": ["--loras", "16", "--rank", "8"],
+    "lorweb-8x4": ["--loras", "8", "--rank", "4"],
+    "lorweb-32x8": ["--loras", "32", "--rank", "8"],
+    "lorweb-32x4-tanh": ["--loras", "32", "--rank", "4", "--tanh"],
+    "lorweb-32x4-grid": ["--loras", "32", "--rank", "4", "--query-mode", "caa'b"],
+}
+SEEDS = {"lorweb-32x4": [0, 1, 2], "single-r128": [0, 1, 2]}
+
+
+def runs():
+    """(run name, variant, seed) in the order they are scheduled: the headline pair first."""
+    out = []
+    for seed in range(3):
+        for v in VARIANTS:
+            if seed in SEEDS.get(v, [0]):
+                out.append((f"{v}-s{seed}", v, seed))
+    return out
+
+
+def lorweb():
+    return os.environ.get("LORWEB_BIN", os.path.join(ROOT, ".build", "release", "lorweb"))
+
+
+def sh(cmd, log):
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}  # Haswell halves sgemm speed
+    with open(log, "a") as f:
+        f.write("$ " + " ".join(cmd) + "\n")
+        f.flush()
+        r = subprocess.run(cmd, env=env, stdout=f, stderr=subprocess.STDOUT)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:3])} ... failed ({r.returncode}); see {log}")
+
+
+def train_command(run, variant, seed):
+    return [lorweb(), "train", "--data", WORLD, "--out", os.path.join(OUT, "runs", run),
+            "--base", os.path.join(SHIPPED, "base"), "--encoder", os.path.join(SHIPPED, "encoder"),
+            "--steps", str(STEPS), "--seed", str(seed), "--threads", "1", *VARIANTS[variant]]
+
+
+def eval_command(model, split, out, extra=()):
+    return [lorweb(), "eval", "--model", model, "--data", WORLD, "--split", split,
+            "--limit-per-task", str(EVAL[split]), "--steps", str(EVAL_EULER_STEPS), "--threads", "1",
+            "--out", out, *extra]
+
+
+def metrics_path(run, split):
+    return os.path.join(METRICS, f"{run}.{split}.json")
+
+
+def job(run, variant, seed):
+    """Trains (or resumes) one run and evaluates it on both splits; returns seconds taken."""
+    start = time.time()
+    log = os.path.join(OUT, "logs", run + ".log")
+    folder = os.path.join(OUT, "runs", run)
+    if variant is not None and not os.path.exists(os.path.join(folder, "lorweb.json")):
+        resume = ["--resume"] if os.path.isdir(os.path.join(folder, "training")) else []
+        sh(train_command(run, variant, seed) + resume, log)
+    model = os.path.join(SHIPPED, "lorweb") if variant is None else folder
+    extra = ["--no-adapters"] if variant is None else []
+    for split in EVAL:
+        if not os.path.exists(metrics_path(run, split)):
+            tmp = os.path.join(OUT, "evals", f"{run}.{split}.json")
+            sh(eval_command(model, split, tmp, extra), log)
+            os.replace(tmp, metrics_path(run, split))
+            png = tmp[:-5] + ".png"
+            if os.path.exists(png):
+                os.replace(png, metrics_path(run, split)[:-5] + ".png")
+    return time.time() - start
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--only", nargs="+", help="run names to do (default: all)")
+    p.add_argument("--list", action="store_true")
+    a = p.parse_args()
+    # The base editor alone is the first job: the no-adapter row of the table.
+    todo = [("base-alone", None, 0)] + runs()
+    if a.list:
+        for run, v, s in todo:
+            print(run, " ".join(train_command(run, v, s)[1:]) if v else "(no training)")
+        return
+    if a.only:
+        unknown = set(a.only) - {r for r, _, _ in todo}
+        if unknown:
+            sys.exit(f"unknown runs: {', '.join(sorted(unknown))}")
+        todo = [t for t in todo if t[0] in a.only]
+    if not os.path.exists(lorweb()):
+        sys.exit(f"no lorweb binary at {lorweb()}: run `make release` first")
+    for d in ("runs", "logs", "evals"):
+        os.makedirs(os.path.join(OUT, d), exist_ok=True)
+    os.makedirs(METRICS, exist_ok=True)
+    if not os.path.exists(os.path.join(WORLD, "manifest.json")):
+        sh([lorweb(), "synth", "--out", WORLD, "--force"], os.path.join(OUT, "logs", "synth.log"))
+    todo = [t for t in todo if not all(os.path.exists(metrics_path(t[0], s)) for s in EVAL)]
+    print(f"study: {len(todo)} runs to do, {a.jobs} at a time; logs in {os.path.join(OUT, 'logs')}", flush=True)
+    failed = []
+    with concurrent.futures.ThreadPoolExecutor(a.jobs) as pool:
+        futures = {pool.submit(job, *t): t[0] for t in todo}
+        for f in concurrent.futures.as_completed(futures):
+            try:
+                print(f"study: {futures[f]} done in {f.result() / 60:.1f} min", flush=True)
+            except RuntimeError as e:
+                failed.append(futures[f])
+                print(f"study: {e}", file=sys.stderr, flush=True)
+    if failed:
+        sys.exit(f"study: {len(failed)} runs failed: {', '.join(failed)}")
+    json.dump({"steps": STEPS, "eval_per_task": EVAL, "eval_euler_steps": EVAL_EULER_STEPS,
+               "variants": VARIANTS, "seeds": SEEDS},
+              open(os.path.join(METRICS, "recipe.json"), "w"), indent=1)
+
+
+if __name__ == "__main__":
+    main()
