@@ -103,3 +103,34 @@ func analysisCommandsEndToEndOnATinyRun() throws {
     let bad = try lorweb(["pca", "--model", "run", "--coeffs", "pairs.csv", "--out", "x"], in: dir)
     #expect(bad.status == 1 && bad.stderr.split(separator: "\n").count == 1, "\(bad.stderr)")
 }
+
+/// `coeffs --clip` on an adapter file in the authors' layout (transformer.-prefixed keys, its
+/// config.yaml beside it) with a Hugging Face CLIP folder, against transformers' CLIP and the
+/// release's formula (tools/make_release_coeffs_fixture.py).
+@Test
+func coeffsWithClipOnTheReleaseLayoutMatchTransformers() throws {
+    let dir = NSTemporaryDirectory() + "lorweb-release-coeffs-\(UUID().uuidString.prefix(8))"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let fixture = repository.appendingPathComponent("Tests/Fixtures/release-coeffs").path
+    let examples = repository.appendingPathComponent("models/small-world/examples").path
+    let ids = try String(contentsOfFile: fixture + "/triplets.txt", encoding: .utf8).split(separator: "\n").map(String.init)
+    let rows = ids.map { "\($0),\(examples)/\($0)_a.png,\(examples)/\($0)_ap.png,\(examples)/\($0)_b.png" }
+    try (["id,a,a_prime,b"] + rows).joined(separator: "\n").write(toFile: dir + "/triplets.csv", atomically: true, encoding: .utf8)
+    try succeeds("coeffs", "--model", repository.appendingPathComponent("Tests/Fixtures/formats/adapter_tiny.safetensors").path,
+                 "--clip", fixture + "/clip", "--triplets", "triplets.csv", "--out", "c.npy", in: dir)
+    let ours = try NPY.read(dir + "/c.npy")                                  // [T, L, n]
+    let layers = try String(contentsOfFile: dir + "/c.layers.txt", encoding: .utf8).split(separator: "\n").map(String.init)
+    let expected = try SafetensorsFile(path: fixture + "/expected.safetensors")
+    #expect(ours.shape == [ids.count, 3, 4] && layers.count == 3)
+    for (l, layer) in layers.enumerated() {
+        let truth = try expected.tensor(layer)                               // [T, n]
+        for t in 0..<ids.count {
+            for i in 0..<4 {
+                #expect(abs(ours[t, l, i] - truth[t, i]) < 1e-5, "\(layer) triplet \(ids[t]) element \(i)")
+            }
+        }
+        // The triplets' coefficients differ by far more than the tolerance, so a wrong query fails.
+        #expect(abs(truth[0, 0] - truth[1, 0]) > 1e-3 || abs(truth[0, 3] - truth[1, 3]) > 1e-3)
+    }
+}
