@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN := env -u OPENBLAS_CORETYPE
 LORWEB := .build/release/lorweb
 
-.PHONY: deps build release demo test notebooks bench fuzz sanitize clean
+.PHONY: deps build release demo test notebooks study bench fuzz sanitize clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -50,6 +50,18 @@ notebooks: release
 	  || python3 -m pip install --quiet $(NOTEBOOK_PACKAGES) \
 	  || { echo "pip install failed for: $(NOTEBOOK_PACKAGES)" >&2; exit 1; }
 	$(RUN) LORWEB_BIN=$(CURDIR)/$(LORWEB) python3 tools/run_notebooks.py
+
+# The generalization study (issue 11): trains every variant on one small world, one thread per
+# job and two jobs at a time, evaluates each, and writes reports/generalization/README.md. Hours of
+# CPU; resumable (finished runs are skipped, a killed training resumes from its checkpoint).
+# Work goes to study-out/; the metrics and the report are committed.
+STUDY_PACKAGES := numpy matplotlib
+study: release
+	@python3 -c "import numpy, matplotlib" 2>/dev/null \
+	  || python3 -m pip install --quiet $(STUDY_PACKAGES) \
+	  || { echo "pip install failed for: $(STUDY_PACKAGES)" >&2; exit 1; }
+	$(RUN) python3 tools/study/study.py
+	$(RUN) python3 tools/study/report.py
 
 # lorweb alone; `python3 tools/peer/compare.py` runs it side by side with PyTorch (needs torch).
 bench: release

@@ -2,7 +2,6 @@ import Foundation
 
 // Whole-file read and atomic write with POSIX error messages ("No such file or directory"),
 // which say more than Foundation's generic Cocoa errors on Linux.
-// TODO(merge): fold into the shared AtomicFile helper once the safetensors work lands it.
 
 /// The bytes of the file at `path`, or a `FormatError` naming the file and the OS error.
 func readFileBytes(_ path: String) throws -> Data {

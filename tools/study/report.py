@@ -1,0 +1,371 @@
+#!/usr/bin/env python3
+"""Writes reports/generalization/README.md and its figures from the study's metrics
+(reports/generalization/metrics/*.json, written by study.py) and, for the analysis views, from
+the run folders in study-out/ (coefficient embeddings, PCA and the key graph of the default
+variant's first seed, made by lorweb itself).
+
+  python3 tools/study/report.py          # after study.py; make study runs both
+"""
+import csv
+import json
+import math
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import study  # noqa: E402
+
+REPORT = os.path.join(study.ROOT, "reports", "generalization")
+FIGURES = os.path.join(REPORT, "figures")
+ANALYSIS = os.path.join(REPORT, "analysis")
+KINDS = [("unseen_parameter", "new parameters"), ("unseen_composition", "new compositions"), ("unseen_family", "held-out families")]
+LABELS = {
+    "base-alone": "base editor alone (no adapters)",
+    "lorweb-32x4": "LoRWeB 32 x 4 (default)",
+    "single-r128": "single LoRA, rank 128",
+    "lorweb-16x8": "LoRWeB 16 x 8 (same capacity)",
+    "lorweb-8x4": "LoRWeB 8 x 4 (1/4 capacity)",
+    "lorweb-32x8": "LoRWeB 32 x 8 (2x capacity)",
+    "lorweb-32x4-tanh": "LoRWeB 32 x 4, tanh",
+    "lorweb-32x4-grid": "LoRWeB 32 x 4, grid encoder input",
+}
+METRICS = [("psnr", "PSNR dB"), ("ssim", "SSIM"), ("preservation_psnr", "preservation dB"), ("edit_psnr", "edit dB")]
+
+
+def load():
+    """{variant: {seed: {split: report}}} for every run with both splits evaluated."""
+    runs = {}
+    for name in sorted(os.listdir(study.METRICS)):
+        m = re.fullmatch(r"(.+?)(?:-s(\d+))?\.(seen|unseen)\.json", name)
+        if not m:
+            continue
+        variant, seed, split = m.group(1), int(m.group(2) or 0), m.group(3)
+        runs.setdefault(variant, {}).setdefault(seed, {})[split] = json.load(open(os.path.join(study.METRICS, name)))
+    return {v: {s: r for s, r in seeds.items() if len(r) == 2} for v, seeds in runs.items()}
+
+
+def value(report, metric, group=None):
+    scope = report["overall"] if group is None else report["groups"][group]
+    return scope[metric]["mean"]
+
+
+def cell(values, digits=2):
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+def per_task(report, metric="psnr"):
+    """{task: mean of metric over its triplets}."""
+    tasks = {}
+    for t in report["triplets"]:
+        if t.get(metric) is not None:
+            tasks.setdefault(t["task"], []).append(t[metric])
+    return {k: statistics.mean(v) for k, v in tasks.items()}
+
+
+def task_groups(report):
+    return {t["task"]: t.get("group") for t in report["triplets"]}
+
+
+def save(fig, stem):
+    os.makedirs(FIGURES, exist_ok=True)
+    for ext in ("png", "svg"):
+        fig.savefig(os.path.join(FIGURES, f"{stem}.{ext}"), dpi=150, bbox_inches="tight", metadata={"Date": None} if ext == "svg" else None)
+    plt.close(fig)
+
+
+def order(runs):
+    return [v for v in LABELS if v in runs] + sorted(v for v in runs if v not in LABELS)
+
+
+def table(runs):
+    head = ["model", "seeds", "seen PSNR", "seen edit", "unseen PSNR", "unseen SSIM", "unseen pres.", "unseen edit"] + [k for _, k in KINDS]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for v in order(runs):
+        seeds = runs[v]
+        col = lambda split, metric, group=None, d=2: cell([value(r[split], metric, group) for r in seeds.values()], d)  # noqa: E731
+        rows.append("| " + " | ".join([LABELS.get(v, v), str(len(seeds)), col("seen", "psnr"), col("seen", "edit_psnr"),
+                                        col("unseen", "psnr"), col("unseen", "ssim", d=3), col("unseen", "preservation_psnr"),
+                                        col("unseen", "edit_psnr")] + [col("unseen", "psnr", g) for g, _ in KINDS]) + " |")
+    return "\n".join(rows)
+
+
+def scatter(runs):
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, v in enumerate(order(runs)):
+        xs = [value(r["unseen"], "edit_psnr") for r in runs[v].values()]
+        ys = [value(r["unseen"], "preservation_psnr") for r in runs[v].values()]
+        style = dict(marker="x", color="black", s=60) if v == "base-alone" else dict(marker="o", color=colours[i % len(colours)], alpha=0.8)
+        ax.scatter(xs, ys, label=LABELS.get(v, v), **style)
+        if len(xs) > 1:
+            ax.scatter([statistics.mean(xs)], [statistics.mean(ys)], marker="*", s=180, color=style["color"], edgecolor="black")
+    ax.set_xlabel("edit accuracy: PSNR over changed pixels (dB)")
+    ax.set_ylabel("preservation: PSNR over unchanged pixels (dB)")
+    ax.set_title("Unseen tasks: preservation vs edit accuracy (one point per seed, * = mean)")
+    ax.legend(fontsize=7, loc="best")
+    ax.grid(alpha=0.3)
+    save(fig, "preservation_vs_edit")
+
+
+def kind_of_family():
+    manifest = json.load(open(os.path.join(study.WORLD, "manifest.json")))
+    family_kind = {f["name"]: f["kind"] for f in manifest["families"]}
+    task_kinds = {t["id"]: sorted({family_kind[s["family"]] for s in t["steps"]}) for t in manifest["tasks"]}
+    return task_kinds
+
+
+def family_breakdown(runs, variants):
+    """PSNR gain over the base editor per family kind on unseen tasks, mean over seeds."""
+    task_kinds = kind_of_family()
+    base = per_task(next(iter(runs["base-alone"].values()))["unseen"])
+    gains = {}
+    for v in variants:
+        per_seed = [per_task(r["unseen"]) for r in runs[v].values()]
+        for task in base:
+            for kind in task_kinds.get(task, ["?"]):
+                gains.setdefault(kind, {}).setdefault(v, []).append(statistics.mean(p[task] for p in per_seed) - base[task])
+    kinds = sorted(gains)
+    fig, ax = plt.subplots(figsize=(7.2, 3.8))
+    width = 0.8 / len(variants)
+    for i, v in enumerate(variants):
+        ax.bar([k + i * width for k in range(len(kinds))], [statistics.mean(gains[k][v]) for k in kinds], width, label=LABELS[v])
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks([k + width * (len(variants) - 1) / 2 for k in range(len(kinds))])
+    ax.set_xticklabels([f"{k}\n({len(gains[k][variants[0]])} tasks)" for k in kinds], fontsize=8)
+    ax.set_ylabel("PSNR gain over the base (dB)")
+    ax.set_title("Unseen tasks by the kind of family they use")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    save(fig, "gain_by_family_kind")
+    lines = ["| family kind | tasks | " + " | ".join(LABELS[v] for v in variants) + " |", "|---|---|" + "---|" * len(variants)]
+    for k in kinds:
+        lines.append(f"| {k} | {len(gains[k][variants[0]])} | " + " | ".join(f"{statistics.mean(gains[k][v]):+.2f}" for v in variants) + " |")
+    return "\n".join(lines)
+
+
+def paired(runs, a, b, split="unseen"):
+    """Per-task PSNR of a minus b (each averaged over its seeds), with a bootstrap 95% interval
+    of the mean over tasks and the share of tasks where a is ahead."""
+    ta = [per_task(r[split]) for r in runs[a].values()]
+    tb = [per_task(r[split]) for r in runs[b].values()]
+    tasks = sorted(set(ta[0]) & set(tb[0]))
+    d = np.array([statistics.mean(t[k] for t in ta) - statistics.mean(t[k] for t in tb) for k in tasks])
+    rng = np.random.default_rng(0)
+    boots = np.array([rng.choice(d, len(d)).mean() for _ in range(2000)])
+    return d.mean(), np.percentile(boots, 2.5), np.percentile(boots, 97.5), float((d > 0).mean()), len(d)
+
+
+def lorweb(*args):
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    subprocess.run([study.lorweb(), *args, "--threads", "2"], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def analysis(run):
+    """Coefficient embeddings of the default variant over every split, their PCA and key graph
+    (lorweb's own figures), and where the unseen tasks land relative to the seen ones."""
+    folder = os.path.join(study.OUT, "runs", run)
+    if not os.path.exists(os.path.join(folder, "lorweb.json")):
+        return None
+    os.makedirs(ANALYSIS, exist_ok=True)
+    coeffs = os.path.join(ANALYSIS, "coeffs.npy")
+    if not os.path.exists(coeffs):
+        lorweb("coeffs", "--model", folder, "--triplets", study.WORLD, "--limit", "804", "--out", coeffs)
+    if not os.path.exists(os.path.join(ANALYSIS, "pca")):
+        lorweb("pca", "--model", folder, "--coeffs", coeffs, "--out", os.path.join(ANALYSIS, "pca"))
+    if not os.path.exists(os.path.join(ANALYSIS, "keygraph.svg")):
+        lorweb("keygraph", "--model", folder, "--layer", "all", "--threshold", "0.3", "--coeffs", coeffs,
+               "--out", os.path.join(ANALYSIS, "keygraph.svg"))
+        lorweb("keygraph", "--model", folder, "--layer", "all", "--threshold", "0.3", "--coeffs", coeffs,
+               "--out", os.path.join(ANALYSIS, "keygraph.png"))
+    c = np.load(coeffs)                                             # [T, L, n]
+    index = list(csv.DictReader(open(coeffs[:-4] + ".csv")))
+    flat = c.reshape(c.shape[0], -1)
+    by_task = {}
+    for row, x in zip(index, flat):
+        by_task.setdefault((row["task"], row["split"]), []).append(x)
+    manifest = json.load(open(os.path.join(study.WORLD, "manifest.json")))
+    kind = {s["task"]: s.get("unseen_kind") for s in manifest["samples"] if s["split"] == "unseen"}
+    seen = {t: np.mean(v, axis=0) for (t, s), v in by_task.items() if s == "train"}
+    unseen = {t: np.mean(v, axis=0) for (t, s), v in by_task.items() if s == "unseen"}
+    names = sorted(seen)
+    S = np.stack([seen[t] for t in names])
+    # Distances between task centroids in coefficient space: how far an unseen task's mixture is
+    # from the nearest trained task's, against the same for trained tasks among themselves.
+    def nearest(x, exclude=None):
+        d = np.linalg.norm(S - x, axis=1)
+        if exclude is not None:
+            d[exclude] = np.inf
+        return d.min()
+    seen_nn = [nearest(S[i], i) for i in range(len(names))]
+    unseen_nn = {t: nearest(x) for t, x in unseen.items()}
+    # The unseen centroid as a convex-ish combination of its 3 nearest seen centroids.
+    spread = float(np.mean([np.linalg.norm(S - S.mean(0), axis=1)]))
+    mixture = {}
+    for t, x in unseen.items():
+        nn = np.argsort(np.linalg.norm(S - x, axis=1))[:3]
+        w, *_ = np.linalg.lstsq(S[nn].T, x, rcond=None)
+        mixture[t] = (np.linalg.norm(S[nn].T @ w - x) / np.linalg.norm(x - S.mean(0)), [names[i] for i in nn])
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    bins = np.linspace(0, max(max(seen_nn), max(unseen_nn.values())) * 1.05, 30)
+    ax.hist(seen_nn, bins, alpha=0.6, label=f"trained task to nearest other trained task ({len(seen_nn)})")
+    for g, label in KINDS:
+        vals = [d for t, d in unseen_nn.items() if "unseen_" + str(kind.get(t)) == g]
+        if vals:
+            ax.hist(vals, bins, alpha=0.6, label=f"{label} to nearest trained task ({len(vals)})")
+    ax.set_xlabel("distance between task centroids of per-layer coefficients")
+    ax.set_ylabel("tasks")
+    ax.set_title("Where unseen tasks land in coefficient space")
+    ax.legend(fontsize=7)
+    save(fig, "unseen_task_distances")
+    return {"seen_nn": seen_nn, "unseen_nn": unseen_nn, "kind": kind, "mixture": mixture, "spread": spread,
+            "triplets": c.shape[0], "layers": c.shape[1], "n": c.shape[2]}
+
+
+def main():
+    runs = load()
+    if "base-alone" not in runs or "lorweb-32x4" not in runs:
+        sys.exit("report: the study has no metrics for base-alone and lorweb-32x4 yet; run tools/study/study.py first")
+    recipe = json.load(open(os.path.join(study.METRICS, "recipe.json"))) if os.path.exists(os.path.join(study.METRICS, "recipe.json")) else {}
+    scatter(runs)
+    headline = [v for v in ("lorweb-32x4", "single-r128") if v in runs]
+    kinds_table = family_breakdown(runs, headline)
+    comparisons = []
+    for a, b in [("lorweb-32x4", "single-r128"), ("lorweb-32x4", "base-alone"), ("single-r128", "base-alone"),
+                 ("lorweb-16x8", "lorweb-32x4"), ("lorweb-8x4", "lorweb-32x4"), ("lorweb-32x8", "lorweb-32x4"),
+                 ("lorweb-32x4-tanh", "lorweb-32x4"), ("lorweb-32x4-grid", "lorweb-32x4")]:
+        if a in runs and b in runs:
+            for split in ("seen", "unseen"):
+                m, lo, hi, share, n = paired(runs, a, b, split)
+                comparisons.append(f"| {LABELS[a]} vs {LABELS[b]} | {split} | {m:+.2f} | [{lo:+.2f}, {hi:+.2f}] | {100 * share:.0f}% of {n} |")
+    view = analysis("lorweb-32x4-s0")
+    json.dump(runs_summary(runs), open(os.path.join(REPORT, "summary.json"), "w"), indent=1, sort_keys=True)
+    write(runs, recipe, kinds_table, comparisons, view)
+    print(f"report: {os.path.join(REPORT, 'README.md')}")
+
+
+def runs_summary(runs):
+    return {v: {str(s): {split: {m: value(r[split], m) for m, _ in METRICS} for split in r} for s, r in seeds.items()}
+            for v, seeds in runs.items()}
+
+
+def write(runs, recipe, kinds_table, comparisons, view):
+    steps = recipe.get("steps", study.STEPS)
+    per_task_eval = recipe.get("eval_per_task", study.EVAL)
+    euler = recipe.get("eval_euler_steps", study.EVAL_EULER_STEPS)
+    lines = [
+        "# The generalization study: LoRWeB's basis against one LoRA in the small world",
+        "",
+        "Generated by `make study` (`tools/study/study.py`, then `tools/study/report.py`) from the",
+        "metrics in [`metrics/`](metrics); every number below is in those JSON files.",
+        "",
+        "## Setup",
+        "",
+        f"- Data: the default small world (`lorweb synth`, seed 0): 3000 training triplets over the trained tasks; "
+        f"evaluated on its seen split (held-out triplets of trained tasks, {per_task_eval['seen']} per task) and its "
+        f"unseen split ({per_task_eval['unseen']} per task) with three kinds: new parameter values of trained families, "
+        "new compositions of trained families, and held-out families.",
+        "- Frozen: the shipped small-world base editor (`models/small-world/base`) and image encoder.",
+        f"- Every variant: {steps} steps of batch 8, lr 1e-3, AdamW (0.9, 0.99), wd 0.05, caption dropout 0.05, "
+        "the release's bell weighting; seeds set the adapters' initialisation, data order and noise.",
+        f"- Evaluation: `lorweb eval`, {euler} Euler steps, seed 0, captions as prompts; scores averaged per task, "
+        "then over tasks. PSNR/SSIM against the true b'; preservation = PSNR over pixels the truth leaves unchanged; "
+        "edit = PSNR over the pixels it changes (the paper's judge-based scores have no ground truth; ours do).",
+        "",
+        "## Table 1 analogue",
+        "",
+        "Mean ± standard deviation over seeds where there are several; the last three columns are unseen PSNR by kind.",
+        "",
+        table(runs),
+        "",
+        "## Paired differences per task",
+        "",
+        "Per-task PSNR difference (each side averaged over its seeds), mean over tasks with a bootstrap 95% interval,",
+        "and the share of tasks where the first model is ahead.",
+        "",
+        "| comparison | split | mean dB | 95% interval | first ahead |",
+        "|---|---|---|---|---|",
+        *comparisons,
+        "",
+        "## Preservation vs edit accuracy",
+        "",
+        "![preservation vs edit](figures/preservation_vs_edit.png)",
+        "",
+        "## By kind of family (unseen split)",
+        "",
+        "PSNR gain over the base editor alone, per task, averaged over the tasks that use a family of each kind",
+        "(a composition counts under each of its kinds).",
+        "",
+        kinds_table,
+        "",
+        "![gain by family kind](figures/gain_by_family_kind.png)",
+        "",
+        "## Sample rows",
+        "",
+        "a | a' | b | true b' | generated b', from the evaluation of the unseen split:",
+        "",
+    ]
+    for v in ("base-alone", "lorweb-32x4", "single-r128"):
+        name = f"{v}.unseen.png" if v == "base-alone" else f"{v}-s0.unseen.png"
+        if os.path.exists(os.path.join(study.METRICS, name)):
+            lines += [f"**{LABELS[v]}**", "", f"![{v}](metrics/{name})", ""]
+    if view:
+        seen_median = statistics.median(view["seen_nn"])
+        lines += [
+            "## What the basis does with unseen tasks",
+            "",
+            f"Coefficient embeddings of {view['triplets']} triplets (round-robin over all tasks and splits) under "
+            f"LoRWeB 32 x 4, seed 0 ({view['layers']} layers x {view['n']} coefficients): "
+            "[`analysis/coeffs.npy`](analysis/coeffs.npy) with its index [`analysis/coeffs.csv`](analysis/coeffs.csv); "
+            "PCA of the mixed LoRAs under the Gram metric in [`analysis/pca`](analysis/pca).",
+            "",
+            "![PCA by family](analysis/pca/pooled_scatter_family.png)",
+            "",
+            f"Distance from each task's mean coefficients to the nearest trained task's (median among trained tasks: {seen_median:.3f}):",
+            "",
+            "| unseen kind | tasks | median distance to nearest trained task | ratio to the trained-task median |",
+            "|---|---|---|---|",
+        ]
+        for g, label in KINDS:
+            vals = [d for t, d in view["unseen_nn"].items() if "unseen_" + str(view["kind"].get(t)) == g]
+            if vals:
+                lines.append(f"| {label} | {len(vals)} | {statistics.median(vals):.3f} | {statistics.median(vals) / seen_median:.2f} |")
+        residuals = [r for r, _ in view["mixture"].values()]
+        lines += [
+            "",
+            "![distances](figures/unseen_task_distances.png)",
+            "",
+            f"An unseen task's mean coefficients, fitted by a linear combination of its three nearest trained tasks', leave a "
+            f"median relative residual of {statistics.median(residuals):.2f} (relative to its distance from the mean of trained tasks).",
+            "",
+            "Key graph (mean key similarity over layers, edges at cosine >= 0.3, nodes sized by mean coefficient mass):",
+            "",
+            "![key graph](analysis/keygraph.png)",
+            "",
+        ]
+    lines += ["## Findings", "", "FINDINGS", ""]
+    text = "\n".join(lines)
+    path = os.path.join(REPORT, "README.md")
+    findings = os.path.join(REPORT, "findings.md")
+    if os.path.exists(findings):
+        text = text.replace("FINDINGS", open(findings).read().strip())
+    else:
+        text = text.replace("FINDINGS", "(not yet written: findings.md)")
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
+
+
+if __name__ == "__main__":
+    main()
