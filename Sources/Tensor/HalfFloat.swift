@@ -113,40 +113,23 @@ public enum HalfFloat {
     // MARK: - Arrays (tests and small data)
 
     /// float16 bit patterns to floats.
-    public static func decodeF16(_ bits: [UInt16]) -> [Float] {
-        bits.withUnsafeBytes { src in
-            [Float](unsafeUninitializedCapacity: bits.count) { dst, n in
-                if let s = src.baseAddress, let d = dst.baseAddress { decodeF16(s, into: d, count: bits.count) }
-                n = bits.count
-            }
-        }
-    }
+    public static func decodeF16(_ bits: [UInt16]) -> [Float] { converted(bits) { decodeF16(UnsafeRawPointer($0), into: $1, count: $2) } }
 
     /// Floats to float16 bit patterns.
-    public static func encodeF16(_ values: [Float]) -> [UInt16] {
-        values.withUnsafeBufferPointer { src in
-            [UInt16](unsafeUninitializedCapacity: values.count) { dst, n in
-                if let s = src.baseAddress, let d = dst.baseAddress { encodeF16(s, into: d, count: values.count) }
-                n = values.count
-            }
-        }
-    }
+    public static func encodeF16(_ values: [Float]) -> [UInt16] { converted(values) { encodeF16($0, into: $1, count: $2) } }
 
     /// bfloat16 bit patterns to floats.
-    public static func decodeBF16(_ bits: [UInt16]) -> [Float] {
-        bits.withUnsafeBytes { src in
-            [Float](unsafeUninitializedCapacity: bits.count) { dst, n in
-                if let s = src.baseAddress, let d = dst.baseAddress { decodeBF16(s, into: d, count: bits.count) }
-                n = bits.count
-            }
-        }
-    }
+    public static func decodeBF16(_ bits: [UInt16]) -> [Float] { converted(bits) { decodeBF16(UnsafeRawPointer($0), into: $1, count: $2) } }
 
     /// Floats to bfloat16 bit patterns.
-    public static func encodeBF16(_ values: [Float]) -> [UInt16] {
+    public static func encodeBF16(_ values: [Float]) -> [UInt16] { converted(values) { encodeBF16($0, into: $1, count: $2) } }
+
+    /// An array run through one of the buffer kernels above.
+    private static func converted<Source, Destination>(_ values: [Source],
+                                                       _ kernel: (UnsafePointer<Source>, UnsafeMutablePointer<Destination>, Int) -> Void) -> [Destination] {
         values.withUnsafeBufferPointer { src in
-            [UInt16](unsafeUninitializedCapacity: values.count) { dst, n in
-                if let s = src.baseAddress, let d = dst.baseAddress { encodeBF16(s, into: d, count: values.count) }
+            [Destination](unsafeUninitializedCapacity: values.count) { dst, n in
+                if let s = src.baseAddress, let d = dst.baseAddress { kernel(s, d, values.count) }
                 n = values.count
             }
         }
