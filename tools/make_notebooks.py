@@ -194,6 +194,7 @@ rows = [{"id": s["name"], "a": f"world/{s.a}", "a_prime": f"world/{s.a_prime}", 
         for _, s in unseen.iterrows()]
 pd.DataFrame(rows).to_csv(WORK / "unseen.csv", index=False)
 sample_steps = int(os.environ.get("LORWEB_SAMPLE_STEPS", "12"))
+(WORK / "edits").mkdir(exist_ok=True)
 for name, path in models.items():
     lorweb("edit", "--model", path, "--triplets", "unseen.csv", "--out-dir", f"edits/{name.replace(' ', '_')}", "--steps", sample_steps)
 '''),
