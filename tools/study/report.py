@@ -181,7 +181,7 @@ def analysis(run):
     os.makedirs(ANALYSIS, exist_ok=True)
     coeffs = os.path.join(ANALYSIS, "coeffs.npy")
     if not os.path.exists(coeffs):
-        lorweb("coeffs", "--model", folder, "--triplets", study.WORLD, "--limit", "804", "--out", coeffs)
+        lorweb("coeffs", "--model", folder, "--triplets", study.WORLD, "--limit", "402", "--out", coeffs)
     if not os.path.exists(os.path.join(ANALYSIS, "pca")):
         lorweb("pca", "--model", folder, "--coeffs", coeffs, "--out", os.path.join(ANALYSIS, "pca"))
     if not os.path.exists(os.path.join(ANALYSIS, "keygraph.svg")):
@@ -330,7 +330,7 @@ def write(runs, recipe, kinds_table, comparisons, view):
             "[`analysis/coeffs.npy`](analysis/coeffs.npy) with its index [`analysis/coeffs.csv`](analysis/coeffs.csv); "
             "PCA of the mixed LoRAs under the Gram metric in [`analysis/pca`](analysis/pca).",
             "",
-            "![PCA by family](analysis/pca/pooled_scatter_family.png)",
+            "![PCA by family](analysis/pca/scatter_pooled_family.png)",
             "",
             f"Distance from each task's mean coefficients to the nearest trained task's (median among trained tasks: {seen_median:.3f}):",
             "",
