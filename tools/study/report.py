@@ -119,23 +119,39 @@ def scatter(runs):
     save(fig, "preservation_vs_edit")
 
 
-def kind_of_family():
+def families():
+    """{task: its families}, {family: its kind} from the world's manifest."""
     manifest = json.load(open(os.path.join(study.WORLD, "manifest.json")))
-    family_kind = {f["name"]: f["kind"] for f in manifest["families"]}
-    task_kinds = {t["id"]: sorted({family_kind[s["family"]] for s in t["steps"]}) for t in manifest["tasks"]}
-    return task_kinds
+    return ({t["id"]: sorted({s["family"] for s in t["steps"]}) for t in manifest["tasks"]},
+            {f["name"]: f["kind"] for f in manifest["families"]})
 
 
-def family_breakdown(runs, variants):
-    """PSNR gain over the base editor per family kind on unseen tasks, mean over seeds."""
-    task_kinds = kind_of_family()
+def gains_over_base(runs, variants, group):
+    """{group(family): {variant: [per-task PSNR gain over the base, seeds averaged]}} on the
+    unseen split; a task counts under every family it uses."""
+    task_families, _ = families()
     base = per_task(next(iter(runs["base-alone"].values()))["unseen"])
     gains = {}
     for v in variants:
         per_seed = [per_task(r["unseen"]) for r in runs[v].values()]
         for task in base:
-            for kind in task_kinds.get(task, ["?"]):
-                gains.setdefault(kind, {}).setdefault(v, []).append(statistics.mean(p[task] for p in per_seed) - base[task])
+            for g in sorted({group(f) for f in task_families[task]}):
+                gains.setdefault(g, {}).setdefault(v, []).append(statistics.mean(p[task] for p in per_seed) - base[task])
+    return gains
+
+
+def family_breakdown(runs, variants):
+    """PSNR gain over the base editor per family kind on unseen tasks (table and figure), and per
+    family (per_family.csv)."""
+    _, family_kind = families()
+    per_family = gains_over_base(runs, variants, lambda f: f)
+    path = os.path.join(REPORT, "per_family.csv")
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["family", "kind", "unseen_tasks"] + [f"{v}_psnr_gain" for v in variants])
+        for f in sorted(per_family):
+            w.writerow([f, family_kind[f], len(per_family[f][variants[0]])] + [f"{statistics.mean(per_family[f][v]):.3f}" for v in variants])
+    gains = gains_over_base(runs, variants, lambda f: family_kind[f])
     kinds = sorted(gains)
     fig, ax = plt.subplots(figsize=(7.2, 3.8))
     width = 0.8 / len(variants)
@@ -305,7 +321,7 @@ def write(runs, recipe, kinds_table, comparisons, view):
         "## By kind of family (unseen split)",
         "",
         "PSNR gain over the base editor alone, per task, averaged over the tasks that use a family of each kind",
-        "(a composition counts under each of its kinds).",
+        "(a composition counts under each of its kinds); per family in [`per_family.csv`](per_family.csv).",
         "",
         kinds_table,
         "",
