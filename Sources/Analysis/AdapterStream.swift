@@ -15,6 +15,9 @@ public struct AdapterStream {
     public let queryMode: QueryMode
     /// Diffusers keys of the adapted layers, in block order.
     public let layers: [String]
+    /// A run folder's image encoder (a Hugging Face CLIP folder); nil for the authors' file,
+    /// whose encoder is not shipped with it.
+    public let encoderPath: String?
 
     /// The authors' file (config.yaml beside it, or `configPath`) or a lorweb run folder.
     /// Analyses of the basis alone (`mixing: false`) need no config.yaml: heads, softmax and
@@ -27,7 +30,9 @@ public struct AdapterStream {
             file = try SafetensorsFile(path: model + "/" + RunCheckpoint.weightsFile)
             config = run.adapter
             queryMode = run.queryMode
+            encoderPath = run.encoderPath.map { RunConfig.resolve($0, in: model) }
         } else {
+            encoderPath = nil
             file = try SafetensorsFile(path: model)
             guard !ReleaseAdapterKeys(file).layerKeys.isEmpty else {
                 throw FormatError(model, "holds no LoRA-basis layers (no lora_A / att_lora_A tensors)")

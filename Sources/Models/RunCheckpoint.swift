@@ -18,6 +18,12 @@ public struct RunConfig: Codable, Equatable {
     /// folders), relative to the run folder unless absolute; nil when not recorded.
     public var basePath: String?
     public var encoderPath: String?
+
+    /// A path stored in the config (`basePath`, `encoderPath`: relative to the run folder unless
+    /// absolute) as a path from the working folder.
+    public static func resolve(_ path: String, in runFolder: String) -> String {
+        path.hasPrefix("/") ? path : runFolder + "/" + path
+    }
     /// Grids are generated at about this many pixels squared (nil: the pipeline's default).
     public var gridResolution: Int?
     /// Free-form provenance (training recipe, data, steps, lorweb version).

@@ -61,7 +61,7 @@ public final class LoRWeBModel {
         guard let basePath = config.basePath, let encoderPath = config.encoderPath else {
             throw FormatError(configPath, "does not say where the base model and image encoder are (base_path / encoder_path)")
         }
-        func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : folder + "/" + p }
+        func resolve(_ p: String) -> String { RunConfig.resolve(p, in: folder) }
         let base = try FluxTransformer.load(resolve(basePath))
         let encoder = ImageEncoder(model: try CLIPVision.load(resolve(encoderPath)))
         let (_, adapters) = try RunCheckpoint.load(folder, attachingTo: base)

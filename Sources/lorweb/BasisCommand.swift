@@ -145,7 +145,7 @@ struct CoefficientSource: ParsableArguments {
     @Option(help: "Image a of the analogy.") var a: String?
     @Option(name: .customLong("a-prime"), help: "Image a' of the analogy.") var aPrime: String?
     @Option(help: "Image b of the analogy.") var b: String?
-    @Option(help: "A Hugging Face CLIP folder (config.json + model.safetensors) to embed the images, for the authors' model.") var clip: String?
+    @Option(help: "A Hugging Face CLIP folder (config.json + model.safetensors) to embed the images, for the authors' model (a run folder uses its own encoder).") var clip: String?
     @Option(help: "The ai-toolkit config.yaml of the authors' adapter (default: config.yaml beside it).") var config: String?
 
     /// Per-layer coefficient vectors for every layer of `stream`.
@@ -157,14 +157,17 @@ struct CoefficientSource: ParsableArguments {
             return { i, _ in try parsed.vector(layer: i, of: stream.layers.count, n: stream.config.n) }
         }
         guard let a, let aPrime, let b else { throw ValidationError("give --coeffs, or the analogy as --a A --a-prime A2 --b B") }
-        guard let clip else {
-            throw ValidationError("embedding the analogy needs --clip DIR (the shipped small-world encoder is not built yet)")
+        if clip != nil, stream.encoderPath != nil {
+            throw ValidationError("--clip is for the authors' adapter file; a run folder embeds with its own encoder")
         }
-        let encoder = ImageEncoder(model: try CLIPVision.load(clip))
+        guard let encoderFolder = clip ?? stream.encoderPath else {
+            throw ValidationError("embedding the analogy with the authors' adapter file needs --clip DIR (a Hugging Face CLIP folder)")
+        }
+        let encoder = ImageEncoder(model: try CLIPVision.load(encoderFolder))
         let images = try AnalogyQuery.read(a: a, aPrime: aPrime, b: b)
         let query = AnalogyQuery.make(a: images.a, aPrime: images.aPrime, b: images.b, encoder: encoder, mode: stream.queryMode)
         guard query.shape[1] == stream.config.queryDim else {
-            throw FormatError(clip, "its embeddings give a query of \(query.shape[1]) values; the adapters expect \(stream.config.queryDim)")
+            throw FormatError(encoderFolder, "its embeddings give a query of \(query.shape[1]) values; the adapters expect \(stream.config.queryDim)")
         }
         return { _, basis in withNoGrad { basis.coefficients(query) }.toArray() }
     }

@@ -68,6 +68,17 @@ func analysisCommandsEndToEndOnATinyRun() throws {
     #expect(pairs.shape == [2, 52, 4])
     #expect(try String(contentsOfFile: dir + "/pairs.csv").contains("0,first,t0,"))
 
+    // export-lora of an analogy embeds it with the run's own encoder (no --clip): the same file as
+    // exporting that analogy's coefficients from coeffs.
+    try succeeds("export-lora", "--model", "run", "--a", "\(i)/seen_000000_a.png", "--a-prime", "\(i)/seen_000000_ap.png",
+                 "--b", "\(i)/seen_000000_b.png", "--out", "analogy.safetensors", in: dir)
+    try NPY.write(pairs.sliced(axis: 0, 0..<1).reshaped([52, 4]), to: dir + "/first.npy")
+    try succeeds("export-lora", "--model", "run", "--coeffs", "first.npy", "--out", "first.safetensors", in: dir)
+    let viaAnalogy = try SafetensorsFile(path: dir + "/analogy.safetensors"), viaCoeffs = try SafetensorsFile(path: dir + "/first.safetensors")
+    for name in ["transformer.transformer_blocks.0.attn.to_q.lora_B.weight", "transformer.single_transformer_blocks.3.proj_out.lora_A.weight"] {
+        #expect(zip(try viaAnalogy.tensor(name).toArray(), try viaCoeffs.tensor(name).toArray()).allSatisfy { abs($0 - $1) < 1e-6 }, "\(name)")
+    }
+
     // Interpolation: the end frames' coefficients are the two analogies' own, in both spaces.
     for space in ["coeffs", "query"] {
         try succeeds("interpolate", "--model", "run", "--from", "\(i)/seen_000000_a.png,\(i)/seen_000000_ap.png",
