@@ -91,9 +91,10 @@ extension Tensor {
         }
     }
 
-    /// [samples, k]: for each sample, the column sums of a * b over its perSample rows, in row order.
+    /// [samples, k]: for each sample, the column sums of a * b over its perSample rows, in row order
+    /// (a and b hold samples * perSample rows of k, k being the last axis).
     static func sampleDot(_ a: Tensor, _ b: Tensor, samples: Int, perSample: Int) -> Tensor {
-        let k = a.shape[1]
+        let k = a.shape.last ?? 1
         let out = Tensor.zeros([samples, k])
         let pa = a.data, pb = b.data, po = out.data
         parallelFor(samples, grain: 1) { range in

@@ -84,7 +84,7 @@ extension Tensor {
         let gateSaved = gate.detached(), branchSaved = branch.detached()
         let (needX, needGate, needBranch) = (requiresGrad, gate.requiresGrad, branch.requiresGrad)
         return out.recorded([self, gate, branch]) { g in
-            let pg = g.data, pgate = gateSaved.data, pb = branchSaved.data
+            let pg = g.data, pgate = gateSaved.data
             var dBranch: Tensor? = nil, dGate: Tensor? = nil
             if needBranch {
                 let t = Tensor(uninitialized: g.shape), pd = t.data
@@ -96,19 +96,7 @@ extension Tensor {
                 }
                 dBranch = t
             }
-            if needGate {
-                let t = Tensor.zeros([samples, c]), pd = t.data
-                parallelFor(samples, grain: 1) { range in
-                    for b in range {
-                        let d = pd + b * c
-                        for row in (b * perSample)..<((b + 1) * perSample) {
-                            let gr = pg + row * c, br = pb + row * c
-                            for j in 0..<c { d[j] += gr[j] * br[j] }
-                        }
-                    }
-                }
-                dGate = t
-            }
+            if needGate { dGate = Tensor.sampleDot(g, branchSaved, samples: samples, perSample: perSample) }
             return [needX ? g : nil, dGate, dBranch]
         }
     }
