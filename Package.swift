@@ -41,13 +41,15 @@ let package = Package(
             dependencies: ["Tensor", "Formats", "Models", "Pipeline", "Analysis", "Figures", "CBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // MARK: - Tests
+        // Running the built binary and crafted bad inputs, shared by the test targets below.
+        .target(name: "TestSupport", dependencies: ["Formats"], path: "Tests/Support"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-        .testTarget(name: "FormatsTests", dependencies: ["Formats"], resources: [.copy("../Fixtures")]),
+        .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"], resources: [.copy("../Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Formats", "Tensor"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Models", "Formats", "Tensor"]),
-        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Models", "Formats", "Tensor"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Models", "Formats", "Tensor", "TestSupport"]),
         // Runs the built `lorweb` binary: the bad-input catalogue, kill/resume, determinism.
-        .testTarget(name: "CLITests", dependencies: ["Pipeline", "Formats", "Tensor"]),
+        .testTarget(name: "CLITests", dependencies: ["Pipeline", "Formats", "Tensor", "TestSupport"]),
         .testTarget(name: "FiguresTests", dependencies: ["Figures", "Formats"]),
     ],
     swiftLanguageModes: [.v5]

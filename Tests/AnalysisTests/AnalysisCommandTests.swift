@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import Formats
 import Tensor
+import TestSupport
 
 // End to end through the built `lorweb` binary on a tiny run made here: a small world of 50
 // triplets, a base editor trained for one step, adapters (n 4, r 2) trained for one step on the
@@ -9,28 +10,9 @@ import Tensor
 
 private let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-private struct Run { let status: Int32; let stdout: String; let stderr: String }
-
-private func lorweb(_ arguments: [String], in folder: String) throws -> Run {
-    // `swift build` puts lorweb next to the test bundle.
-    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("lorweb")
-    guard FileManager.default.isExecutableFile(atPath: binary.path) else { throw FormatError(binary.path, "lorweb is not built; run `swift build` first") }
-    let process = Process()
-    process.executableURL = binary
-    process.arguments = arguments + ["--threads", "1"]
-    process.currentDirectoryURL = URL(fileURLWithPath: folder)
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return Run(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-}
-
 @discardableResult
 private func succeeds(_ arguments: String..., in folder: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> Run {
-    let run = try lorweb(arguments, in: folder)
+    let run = try CLI.run(arguments, in: folder)
     #expect(run.status == 0, "lorweb \(arguments.joined(separator: " ")): \(run.stderr)", sourceLocation: sourceLocation)
     return run
 }
@@ -111,7 +93,7 @@ func analysisCommandsEndToEndOnATinyRun() throws {
     for r in references { #expect(FileManager.default.fileExists(atPath: dir + "/report/" + r), "report references missing \(r)") }
 
     // Bad input: one line on stderr, exit 1.
-    let bad = try lorweb(["pca", "--model", "run", "--coeffs", "pairs.csv", "--out", "x"], in: dir)
+    let bad = try CLI.run(["pca", "--model", "run", "--coeffs", "pairs.csv", "--out", "x"], in: dir)
     #expect(bad.status == 1 && bad.stderr.split(separator: "\n").count == 1, "\(bad.stderr)")
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import Formats
 
 // Identical inputs, seed and options give identical bytes, and the thread count changes nothing.

@@ -1,26 +1,12 @@
 import Foundation
 import Testing
 @testable import Formats
+import TestSupport
 
-// Runs the built `lorweb` binary (`swift build` puts it next to the test bundle).
-
-private struct Run { let status: Int32; let stdout: String; let stderr: String }
+// Runs the built `lorweb` binary.
 
 private func lorweb(_ arguments: String...) throws -> Run {
-    let binary = Fixtures.productsFolder.appendingPathComponent("lorweb")
-    guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-        throw FormatError(binary.path, "lorweb is not built; run `swift build` first")
-    }
-    let process = Process()
-    process.executableURL = binary
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return Run(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    try CLI.run(arguments, threads: nil)
 }
 
 @Test func inspectAdapterAsText() throws {

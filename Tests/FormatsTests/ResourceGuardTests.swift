@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Formats
 
 // Sizes a file declares are checked against physical memory before anything is allocated.
@@ -22,18 +23,7 @@ import Testing
 }
 
 @Test func imageDeclaringTooManyPixelsIsRefusedFromItsHeader() throws {
-    func be(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
-    func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
-        let body = Array(type.utf8) + data
-        var crc: UInt32 = 0xFFFF_FFFF
-        for byte in body {
-            crc ^= UInt32(byte)
-            for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
-        }
-        return be(UInt32(data.count)) + body + be(~crc)
-    }
-    let png = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", be(100_000) + be(100_000) + [8, 2, 0, 0, 0])
-        + chunk("IDAT", [0x78, 0x01, 0x01, 0x00, 0x00, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x01]) + chunk("IEND", [])
+    let png = pngDeclaring(width: 100_000, height: 100_000)
     let error = try #require(formatError { _ = try Image.decode(Data(png), path: "huge.png") })
     #expect(error.problem == "invalid PNG: image of 100000x100000 pixels exceeds the limit of \(Image.pixelLimit) pixels")
 }

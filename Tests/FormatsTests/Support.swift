@@ -15,9 +15,6 @@ enum Fixtures {
 
     /// Path of a file in Tests/Fixtures/formats.
     static func formats(_ name: String) -> String { root.appendingPathComponent("formats/\(name)").path }
-
-    /// The products folder holding the test bundle, where `swift build` also puts `lorweb`.
-    static var productsFolder: URL { Bundle.module.bundleURL.deletingLastPathComponent() }
 }
 
 /// A new empty folder under the system temporary folder.
