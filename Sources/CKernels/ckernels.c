@@ -127,3 +127,12 @@ void lorweb_gelu_tanh_grad(const float *x, const float *g, float *dx, long n) {
     if (!fn) fn = (gelu_grad_fn[]){gelu_grad_base, gelu_grad_avx2, gelu_grad_avx512}[level()];
     fn(x, g, dx, n);
 }
+
+const char *lorweb_openblas_coretype_for_cpu(void) {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq")
+        && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512cd"))
+        return __builtin_cpu_supports("avx512bf16") ? "Cooperlake" : "SkylakeX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+    return 0;
+}

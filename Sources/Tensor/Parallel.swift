@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 import Dispatch
 import Foundation
 
@@ -32,6 +33,19 @@ public enum Runtime {
     public static var threads: Int {
         get { _threads }
         set { _threads = max(1, newValue) }
+    }
+
+    /// Restarts this program with `OPENBLAS_CORETYPE` set when OpenBLAS fell back to its Prescott
+    /// (SSE3) kernel on a CPU with AVX2 or AVX-512. OpenBLAS picks its kernel from the CPU's model
+    /// number, and a model newer than the library (Emerald Rapids, family 6 model 207, under
+    /// OpenBLAS 0.3.21) gets Prescott: sgemm 5x slower than SkylakeX. The kernel is chosen at
+    /// library load, so only a new process can change it. A user's own OPENBLAS_CORETYPE is kept.
+    public static func restartIfOpenBLASFellBack() {
+        guard getenv("OPENBLAS_CORETYPE") == nil, let core = openblas_get_corename(), String(cString: core) == "Prescott",
+              let better = lorweb_openblas_coretype_for_cpu() else { return }
+        setenv("OPENBLAS_CORETYPE", better, 1)
+        execv("/proc/self/exe", CommandLine.unsafeArgv)
+        unsetenv("OPENBLAS_CORETYPE")   // exec failed: carry on with the slow kernel
     }
 
     /// OpenBLAS's build configuration and the kernel it selected (e.g. "Cooperlake" or "Haswell").

@@ -155,37 +155,22 @@ struct BenchModel: ParsableCommand {
     func run() throws {
         try global.apply()
         guard reps >= 1, batch >= 1 else { throw ValidationError("--reps and --batch must be at least 1") }
-        let c = FluxConfig.small
-        let model = try FluxTransformer(.initialising(seed: 0), config: c)
-        // qdim 3 x 64: the query concatenates three encoder embeddings of the small world's width.
-        let adapters = try LoRWeBAdapters(.initialising(seed: 1), attachingTo: model,
-                                          config: LoRABasisConfig(n: 32, r: 4, keysDim: 128, queryDim: 192))
-        var rng = RNG(seed: 2)
-        let (b, t, s) = (batch, 16, 128)   // 16 text tokens, 64 target + 64 context tokens
-        let x = rng.normal([b, s, c.inChannels]), ctx = rng.normal([b, t, c.jointAttentionDim])
-        let pooled = rng.normal([b, c.pooledProjectionDim]), query = rng.normal([b, 192])
-        let timestep = rng.uniform([b]), guidance = Tensor.full([b], 1)
-        var ids: [Float] = []
-        for first in 0..<2 { for i in 0..<8 { for j in 0..<8 { ids += [Float(first), Float(i), Float(j)] } } }
-        let imgIds = Tensor(shape: [s, 3], data: ids), txtIds = Tensor.zeros([t, 3])
-        let target = rng.normal([b, s, c.inChannels])
+        let setup = try SmallFluxSetup(batch: batch, n: 32, r: 4)
+        let adapters = setup.adapters
         for (_, p) in adapters.namedParameters { p.requiresGrad = true }
-
-        func forward() -> Tensor {
-            model(hiddenStates: x, encoderHiddenStates: ctx, pooledProjections: pooled, timestep: timestep,
-                  guidance: guidance, imgIds: imgIds, txtIds: txtIds, query: query)
-        }
-        let fwd = medianMs(reps: reps) { _ = withNoGrad { forward() } }
+        var rng = RNG(seed: 3)
+        let t = rng.uniform([batch]).toArray(), target = rng.normal(setup.x0.shape)
+        let fwd = medianMs(reps: reps) { _ = withNoGrad { setup.velocity(setup.x0, t: t) } }
         let step = medianMs(reps: reps) {
-            let loss = (forward() - target).square().mean()
+            let loss = (setup.velocity(setup.x0, t: t) - target).square().mean()
             loss.backward()
             for (_, p) in adapters.namedParameters { p.grad = nil }
         }
         if json {
-            print(#"{"benchmark":"model","batch":\#(b),"threads":\#(Runtime.threads),"forward_ms":\#(fwd),"median_ms":\#(step),"adapter_parameters":\#(adapters.parameterCount)}"#)
+            print(#"{"benchmark":"model","batch":\#(batch),"threads":\#(Runtime.threads),"forward_ms":\#(fwd),"median_ms":\#(step),"adapter_parameters":\#(adapters.parameterCount)}"#)
         } else {
             print("OpenBLAS: \(Runtime.blasConfig)   threads: \(Runtime.threads)")
-            print("small preset, batch \(b), 16 text + 128 image tokens, adapters n 32 r 4 on \(adapters.layers.count) layers (\(adapters.parameterCount) parameters)")
+            print("small preset, batch \(batch), 16 text + 64 target + 64 context tokens, adapters n 32 r 4 on \(adapters.layers.count) layers (\(adapters.parameterCount) parameters)")
             print(String(format: "forward %.1f ms, forward + backward %.1f ms", fwd, step))
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Tensor
 
 // Exit statuses: 0 success, 1 a bad input or a failed operation (one line `lorweb: PATH:
 // PROBLEM`), 2 a usage error (one line `lorweb: PROBLEM`, then where to find the usage), as
@@ -8,6 +9,7 @@ import Foundation
 // text; lorweb keeps the one-line form every other error has.
 extension Lorweb {
     static func main() {
+        Runtime.restartIfOpenBLASFellBack()
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -25,9 +25,10 @@ public enum CLI {
     }()
 
     /// Starts lorweb with `arguments` in `folder` (default: this process's); OPENBLAS_CORETYPE is
-    /// removed as the Makefile does, and `--threads` pinned unless `threads` is nil or the
-    /// arguments already have it.
-    public static func start(_ arguments: [String], threads: Int? = 1, in folder: String? = nil) throws -> (Process, Pipe, Pipe) {
+    /// removed as the Makefile does (`environment` is applied after), and `--threads` pinned unless
+    /// `threads` is nil or the arguments already have it.
+    public static func start(_ arguments: [String], threads: Int? = 1, in folder: String? = nil,
+                             environment extra: [String: String] = [:]) throws -> (Process, Pipe, Pipe) {
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw FormatError(binary, "lorweb is not built; run `swift build` first")
         }
@@ -39,6 +40,7 @@ public enum CLI {
         var environment = ProcessInfo.processInfo.environment
         environment["OPENBLAS_CORETYPE"] = nil
         environment["LORWEB_THREADS"] = nil
+        environment.merge(extra) { _, new in new }
         process.environment = environment
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
@@ -57,7 +59,8 @@ public enum CLI {
 
     /// Runs lorweb to completion. `threads: nil` leaves `--threads` off (for commands or
     /// argument errors where it must not be added).
-    public static func run(_ arguments: [String], threads: Int? = 1, in folder: String? = nil) throws -> Run {
-        finish(try start(arguments, threads: threads, in: folder))
+    public static func run(_ arguments: [String], threads: Int? = 1, in folder: String? = nil,
+                           environment: [String: String] = [:]) throws -> Run {
+        finish(try start(arguments, threads: threads, in: folder, environment: environment))
     }
 }
