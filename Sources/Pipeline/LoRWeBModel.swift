@@ -133,7 +133,6 @@ public final class LoRWeBModel {
             throw ValidationFailure("edit: a batch mixes grid sizes \(grids[0].width)x\(grids[0].height) and \(g.width)x\(g.height)")
         }
         let contexts = grids.map { $0.width == size.width && $0.height == size.height ? $0 : $0.resized(width: size.width, height: size.height) }
-        let query = self.query(grids: grids)
         let batch = KontextBatch(targets: contexts, contexts: contexts, prompts: prompts, codec: codec, textEncoder: text)
         let tokenShape = Array(batch.target.shape.dropFirst())
         let root = RNG(seed: seed)
@@ -142,14 +141,13 @@ public final class LoRWeBModel {
             return rng.normal([1] + tokenShape)
         }, axis: 0)
         let b = triplets.count, g = Tensor.full([b], guidance)
-        let coefficients = given ?? self.coefficients(query)
-        var input: AdapterInput? = useAdapters ? .query(query) : nil
-        if useAdapters, let given {
-            let n = config.adapter.n
-            input = .coefficients(Dictionary(uniqueKeysWithValues: adapters.layers.enumerated().map { i, layer in
-                (ObjectIdentifier(layer.adapter), given.sliced(axis: 1, i..<(i + 1)).reshaped([b, n]))
-            }))
-        }
+        // The coefficients depend on the analogy alone, not on x or t: mixed once here rather than
+        // by every adapted layer at every Euler step (the same arithmetic, so the same bits).
+        let coefficients = given ?? self.coefficients(query(grids: grids))
+        let n = config.adapter.n
+        let input: AdapterInput? = useAdapters ? .coefficients(Dictionary(uniqueKeysWithValues: adapters.layers.enumerated().map { i, layer in
+            (ObjectIdentifier(layer.adapter), coefficients.sliced(axis: 1, i..<(i + 1)).reshaped([b, n]))
+        })) : nil
         let x = FlowMatching.sample(steps: steps, imageSeqLen: batch.target.shape[1], initialNoise: noise) { x, t in
             batch.velocity(base, x: x, t: Tensor.full([b], t), guidance: g, adapters: input)
         }
