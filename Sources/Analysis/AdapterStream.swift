@@ -15,6 +15,8 @@ public struct AdapterStream {
     public let queryMode: QueryMode
     /// Diffusers keys of the adapted layers, in block order.
     public let layers: [String]
+    /// The run folder the adapters come from; nil for the authors' file.
+    public let runFolder: String?
     /// A run folder's image encoder (a Hugging Face CLIP folder); nil for the authors' file,
     /// whose encoder is not shipped with it.
     public let encoderPath: String?
@@ -27,12 +29,13 @@ public struct AdapterStream {
         guard FileManager.default.fileExists(atPath: model, isDirectory: &isFolder) else { throw FormatError(model, "no such file or folder") }
         if isFolder.boolValue {
             let run = try RunCheckpoint.config(in: model)
+            runFolder = model
             file = try SafetensorsFile(path: model + "/" + RunCheckpoint.weightsFile)
             config = run.adapter
             queryMode = run.queryMode
             encoderPath = run.encoderPath.map { RunConfig.resolve($0, in: model) }
         } else {
-            encoderPath = nil
+            (runFolder, encoderPath) = (nil, nil)
             file = try SafetensorsFile(path: model)
             guard !ReleaseAdapterKeys(file).layerKeys.isEmpty else {
                 throw FormatError(model, "holds no LoRA-basis layers (no lora_A / att_lora_A tensors)")

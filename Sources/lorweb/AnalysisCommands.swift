@@ -7,30 +7,29 @@ import Models
 import Pipeline
 import Tensor
 
-/// A model for coefficient analyses: a run folder (its own encoder) or the authors' adapter
-/// file with a CLIP folder to embed images.
+/// The encoder that embeds analogies for `stream`'s model, and its folder: a run folder's own
+/// encoder, or the CLIP folder `--clip` names for the authors' adapter file (which ships none).
+func analogyEncoder(for stream: AdapterStream, clip: String?) throws -> (folder: String, encoder: ImageEncoder) {
+    if let run = stream.runFolder {
+        guard clip == nil else { throw ValidationError("--clip is for the authors' adapter file; a run folder embeds with its own encoder") }
+        guard let folder = stream.encoderPath else {
+            throw FormatError(run + "/" + RunCheckpoint.configFile, "does not say where the image encoder is (encoder_path)")
+        }
+        return (folder, ImageEncoder(model: try CLIPVision.load(folder)))
+    }
+    guard let clip else { throw ValidationError("the authors' adapter file needs --clip DIR (a Hugging Face CLIP folder) to embed the images") }
+    return (clip, ImageEncoder(model: try CLIPVision.load(clip)))
+}
+
+/// A model for coefficient analyses: a run folder or the authors' adapter file, its layers
+/// streamed (no base model is loaded), and the encoder that embeds its analogies.
 struct AnalysisModel {
-    let path: String
     let stream: AdapterStream
-    /// Loaded for run folders only (the authors' file has no base here).
-    let run: LoRWeBModel?
     let encoder: ImageEncoder
 
     init(_ option: ModelOption, clip: String?, config: String?) throws {
-        path = try option.resolved()
-        var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else { throw FormatError(path, "no such file or folder") }
-        if isFolder.boolValue {
-            guard clip == nil else { throw ValidationError("--clip is for the authors' adapter file; a run folder embeds with its own encoder") }
-            let model = try LoRWeBModel.load(path)
-            run = model
-            encoder = model.encoder
-        } else {
-            guard let clip else { throw ValidationError("the authors' adapter file needs --clip DIR (a Hugging Face CLIP folder) to embed the images") }
-            run = nil
-            encoder = ImageEncoder(model: try CLIPVision.load(clip))
-        }
-        stream = try AdapterStream(model: path, configPath: config)
+        stream = try AdapterStream(model: try option.resolved(), configPath: config)
+        encoder = try analogyEncoder(for: stream, clip: clip).encoder
     }
 
     /// Coefficients [T, L, n] of the triplets, with progress lines.
@@ -38,7 +37,6 @@ struct AnalysisModel {
         let embed = ProgressLine(label: "coeffs: embedding", unit: "triplets")
         let queries = try CoefficientEmbedding.queries(triplets, encoder: encoder, mode: stream.queryMode) { embed.update($0, $1) }
         embed.finish()
-        if let run { return run.coefficients(queries) }
         let layers = ProgressLine(label: "coeffs: layers", unit: "layers")
         defer { layers.finish() }
         return try CoefficientEmbedding.coefficients(stream, queries: queries) { layers.update($0, $1) }
@@ -52,7 +50,7 @@ struct Coeffs: ParsableCommand {
             --triplets is a CSV list (columns a, a_prime, b; optional id, task, family) or a small-world folder (its
             manifest's samples, with task, family and split; --split filters). Writes FILE.npy [triplets, layers, n]
             float32, the index FILE.csv (row, id, task, family, split, a, a_prime, b) and FILE.layers.txt. A run folder
-            embeds with its own encoder; the authors' adapter file needs --clip DIR and streams its layers.
+            embeds with its own encoder, the authors' adapter file needs --clip DIR; both stream their layers.
             """)
 
     @OptionGroup var global: GlobalOptions

@@ -157,13 +157,7 @@ struct CoefficientSource: ParsableArguments {
             return { i, _ in try parsed.vector(layer: i, of: stream.layers.count, n: stream.config.n) }
         }
         guard let a, let aPrime, let b else { throw ValidationError("give --coeffs, or the analogy as --a A --a-prime A2 --b B") }
-        if clip != nil, stream.encoderPath != nil {
-            throw ValidationError("--clip is for the authors' adapter file; a run folder embeds with its own encoder")
-        }
-        guard let encoderFolder = clip ?? stream.encoderPath else {
-            throw ValidationError("embedding the analogy with the authors' adapter file needs --clip DIR (a Hugging Face CLIP folder)")
-        }
-        let encoder = ImageEncoder(model: try CLIPVision.load(encoderFolder))
+        let (encoderFolder, encoder) = try analogyEncoder(for: stream, clip: clip)
         let images = try AnalogyQuery.read(a: a, aPrime: aPrime, b: b)
         let query = AnalogyQuery.make(a: images.a, aPrime: images.aPrime, b: images.b, encoder: encoder, mode: stream.queryMode)
         guard query.shape[1] == stream.config.queryDim else {
