@@ -2,6 +2,7 @@ import CBLAS
 import CKernels
 import Dispatch
 import Foundation
+import Synchronization
 
 /// Process-wide compute settings: how many threads lorweb's kernels use.
 ///
@@ -62,34 +63,113 @@ public enum Runtime {
 /// out in order to whichever thread is free, a few per thread: on a shared machine a preempted
 /// thread then delays one small chunk instead of a fixed half of the work. Which thread runs a
 /// chunk, and how many chunks there are, never changes any output element's arithmetic.
-@inlinable
+///
+/// A call made while another is running (from inside a chunk, or from a second thread) runs its
+/// chunks on the calling thread alone.
 public func parallelFor(_ count: Int, grain: Int = 4096, _ body: (Range<Int>) -> Void) {
     if count <= 0 { return }
     let threads = Runtime.threads
     let chunks = min(threads * 4, max(1, count / max(grain, 1)))
-    if threads <= 1 || chunks <= 1 {
+    if threads <= 1 || chunks <= 1 || !WorkerPool.shared.run(count: count, chunks: chunks, threads: threads, body) {
         body(0..<count)
-        return
-    }
-    let queue = ChunkQueue(chunks)
-    DispatchQueue.concurrentPerform(iterations: min(threads, chunks)) { _ in
-        while let c = queue.next() { body(count * c / chunks ..< count * (c + 1) / chunks) }
     }
 }
 
-/// The next unclaimed chunk index, for `parallelFor`'s threads.
-public final class ChunkQueue: @unchecked Sendable {
-    private var claimed = 0
-    private let total: Int
-    private let lock = NSLock()
+/// Threads kept alive between parallel loops. A sampling step runs a thousand loops of a few
+/// microseconds each; a dispatch per loop put a thread wake-up (futex, scheduler) on every one of
+/// them, 14% of the step at 2 threads. Here idle workers spin for a short while on a generation
+/// counter and only then sleep, so back-to-back loops find them awake.
+final class WorkerPool: @unchecked Sendable {
+    static let shared = WorkerPool()
 
-    public init(_ total: Int) { self.total = total }
+    /// One parallel loop: its chunks are claimed one at a time by the submitting thread and the
+    /// workers. `body` is only read by a thread that has claimed a chunk, so the submitter can
+    /// drop it as soon as every chunk has completed, whoever else still holds the job.
+    final class Job: @unchecked Sendable {
+        var body: ((Range<Int>) -> Void)?
+        let count: Int, chunks: Int, helpers: Int
+        let next = Atomic<Int>(0)
+        let completed = Atomic<Int>(0)
 
-    public func next() -> Int? {
-        lock.lock()
-        defer { lock.unlock() }
-        guard claimed < total else { return nil }
-        claimed += 1
-        return claimed - 1
+        init(_ body: @escaping (Range<Int>) -> Void, count: Int, chunks: Int, helpers: Int) {
+            self.body = body; self.count = count; self.chunks = chunks; self.helpers = helpers
+        }
+
+        func work() {
+            while true {
+                let c = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                if c >= chunks { return }
+                run(c)
+                completed.wrappingAdd(1, ordering: .releasing)
+            }
+        }
+
+        // Out of line, so the closure copy it reads is released before the chunk counts as completed.
+        @inline(never) private func run(_ c: Int) { body!(count * c / chunks ..< count * (c + 1) / chunks) }
+    }
+
+    /// Pause instructions an idle worker spins before it sleeps (~100 us).
+    private static let spinLimit = 2000
+
+    private let busy = Atomic<Bool>(false)
+    private let generation = Atomic<Int>(0)
+    private let condition = NSCondition()
+    private var current: Job?      // guarded by `condition`
+    private var sleepers = 0       // guarded by `condition`
+    private var workers = 0        // changed only by the thread holding `busy`
+
+    /// Runs the loop over `threads` threads (this one and threads - 1 workers); false, having run
+    /// nothing, when the pool is already running a loop.
+    func run(count: Int, chunks: Int, threads: Int, _ body: (Range<Int>) -> Void) -> Bool {
+        guard busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return false }
+        defer { busy.store(false, ordering: .releasing) }
+        while workers < threads - 1 {
+            let index = workers
+            Thread.detachNewThread { [self] in workerLoop(index) }
+            workers += 1
+        }
+        withoutActuallyEscaping(body) { body in
+            let job = Job(body, count: count, chunks: chunks, helpers: threads - 1)
+            condition.lock()
+            current = job
+            generation.wrappingAdd(1, ordering: .releasing)
+            if sleepers > 0 { condition.broadcast() }
+            condition.unlock()
+            job.work()
+            var spins = 0
+            while job.completed.load(ordering: .acquiring) < chunks {
+                spins += 1
+                if spins < Self.spinLimit { lorweb_cpu_relax() } else { sched_yield() }   // a worker was preempted mid-chunk
+            }
+            job.body = nil
+            condition.lock()
+            current = nil
+            condition.unlock()
+        }
+        return true
+    }
+
+    private func workerLoop(_ index: Int) {
+        var seen = 0
+        while true {
+            var spins = 0
+            while generation.load(ordering: .acquiring) == seen {
+                spins += 1
+                if spins < Self.spinLimit { lorweb_cpu_relax(); continue }
+                condition.lock()
+                while generation.load(ordering: .acquiring) == seen {
+                    sleepers += 1
+                    condition.wait()
+                    sleepers -= 1
+                }
+                condition.unlock()
+            }
+            condition.lock()
+            let job = current
+            seen = generation.load(ordering: .relaxed)
+            condition.unlock()
+            // Workers beyond this loop's thread count sit it out (the count can shrink at run time).
+            if let job, index < job.helpers { job.work() }
+        }
     }
 }

@@ -22,4 +22,13 @@ void lorweb_gelu_tanh_grad(const float *x, const float *g, float *dx, long n);
 /// "SkylakeX" or "Haswell"; NULL when it has none of theirs.
 const char *lorweb_openblas_coretype_for_cpu(void);
 
+/// A spin-wait hint to the CPU (x86 PAUSE), for threads polling a flag another thread sets.
+static inline void lorweb_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 #endif
