@@ -12,6 +12,9 @@ public enum AdapterInput {
     case query(Tensor)
     /// [B, n] per adapter; every attached adapter must have an entry.
     case coefficients([ObjectIdentifier: Tensor])
+    /// [B, out, in] per adapter: the base weight with the mixed LoRA already added
+    /// (``LoRABasis/merged(into:coefficients:)``), for a generation whose coefficients stay fixed.
+    case mergedWeights([ObjectIdentifier: Tensor])
 }
 
 /// torch.nn.Linear: weight [out, in], optional bias [out]; y = x W^T + b, plus the output of
@@ -42,6 +45,13 @@ public final class Linear {
         case .coefficients(let table):
             guard let alpha = table[ObjectIdentifier(adapter)] else { preconditionFailure("no coefficients given for an attached adapter") }
             return adapter.adapted(x, weight: weight, bias: bias, coefficients: alpha)
+        case .mergedWeights(let table):
+            guard let w = table[ObjectIdentifier(adapter)] else { preconditionFailure("no merged weight given for an attached adapter") }
+            let b = w.shape[0]
+            if b == 1 { return x.linear(w.reshaped([outFeatures, inFeatures]), bias) }
+            precondition(x.shape[0] == b, "merged weights for \(b) samples, input \(x.shape)")
+            let y = x.reshaped([b, -1, inFeatures]).matmul(w, transposeB: true)
+            return (bias.map { y + $0 } ?? y).reshaped(Array(x.shape.dropLast()) + [outFeatures])
         }
     }
 }

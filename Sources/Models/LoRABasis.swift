@@ -80,6 +80,22 @@ public final class LoRABasis {
         return y.reshaped(Array(x.shape.dropLast()) + [outF])
     }
 
+    /// The base weight [out, in] with the mixed LoRA added, per sample: [B, out, in] for
+    /// coefficients [B, n], W + s * sum_i alpha_i (A_i B_i)^T. With the coefficients fixed for a
+    /// whole generation (they depend on the analogy alone), every Euler step then runs a plain
+    /// Linear: the basis costs one [out, n r] x [n r, in] product per analogy instead of two
+    /// products per step, as large as the base product itself on the small model's layers.
+    public func merged(into weight: Tensor, coefficients alpha: Tensor) -> Tensor {
+        let c = config, b = alpha.shape[0], inF = loraA.shape[1], outF = loraB.shape[2]
+        precondition(alpha.shape == [b, c.n] && weight.shape == [outF, inF],
+                     "merge: coefficients \(alpha.shape) / weight \(weight.shape) do not fit n \(c.n), [\(outF), \(inF)]")
+        let aCat = loraA.permuted([1, 0, 2]).reshaped([inF, c.n * c.r]), bCat = loraB.reshaped([c.n * c.r, outF])
+        return Tensor.concat((0..<b).map { i in
+            let channelScale = alpha.sliced(axis: 0, i..<(i + 1)).reshaped([c.n, 1]).expanded(to: [c.n, c.r]).reshaped([1, c.n * c.r]) * c.scale
+            return (weight + bCat.matmul(aCat * channelScale, transposeA: true, transposeB: true)).reshaped([1, outF, inF])
+        }, axis: 0)
+    }
+
     /// y for the adapted layer given its base output and the query.
     public func callAsFunction(_ x: Tensor, query: Tensor) -> Tensor {
         delta(x, coefficients: coefficients(query))

@@ -65,6 +65,28 @@ public final class LoRWeBAdapters {
         }
     }
 
+    /// The adapted layers' weights with the basis mixed by coefficients [B, layers, n] (layers in
+    /// `self.layers` order) merged in, for a generation whose coefficients stay fixed. Measured on
+    /// the small model at batch 1, a merge costs about two sampling steps and makes every step
+    /// 0.6 times as long (the modulation layers included: at one row per sample their step is
+    /// bound by reading W, A and B, and the merge leaves W alone). `model` is the transformer
+    /// these adapters are attached to.
+    public func merged(into model: FluxTransformer, coefficients: Tensor) -> AdapterInput {
+        let b = coefficients.shape[0]
+        precondition(coefficients.shape == [b, layers.count, config.n],
+                     "merge: coefficients \(coefficients.shape) are not [B, \(layers.count), \(config.n)]")
+        let linears = Dictionary(uniqueKeysWithValues: model.adaptableLinears.map { ($0.key, $0.layer) })
+        return withNoGrad {
+            .mergedWeights(Dictionary(uniqueKeysWithValues: layers.enumerated().map { i, layer in
+                guard let linear = linears[layer.key], linear.adapter === layer.adapter else {
+                    preconditionFailure("merge: the adapter of \(layer.key) is not attached to this model")
+                }
+                let alpha = coefficients.sliced(axis: 1, i..<(i + 1)).reshaped([b, config.n])
+                return (ObjectIdentifier(layer.adapter), layer.adapter.merged(into: linear.weight, coefficients: alpha))
+            }))
+        }
+    }
+
     /// Every adapter tensor with its saved key, in layer order.
     public var namedParameters: [(key: String, tensor: Tensor)] {
         layers.flatMap { key, a in

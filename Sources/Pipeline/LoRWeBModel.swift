@@ -141,13 +141,10 @@ public final class LoRWeBModel {
             return rng.normal([1] + tokenShape)
         }, axis: 0)
         let b = triplets.count, g = Tensor.full([b], guidance)
-        // The coefficients depend on the analogy alone, not on x or t: mixed once here rather than
-        // by every adapted layer at every Euler step (the same arithmetic, so the same bits).
+        // The coefficients depend on the analogy alone, not on x or t: the basis is mixed and
+        // merged into the weights once here, and every Euler step runs plain Linears.
         let coefficients = given ?? self.coefficients(query(grids: grids))
-        let n = config.adapter.n
-        let input: AdapterInput? = useAdapters ? .coefficients(Dictionary(uniqueKeysWithValues: adapters.layers.enumerated().map { i, layer in
-            (ObjectIdentifier(layer.adapter), coefficients.sliced(axis: 1, i..<(i + 1)).reshaped([b, n]))
-        })) : nil
+        let input: AdapterInput? = useAdapters ? adapters.merged(into: base, coefficients: coefficients) : nil
         let x = FlowMatching.sample(steps: steps, imageSeqLen: batch.target.shape[1], initialNoise: noise) { x, t in
             batch.velocity(base, x: x, t: Tensor.full([b], t), guidance: g, adapters: input)
         }

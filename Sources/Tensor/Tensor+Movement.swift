@@ -29,8 +29,10 @@ extension Tensor {
     }
 
     /// A contiguous tensor of `outShape` whose element at index i reads `src` at sum(i_d * strides[d]):
-    /// a permutation (strides reordered) or a broadcast (stride 0 on repeated axes). Rows of the
-    /// innermost axis are copied in one block when that axis is contiguous in the source.
+    /// a permutation (strides reordered) or a broadcast (stride 0 on repeated axes). The two
+    /// innermost axes are walked by pointer steps (an index is decoded once per run of them), and
+    /// rows of the innermost axis are block copies when it is contiguous and long enough to pay
+    /// for a memmove call (a basis permute [n, in, r] -> [in, n, r] copies rows of r = 4).
     static func stridedCopy(_ src: Tensor, shape outShape: [Int], strides: [Int]) -> Tensor {
         let out = Tensor(uninitialized: outShape)
         let rank = outShape.count
@@ -39,18 +41,21 @@ extension Tensor {
             return out
         }
         let inner = outShape[rank - 1], innerStride = strides[rank - 1]
-        let rows = out.count / Swift.max(inner, 1)
+        let mid = rank >= 2 ? outShape[rank - 2] : 1, midStride = rank >= 2 ? strides[rank - 2] : 0
+        let plane = Swift.max(mid * inner, 1), planes = out.count / plane
         let sp = src.data, dst = out.data
-        parallelFor(rows, grain: Swift.max(1, 8192 / Swift.max(inner, 1))) { r in
-            for row in r {
-                var rem = row, o = 0
-                for d in stride(from: rank - 2, through: 0, by: -1) {
+        parallelFor(planes, grain: Swift.max(1, 8192 / plane)) { r in
+            for p in r {
+                var rem = p, o = 0
+                for d in stride(from: rank - 3, through: 0, by: -1) {
                     o += (rem % outShape[d]) * strides[d]
                     rem /= outShape[d]
                 }
-                let dp = dst + row * inner
-                if innerStride == 1 { dp.update(from: sp + o, count: inner) } else {
-                    for j in 0..<inner { dp[j] = sp[o + j * innerStride] }
+                for m in 0..<mid {
+                    let s = sp + o + m * midStride, dp = dst + p * plane + m * inner
+                    if innerStride == 1 && inner >= 16 { dp.update(from: s, count: inner) } else {
+                        for j in 0..<inner { dp[j] = s[j * innerStride] }
+                    }
                 }
             }
         }

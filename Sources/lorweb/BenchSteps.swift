@@ -258,16 +258,19 @@ struct SmallFluxSetup {
         txtIds = Tensor.zeros([text, 3])
     }
 
-    /// Velocity for the target tokens of x_t.
-    func velocity(_ xt: Tensor, t: [Float]) -> Tensor {
+    /// Velocity for the target tokens of x_t, the adapters mixed by the setup's query unless
+    /// told otherwise.
+    func velocity(_ xt: Tensor, t: [Float], adapters input: AdapterInput? = nil) -> Tensor {
         let out = model(hiddenStates: Tensor.concat([xt, context], axis: 1), encoderHiddenStates: text_, pooledProjections: pooled,
                         timestep: Tensor(shape: [batch], data: t), guidance: Tensor.full([batch], 1), imgIds: imgIds, txtIds: txtIds,
-                        query: query)
+                        adapters: input ?? .query(query))
         return out.sliced(axis: 1, 0..<target)
     }
 
-    func workload(training: Bool) -> Workload {
-        Workload.flux(.small, batch: batch, text: text, image: 2 * target, adapter: adapterConfig, training: training)
+    /// FLOPs of a step; `merged`: the basis is merged into the weights, so the adapted layers
+    /// run as plain Linears.
+    func workload(training: Bool, merged: Bool = false) -> Workload {
+        Workload.flux(.small, batch: batch, text: text, image: 2 * target, adapter: merged ? nil : adapterConfig, training: training)
     }
 
     var notes: [String: String] {
@@ -313,12 +316,18 @@ struct BenchTrainStep: ParsableCommand {
 struct BenchEdit: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "edit",
-        abstract: "One sampling step of the small preset with LoRWeB adapters (forward without a graph, Euler update).")
+        abstract: "One sampling step of the small preset with LoRWeB adapters (forward without a graph, Euler update).",
+        discussion: """
+            As `lorweb edit` runs it: the analogy's coefficients are computed and the mixed basis merged into \
+            the weights once (timed apart as merge_ms), and the step runs plain Linears. --unmerged applies \
+            the basis in every adapted layer at every step instead, from the query, as the release does.
+            """)
 
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Print one JSON object instead of text.") var json = false
     @Option(help: "Timed repetitions (median is reported).") var reps = 20
     @Option(help: "Batch size.") var batch = 1
+    @Flag(help: "Mix and apply the basis inside every adapted layer at every step.") var unmerged = false
     @Flag(help: "Skip timing raw cblas_sgemm on the step's products.") var noRaw = false
 
     func run() throws {
@@ -327,8 +336,24 @@ struct BenchEdit: ParsableCommand {
         let setup = try SmallFluxSetup(batch: batch, n: 32, r: 4)
         var x = setup.x0
         let t = [Float](repeating: 0.5, count: batch)
-        let report = measure("edit", reps: reps, workload: setup.workload(training: false), raw: !noRaw, notes: setup.notes) {
-            withNoGrad { x = FlowMatching.eulerStep(x: x, v: setup.velocity(x, t: t), sigma: 0.5, sigmaNext: 0.45) }
+        var notes = setup.notes
+        var input: AdapterInput? = nil
+        if !unmerged {
+            let merge = { withNoGrad { setup.adapters.merged(into: setup.model, coefficients: Tensor.concat(
+                setup.adapters.layers.map { $0.adapter.coefficients(setup.query).reshaped([batch, 1, -1]) }, axis: 1)) } }
+            input = merge()
+            let times = (0..<5).map { _ in
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                _ = merge()
+                return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
+            }
+            notes["merge_ms"] = String(format: "%.2f", times.sorted()[2])
+            notes["basis"] = "merged into the weights once per analogy (merge_ms, not in median_ms)"
+        } else {
+            notes["basis"] = "applied by every adapted layer at every step, coefficients from the query"
+        }
+        let report = measure("edit", reps: reps, workload: setup.workload(training: false, merged: !unmerged), raw: !noRaw, notes: notes) {
+            withNoGrad { x = FlowMatching.eulerStep(x: x, v: setup.velocity(x, t: t, adapters: input), sigma: 0.5, sigmaNext: 0.45) }
         }
         try report.print(json: json)
     }

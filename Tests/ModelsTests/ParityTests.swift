@@ -103,6 +103,17 @@ struct Fixture {
                            guidance: try f.inputs.tensorIfPresent("guidance"), imgIds: try f.input("img_ids"), txtIds: try f.input("txt_ids"),
                            query: query)
         try f.check("sample", sample)
+        if let query, let adapters {
+            // Generation merges the basis mixed by the coefficients into the weights: the same sample.
+            let coefficients = withNoGrad { Tensor.concat(adapters.layers.map { $0.adapter.coefficients(query).reshaped([query.shape[0], 1, -1]) }, axis: 1) }
+            let merged = withNoGrad {
+                model(hiddenStates: try! f.input("hidden_states"), encoderHiddenStates: try! f.input("encoder_hidden_states"),
+                      pooledProjections: try! f.input("pooled_projections"), timestep: try! f.input("timestep"),
+                      guidance: try! f.inputs.tensorIfPresent("guidance"), imgIds: try! f.input("img_ids"), txtIds: try! f.input("txt_ids"),
+                      adapters: adapters.merged(into: model, coefficients: coefficients))
+            }
+            try f.check("sample", merged)
+        }
         if let grads, let adapters {
             sample.backward(grads)
             for (key, t) in adapters.namedParameters {
@@ -140,5 +151,7 @@ struct Fixture {
         let query = try f.input("query")
         try f.check("y", linear(try f.input("x"), query: query))
         try f.check("coeffs", linear.adapter!.coefficients(query))
+        let merged = linear.adapter!.merged(into: linear.weight, coefficients: linear.adapter!.coefficients(query))
+        try f.check("y", linear(try f.input("x"), adapters: .mergedWeights([ObjectIdentifier(linear.adapter!): merged])))
     }
 }

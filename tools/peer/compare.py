@@ -23,11 +23,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 LORWEB = os.path.join(ROOT, ".build", "release", "lorweb")
 PEER = os.path.join(ROOT, "tools", "peer", "peer.py")
 
+# `lorweb edit`'s default Euler steps: the merge of the mixed basis, done once per analogy, is
+# charged to a step as merge_ms / EDIT_STEPS.
+EDIT_STEPS = 28
+
 # name -> (lorweb arguments, peer arguments); each side picks its own default repetitions.
 CASES = {
     "train-step": (["train-step"], ["train-step"]),
     "train-step-lora128": (["train-step", "--loras", "1", "--rank", "128"], ["train-step", "--loras", "1", "--rank", "128"]),
-    "edit": (["edit"], ["edit"]),
+    "edit": (["edit", "--unmerged"], ["edit"]),
+    "edit-merged": (["edit"], ["edit"]),
     "clip-1": (["clip", "--images", "1"], ["clip", "--images", "1"]),
     "clip-3": (["clip", "--images", "3"], ["clip", "--images", "3"]),
     "analysis": (["analysis"], ["analysis"]),
@@ -35,7 +40,8 @@ CASES = {
 LABELS = {
     "train-step": "training step, n 32 r 4, batch 16",
     "train-step-lora128": "training step, one rank-128 LoRA, batch 16",
-    "edit": "sampling step, batch 1",
+    "edit": "sampling step, batch 1, basis applied in every layer (both as the release)",
+    "edit-merged": f"sampling step, batch 1, ours as `lorweb edit` runs it: basis merged once per analogy, merge spread over {EDIT_STEPS} steps",
     "clip-1": "CLIP ViT-L/14, 1 image",
     "clip-3": "CLIP ViT-L/14, 3 images",
     "analysis": "mixed-LoRA spectrum 3072^2, thin",
@@ -54,7 +60,11 @@ def ours(case, threads, raw):
     args = [LORWEB, "bench", *CASES[case][0], "--threads", str(threads), "--json"]
     if not raw and case != "analysis":
         args.append("--no-raw")
-    return run_json(args, env)
+    result = run_json(args, env)
+    if "merge_ms" in result["notes"]:
+        result["step_ms"] = result["median_ms"]
+        result["median_ms"] += float(result["notes"]["merge_ms"]) / EDIT_STEPS
+    return result
 
 
 def peer(case, threads):
@@ -107,7 +117,7 @@ def main():
     for case, threads, o, pt in rows:
         om, pm = med(o, "median_ms"), med(pt, "median_ms")
         raw = o[0].get("raw_sgemm_gflop_per_s")
-        gf = o[0]["flops"] / om / 1e6
+        gf = o[0]["flops"] / med(o, "step_ms" if "step_ms" in o[0] else "median_ms") / 1e6
         extra = ""
         if case == "analysis":
             extra = f" (dense: ours {statistics.median(float(r['notes']['dense_ms']) for r in o):.0f} ms, PyTorch {med(pt, 'dense_ms'):.0f} ms)"
