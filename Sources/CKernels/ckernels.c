@@ -1,4 +1,4 @@
-// Exponentials and maxima for softmax rows, and the tanh-GELU. Swift compiles for baseline x86-64
+// Exponentials and maxima for softmax rows, the tanh-GELU and CLIP's quick GELU. Swift compiles for baseline x86-64
 // (SSE, 4 floats per instruction), and the attention softmax and the MLPs' GELU spend most of
 // their time in exp; this file builds the same loops for AVX-512 and AVX2 as well and picks the
 // widest the CPU has at run time.
@@ -113,6 +113,22 @@ GELU_LOOPS(avx512, __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw")))
 GELU_LOOPS(avx2, __attribute__((target("avx2"))))
 GELU_LOOPS(base, )
 
+// CLIP's quick GELU x sigmoid(1.702 x) and its derivative g s (1 + 1.702 x (1 - s)), likewise.
+#define QUICK_GELU_LOOPS(suffix, attr)                                                            \
+    attr static void quick_gelu_##suffix(const float *x, float *y, long n) {                      \
+        for (long j = 0; j < n; j++) y[j] = x[j] / (1.0f + exp_cephes(-1.702f * x[j]));            \
+    }                                                                                              \
+    attr static void quick_gelu_grad_##suffix(const float *x, const float *g, float *dx, long n) {\
+        for (long j = 0; j < n; j++) {                                                             \
+            float v = x[j], s = 1.0f / (1.0f + exp_cephes(-1.702f * v));                           \
+            dx[j] = g[j] * s * (1.0f + 1.702f * v * (1.0f - s));                                   \
+        }                                                                                          \
+    }
+
+QUICK_GELU_LOOPS(avx512, __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw"))))
+QUICK_GELU_LOOPS(avx2, __attribute__((target("avx2"))))
+QUICK_GELU_LOOPS(base, )
+
 typedef void (*gelu_fn)(const float *, float *, long);
 typedef void (*gelu_grad_fn)(const float *, const float *, float *, long);
 
@@ -125,6 +141,18 @@ void lorweb_gelu_tanh(const float *x, float *y, long n) {
 void lorweb_gelu_tanh_grad(const float *x, const float *g, float *dx, long n) {
     static gelu_grad_fn fn = 0;
     if (!fn) fn = (gelu_grad_fn[]){gelu_grad_base, gelu_grad_avx2, gelu_grad_avx512}[level()];
+    fn(x, g, dx, n);
+}
+
+void lorweb_quick_gelu(const float *x, float *y, long n) {
+    static gelu_fn fn = 0;
+    if (!fn) fn = (gelu_fn[]){quick_gelu_base, quick_gelu_avx2, quick_gelu_avx512}[level()];
+    fn(x, y, n);
+}
+
+void lorweb_quick_gelu_grad(const float *x, const float *g, float *dx, long n) {
+    static gelu_grad_fn fn = 0;
+    if (!fn) fn = (gelu_grad_fn[]){quick_gelu_grad_base, quick_gelu_grad_avx2, quick_gelu_grad_avx512}[level()];
     fn(x, g, dx, n);
 }
 

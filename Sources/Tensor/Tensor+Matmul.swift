@@ -50,13 +50,15 @@ func sgemm(_ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int, alpha: Float 
 }
 
 /// Tiling of an sgemm output, a function of the shape alone. Every tile re-packs the other
-/// operand, so tiles grow with that operand (64 to 512 rows or columns); at most 8 tiles, an even
-/// number so two threads split them evenly, and one tile below ~2 MFLOP.
+/// operand, so tiles grow with that operand (64 to 512 rows or columns), but never past half the
+/// output: a weight gradient (a small output summed over a long K of batch rows) would otherwise
+/// be one tile on one core. At most 8 tiles, an even number so two threads split them evenly,
+/// and one tile below ~2 MFLOP.
 func gemmTiles(m: Int, n: Int, k: Int) -> (alongM: Bool, size: Int, count: Int) {
     let alongM = m >= n
     let extent = alongM ? m : n, other = alongM ? n : m
     if 2 * m * n * k < (1 << 21) { return (alongM, extent, 1) }
-    let minTile = Swift.max(64, Swift.min(512, other * k / 2048))
+    let minTile = Swift.max(64, Swift.min(512, other * k / 2048, extent / 2))
     var count = Swift.max(1, Swift.min(8, extent / minTile))
     if count > 1 { count -= count % 2 }
     let size = (extent + count - 1) / count

@@ -78,7 +78,7 @@ import Testing
 }
 
 @Suite struct VectorKernelTests {
-    /// The vectorised C loops give fastExp's bits, Swift.max's value and the Swift GELU formula's bits.
+    /// The vectorised C loops give fastExp's bits, Swift.max's value and the Swift GELU formulas' bits.
     @Test func expAndMaxMatchTheScalarSwift() {
         var values: [Float] = [0, -0.0, 1, -1, 88.7, 88.73, 100, -87.3, -87.34, -100, .infinity, -.infinity, .nan, 1e-30]
         var rng = TestRNG(5)
@@ -105,6 +105,16 @@ import Testing
             #expect(y.data[i].bitPattern == (0.5 * v * (1 + fastTanh(c * (v + k * v * v * v)))).bitPattern)
             let dx = upstream.data[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * c * (1 + 3 * k * v * v))
             #expect(x.grad!.data[i].bitPattern == dx.bitPattern)
+        }
+        // Quick GELU and its derivative likewise.
+        let xq = Tensor(shape: x.shape, data: values.map { $0.isNaN || !$0.isFinite ? 0.5 : $0 })
+        xq.requiresGrad = true
+        let yq = xq.quickGelu()
+        yq.backward(upstream)
+        for i in 0..<xq.count {
+            let v = xq.data[i], s = 1 / (1 + fastExp(-1.702 * v))
+            #expect(yq.data[i].bitPattern == (v / (1 + fastExp(-1.702 * v))).bitPattern, "quickGelu(\(v))")
+            #expect(xq.grad!.data[i].bitPattern == (upstream.data[i] * s * (1 + 1.702 * v * (1 - s))).bitPattern, "quickGelu'(\(v))")
         }
         for n in [0, 1, 15, 16, 17, 1000] {
             let row = Array(values.filter { !$0.isNaN }.prefix(n)) + (n > 3 ? [.nan] : [])

@@ -18,6 +18,12 @@ void lorweb_gelu_tanh(const float *x, float *y, long n);
 /// dx = g * GELU'(x) (tanh approximation), for j < n.
 void lorweb_gelu_tanh_grad(const float *x, const float *g, float *dx, long n);
 
+/// y = x sigmoid(1.702 x) (CLIP's quick_gelu), for j < n (the Swift formula's bits).
+void lorweb_quick_gelu(const float *x, float *y, long n);
+
+/// dx = g * d/dx [x sigmoid(1.702 x)], for j < n.
+void lorweb_quick_gelu_grad(const float *x, const float *g, float *dx, long n);
+
 /// The OpenBLAS kernel (an OPENBLAS_CORETYPE value) for this CPU's instruction sets: "Cooperlake",
 /// "SkylakeX" or "Haswell"; NULL when it has none of theirs.
 const char *lorweb_openblas_coretype_for_cpu(void);
