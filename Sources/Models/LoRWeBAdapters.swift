@@ -67,10 +67,10 @@ public final class LoRWeBAdapters {
 
     /// The adapted layers' weights with the basis mixed by coefficients [B, layers, n] (layers in
     /// `self.layers` order) merged in, for a generation whose coefficients stay fixed. Measured on
-    /// the small model at batch 1, a merge costs about two sampling steps and makes every step
-    /// 0.6 times as long (the modulation layers included: at one row per sample their step is
-    /// bound by reading W, A and B, and the merge leaves W alone). `model` is the transformer
-    /// these adapters are attached to.
+    /// the small model at batch 1, a merge costs one to one and a half sampling steps and makes
+    /// every step 0.6 to 0.65 times as long (the modulation layers included: at one row per sample
+    /// their step is bound by reading W, A and B, and a merged one reads W alone). `model` is the
+    /// transformer these adapters are attached to.
     public func merged(into model: FluxTransformer, coefficients: Tensor) -> AdapterInput {
         let b = coefficients.shape[0]
         precondition(coefficients.shape == [b, layers.count, config.n],

@@ -38,7 +38,7 @@ public final class ImageEncoder {
         var pending = Set<Data>(), missing: [Int] = []   // first occurrence of each uncached image, in order
         for (i, k) in keys.enumerated() where cache[k] == nil && pending.insert(k).inserted { missing.append(i) }
         if !missing.isEmpty {
-            let embeds = withNoGrad { model(preprocess.batch(missing.map { images[$0] })).imageEmbeds }
+            let embeds = withNoGrad { model.imageEmbeds(preprocess.batch(missing.map { images[$0] })) }
             let e = embeddingWidth
             for (row, i) in missing.enumerated() { cache[keys[i]] = Array(UnsafeBufferPointer(start: embeds.data + row * e, count: e)) }
         }

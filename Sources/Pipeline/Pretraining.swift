@@ -60,7 +60,7 @@ public enum EncoderPretraining {
             var rng = rng
             let images = try order.batch(at: step).map { try Image.read(pictures[$0]) }
             let views = images.map { Contrastive.augment($0, rng: &rng) } + images.map { Contrastive.augment($0, rng: &rng) }
-            let loss = Contrastive.ntXent(model(preprocess.batch(views)).imageEmbeds)
+            let loss = Contrastive.ntXent(model.imageEmbeds(preprocess.batch(views)))
             loss.backward()
             return (loss.item(), [:])
         }

@@ -1,6 +1,5 @@
 import CBLAS
 import CKernels
-import Dispatch
 import Foundation
 import Synchronization
 
@@ -108,7 +107,8 @@ final class WorkerPool: @unchecked Sendable {
         @inline(never) private func run(_ c: Int) { body!(count * c / chunks ..< count * (c + 1) / chunks) }
     }
 
-    /// Pause instructions an idle worker spins before it sleeps (~100 us).
+    /// Pause instructions an idle worker spins before it sleeps (tens of microseconds: longer than
+    /// the gap between two loops of a step, short enough not to burn a core between steps).
     private static let spinLimit = 2000
 
     private let busy = Atomic<Bool>(false)

@@ -4,7 +4,7 @@ import CBLAS
 // shares a 2-D right operand is folded into one tall sgemm.
 
 /// C[m,n] = alpha * op(A) op(B) + beta * C (+ bias[n] on every row), row-major, with leading
-/// dimensions of the stored layouts. The bias is added tile by tile while the tile is in cache.
+/// dimensions of the stored layouts. A bias (beta 0 only) is where each tile's product starts.
 ///
 /// OpenBLAS's own threading changes how it blocks the K loop with the thread count, and with it
 /// the rounding of every output. So OpenBLAS always runs single-threaded and we split C into
@@ -20,15 +20,14 @@ func sgemm(_ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int, alpha: Float 
         for i in 0..<m { for j in 0..<n { c[i * ldc + j] = (beta == 0 ? 0 : beta * c[i * ldc + j]) + (bias?[j] ?? 0) } }
         return
     }
+    precondition(bias == nil || beta == 0, "sgemm: a bias is only added to a fresh product (beta 0)")
     func call(_ m: Int, _ n: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
               _ bias: UnsafePointer<Float>?) {
+        // With a bias, C starts as the bias and the product accumulates onto it (beta 1, which
+        // OpenBLAS leaves alone): one pass over C instead of its zeroing pass and a bias pass.
+        if let bias { for i in 0..<m { (c + i * ldc).update(from: bias, count: n) } }
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
-        guard let bias else { return }
-        for i in 0..<m {
-            let row = c + i * ldc
-            for j in 0..<n { row[j] += bias[j] }
-        }
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), bias == nil ? beta : 1, c, Int32(ldc))
     }
     let tiles = gemmTiles(m: m, n: n, k: k)
     if tiles.count == 1 {

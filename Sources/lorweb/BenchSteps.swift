@@ -120,11 +120,14 @@ struct Workload {
         var w = Workload()
         let d = c.hiddenSize, n = c.positions
         w.linear(rows: b * (n - 1), c.numChannels * c.patchSize * c.patchSize, d, adapterRank: nil, training: false, needDx: false)
-        for _ in 0..<c.numHiddenLayers {
-            for _ in 0..<4 { w.linear(rows: b * n, d, d, adapterRank: nil, training: false, needDx: false) }
-            w.attention(batch: b, heads: c.numAttentionHeads, queries: n, keys: n, headDim: d / c.numAttentionHeads, training: false)
-            w.linear(rows: b * n, d, c.intermediateSize, adapterRank: nil, training: false, needDx: false)
-            w.linear(rows: b * n, c.intermediateSize, d, adapterRank: nil, training: false, needDx: false)
+        for layer in 0..<c.numHiddenLayers {
+            // The last layer computes the class position only (keys and values from all of them).
+            let queries = layer == c.numHiddenLayers - 1 ? 1 : n
+            for _ in 0..<2 { w.linear(rows: b * n, d, d, adapterRank: nil, training: false, needDx: false) }
+            for _ in 0..<2 { w.linear(rows: b * queries, d, d, adapterRank: nil, training: false, needDx: false) }
+            w.attention(batch: b, heads: c.numAttentionHeads, queries: queries, keys: n, headDim: d / c.numAttentionHeads, training: false)
+            w.linear(rows: b * queries, d, c.intermediateSize, adapterRank: nil, training: false, needDx: false)
+            w.linear(rows: b * queries, c.intermediateSize, d, adapterRank: nil, training: false, needDx: false)
         }
         w.linear(rows: b, d, c.projectionDim, adapterRank: nil, training: false, needDx: false)
         return w
@@ -379,7 +382,7 @@ struct BenchCLIP: ParsableCommand {
         let pixels = rng.normal([images, 3, c.imageSize, c.imageSize])
         let report = measure("clip", reps: reps, workload: .clip(c, batch: images), raw: !noRaw,
                              notes: ["model": "CLIP ViT-L/14 vision tower + projection, \(images) image(s) of 224 x 224"]) {
-            _ = withNoGrad { clip(pixels).imageEmbeds }
+            _ = withNoGrad { clip.imageEmbeds(pixels) }
         }
         try report.print(json: json)
     }

@@ -130,6 +130,7 @@ struct Fixture {
         #expect(p.unusedKeys.isEmpty, "\(f.name): unused checkpoint keys \(p.unusedKeys)")
         let out = model(try f.input("pixel_values"))
         try f.check("image_embeds", out.imageEmbeds)
+        try f.check("image_embeds", model.imageEmbeds(try f.input("pixel_values")))
         try f.check("last_hidden_state", out.lastHiddenState)
     }
 
