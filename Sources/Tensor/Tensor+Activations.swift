@@ -19,15 +19,19 @@ extension Tensor {
 
     /// x * sigmoid(1.702 x), CLIP's "quick_gelu": x / (1 + e^(-1.702 x)), and its derivative
     /// g s (1 + 1.702 x (1 - s)), vectorised in Sources/CKernels.
-    public func quickGelu() -> Tensor {
+    public func quickGelu() -> Tensor { mapped(by: lorweb_quick_gelu, gradient: lorweb_quick_gelu_grad) }
+
+    /// An elementwise function whose values, y = f(x), and gradient, dx = g f'(x), are C loops
+    /// over n contiguous floats; both spread over the threads.
+    private func mapped(by f: @convention(c) (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int) -> Void,
+                        gradient df: @convention(c) (UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int) -> Void) -> Tensor
+    {
         let y = Tensor(uninitialized: shape), px = data, py = y.data
-        parallelFor(count, grain: 1 << 14) { r in lorweb_quick_gelu(px + r.lowerBound, py + r.lowerBound, r.count) }
+        parallelFor(count, grain: 1 << 14) { r in f(px + r.lowerBound, py + r.lowerBound, r.count) }
         let x = self
         return y.recorded([x]) { g in
             let dx = Tensor(uninitialized: x.shape), px = x.data, pg = g.data, pd = dx.data
-            parallelFor(x.count, grain: 1 << 14) { r in
-                lorweb_quick_gelu_grad(px + r.lowerBound, pg + r.lowerBound, pd + r.lowerBound, r.count)
-            }
+            parallelFor(x.count, grain: 1 << 14) { r in df(px + r.lowerBound, pg + r.lowerBound, pd + r.lowerBound, r.count) }
             return [dx]
         }
     }
@@ -37,16 +41,7 @@ extension Tensor {
         if approximate {
             // 0.5 x (1 + tanh(c (x + k x^3))), c = sqrt(2 / pi), k = 0.044715, and its derivative
             // g (0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 k x^2)), vectorised in Sources/CKernels.
-            let y = Tensor(uninitialized: shape), px = data, py = y.data
-            parallelFor(count, grain: 1 << 14) { r in lorweb_gelu_tanh(px + r.lowerBound, py + r.lowerBound, r.count) }
-            let x = self
-            return y.recorded([x]) { g in
-                let dx = Tensor(uninitialized: x.shape), px = x.data, pg = g.data, pd = dx.data
-                parallelFor(x.count, grain: 1 << 14) { r in
-                    lorweb_gelu_tanh_grad(px + r.lowerBound, pg + r.lowerBound, pd + r.lowerBound, r.count)
-                }
-                return [dx]
-            }
+            return mapped(by: lorweb_gelu_tanh, gradient: lorweb_gelu_tanh_grad)
         }
         return Tensor.map(self) { x in 0.5 * x * (1 + erff(x * 0.7071067811865476)) }.recorded([self]) { g in
             [Tensor.zipMap(g, self) { g, x in
