@@ -67,17 +67,23 @@ public final class LoRABasis {
         }
     }
 
+    /// The basis as one rank-n r LoRA: A = [A_1 .. A_n] [in, n r] and B = [B_1; ..; B_n] [n r, out].
+    var stackedA: Tensor { loraA.permuted([1, 0, 2]).reshaped([loraA.shape[1], config.n * config.r]) }
+    var stackedB: Tensor { loraB.reshaped([config.n * config.r, loraB.shape[2]]) }
+
+    /// s alpha_i for each of basis element i's r channels: [B, n r] for coefficients [B, n].
+    func channelScale(_ alpha: Tensor) -> Tensor {
+        let c = config, b = alpha.shape[0]
+        return alpha.reshaped([b, c.n, 1]).expanded(to: [b, c.n, c.r]).reshaped([b, c.n * c.r]) * c.scale
+    }
+
     /// The adapter's output s * sum_i alpha_i (x A_i) B_i for x [B, ..., in] and coefficients
     /// [B, n], as one rank-n*r product: x [A_1 .. A_n] (scaled per channel by alpha) [B_1; ..; B_n].
     public func delta(_ x: Tensor, coefficients alpha: Tensor) -> Tensor {
         let c = config, b = x.shape[0], inF = loraA.shape[1], outF = loraB.shape[2]
         precondition(alpha.shape == [b, c.n], "coefficients \(alpha.shape) do not match batch \(b) and n \(c.n)")
-        let x3 = x.reshaped([b, -1, inF])                                              // [B, T, in]
-        let aCat = loraA.permuted([1, 0, 2]).reshaped([inF, c.n * c.r])               // [in, n*r]
-        let channelScale = alpha.reshaped([b, c.n, 1]).expanded(to: [b, c.n, c.r]).reshaped([b, 1, c.n * c.r]) * c.scale
-        let h = x3.matmul(aCat) * channelScale                                         // [B, T, n*r]
-        let y = h.matmul(loraB.reshaped([c.n * c.r, outF]))                           // [B, T, out]
-        return y.reshaped(Array(x.shape.dropLast()) + [outF])
+        let h = x.reshaped([b, -1, inF]).matmul(stackedA) * channelScale(alpha).reshaped([b, 1, c.n * c.r])   // [B, T, n*r]
+        return h.matmul(stackedB).reshaped(Array(x.shape.dropLast()) + [outF])
     }
 
     /// The base weight [out, in] with the mixed LoRA added, per sample: [B, out, in] for
@@ -89,10 +95,9 @@ public final class LoRABasis {
         let c = config, b = alpha.shape[0], inF = loraA.shape[1], outF = loraB.shape[2]
         precondition(alpha.shape == [b, c.n] && weight.shape == [outF, inF],
                      "merge: coefficients \(alpha.shape) / weight \(weight.shape) do not fit n \(c.n), [\(outF), \(inF)]")
-        let aCat = loraA.permuted([1, 0, 2]).reshaped([inF, c.n * c.r]), bCat = loraB.reshaped([c.n * c.r, outF])
+        let a = stackedA, bStack = stackedB, scales = channelScale(alpha)
         return Tensor.concat((0..<b).map { i in
-            let channelScale = alpha.sliced(axis: 0, i..<(i + 1)).reshaped([c.n, 1]).expanded(to: [c.n, c.r]).reshaped([1, c.n * c.r]) * c.scale
-            return (weight + bCat.matmul(aCat * channelScale, transposeA: true, transposeB: true)).reshaped([1, outF, inF])
+            (weight + bStack.matmul(a * scales.sliced(axis: 0, i..<(i + 1)), transposeA: true, transposeB: true)).reshaped([1, outF, inF])
         }, axis: 0)
     }
 
@@ -104,10 +109,8 @@ public final class LoRABasis {
     /// The adapted layer's whole output W x + b + delta(x) for coefficients [B, n], as one fused
     /// op (same values as `linear` plus `delta`; what the models run).
     public func adapted(_ x: Tensor, weight: Tensor, bias: Tensor?, coefficients alpha: Tensor) -> Tensor {
-        let c = config, b = x.shape[0], inF = loraA.shape[1], outF = loraB.shape[2]
+        let c = config, b = x.shape[0]
         precondition(alpha.shape == [b, c.n], "coefficients \(alpha.shape) do not match batch \(b) and n \(c.n)")
-        let channelScale = alpha.reshaped([b, c.n, 1]).expanded(to: [b, c.n, c.r]).reshaped([b, c.n * c.r]) * c.scale
-        return x.loraLinear(weight: weight, bias: bias, a: loraA.permuted([1, 0, 2]).reshaped([inF, c.n * c.r]),
-                            b: loraB.reshaped([c.n * c.r, outF]), scale: channelScale)
+        return x.loraLinear(weight: weight, bias: bias, a: stackedA, b: stackedB, scale: channelScale(alpha))
     }
 }

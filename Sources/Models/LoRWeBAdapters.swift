@@ -65,6 +65,11 @@ public final class LoRWeBAdapters {
         }
     }
 
+    /// Every layer's coefficients [B, layers, n] for queries [B, qdim], layers in `self.layers` order.
+    public func coefficients(_ query: Tensor) -> Tensor {
+        Tensor.concat(layers.map { $0.adapter.coefficients(query).reshaped([query.shape[0], 1, config.n]) }, axis: 1)
+    }
+
     /// The adapted layers' weights with the basis mixed by coefficients [B, layers, n] (layers in
     /// `self.layers` order) merged in, for a generation whose coefficients stay fixed. Measured on
     /// the small model at batch 1, a merge costs one to one and a half sampling steps and makes

@@ -85,12 +85,7 @@ public final class LoRWeBModel {
     }
 
     /// Per-layer coefficients [B, layers, n] for queries [B, qdim].
-    public func coefficients(_ query: Tensor) -> Tensor {
-        let (b, n) = (query.shape[0], config.adapter.n)
-        return withNoGrad {
-            Tensor.concat(adapters.layers.map { $0.adapter.coefficients(query).reshaped([b, 1, n]) }, axis: 1)
-        }
-    }
+    public func coefficients(_ query: Tensor) -> Tensor { withNoGrad { adapters.coefficients(query) } }
 
     /// The size the grid of an analogy is generated at: the aspect bucket of the conditioning
     /// grid at `resolution`.

@@ -342,15 +342,9 @@ struct BenchEdit: ParsableCommand {
         var notes = setup.notes
         var input: AdapterInput? = nil
         if !unmerged {
-            let merge = { withNoGrad { setup.adapters.merged(into: setup.model, coefficients: Tensor.concat(
-                setup.adapters.layers.map { $0.adapter.coefficients(setup.query).reshaped([batch, 1, -1]) }, axis: 1)) } }
+            let merge = { withNoGrad { setup.adapters.merged(into: setup.model, coefficients: setup.adapters.coefficients(setup.query)) } }
             input = merge()
-            let times = (0..<5).map { _ in
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                _ = merge()
-                return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
-            }
-            notes["merge_ms"] = String(format: "%.2f", times.sorted()[2])
+            notes["merge_ms"] = String(format: "%.2f", medianMs(reps: 5) { _ = merge() })
             notes["basis"] = "merged into the weights once per analogy (merge_ms, not in median_ms)"
         } else {
             notes["basis"] = "applied by every adapted layer at every step, coefficients from the query"

@@ -98,21 +98,18 @@ struct Fixture {
         let query = try f.inputs.tensorIfPresent("query")
         let grads = try f.inputs.tensorIfPresent("grad_output")
         if grads != nil { for (_, t) in adapters?.namedParameters ?? [] { t.requiresGrad = true } }
-        let sample = model(hiddenStates: try f.input("hidden_states"), encoderHiddenStates: try f.input("encoder_hidden_states"),
-                           pooledProjections: try f.input("pooled_projections"), timestep: try f.input("timestep"),
-                           guidance: try f.inputs.tensorIfPresent("guidance"), imgIds: try f.input("img_ids"), txtIds: try f.input("txt_ids"),
-                           query: query)
+        let (x, text, pooled, t) = (try f.input("hidden_states"), try f.input("encoder_hidden_states"),
+                                    try f.input("pooled_projections"), try f.input("timestep"))
+        let (guidance, imgIds, txtIds) = (try f.inputs.tensorIfPresent("guidance"), try f.input("img_ids"), try f.input("txt_ids"))
+        func forward(_ input: AdapterInput?) -> Tensor {
+            model(hiddenStates: x, encoderHiddenStates: text, pooledProjections: pooled, timestep: t, guidance: guidance,
+                  imgIds: imgIds, txtIds: txtIds, adapters: input)
+        }
+        let sample = forward(query.map(AdapterInput.query))
         try f.check("sample", sample)
         if let query, let adapters {
             // Generation merges the basis mixed by the coefficients into the weights: the same sample.
-            let coefficients = withNoGrad { Tensor.concat(adapters.layers.map { $0.adapter.coefficients(query).reshaped([query.shape[0], 1, -1]) }, axis: 1) }
-            let merged = withNoGrad {
-                model(hiddenStates: try! f.input("hidden_states"), encoderHiddenStates: try! f.input("encoder_hidden_states"),
-                      pooledProjections: try! f.input("pooled_projections"), timestep: try! f.input("timestep"),
-                      guidance: try! f.inputs.tensorIfPresent("guidance"), imgIds: try! f.input("img_ids"), txtIds: try! f.input("txt_ids"),
-                      adapters: adapters.merged(into: model, coefficients: coefficients))
-            }
-            try f.check("sample", merged)
+            try f.check("sample", withNoGrad { forward(adapters.merged(into: model, coefficients: adapters.coefficients(query))) })
         }
         if let grads, let adapters {
             sample.backward(grads)
