@@ -34,7 +34,7 @@ demo: release
 	@mkdir -p $(DEMO)/edits
 	$(RUN) $(LORWEB) edit --triplets models/small-world/examples/triplets.csv --out-dir $(DEMO)/edits
 	$(RUN) $(LORWEB) synth --out $(DEMO)/smallworld --force
-	$(RUN) $(LORWEB) eval --data $(DEMO)/smallworld --split unseen --limit-per-task 1 --out $(DEMO)/eval_unseen.json
+	$(RUN) $(LORWEB) eval --data $(DEMO)/smallworld --split unseen --limit-per-task 1 --no-prompts --out $(DEMO)/eval_unseen.json
 	@echo "make demo: results in $(CURDIR)/$(DEMO) (edits/, eval_unseen.json, eval_unseen.png)"
 
 test: deps

@@ -137,10 +137,11 @@ second = seen[seen.families.map(tuple) != tuple(first.families)].iloc[0]
 print("from:", first.task, "  to:", second.task)
 w = lambda p: f"world/{p}"
 frames = 5
-sample_steps = int(os.environ.get("LORWEB_SAMPLE_STEPS", "12"))
+# Euler steps: the base's recommendation unless LORWEB_SAMPLE_STEPS says otherwise.
+steps = ["--sample-steps", os.environ["LORWEB_SAMPLE_STEPS"]] if "LORWEB_SAMPLE_STEPS" in os.environ else []
 for space in ("coeffs", "query"):
     lorweb("interpolate", "--model", MODEL, "--from", f"{w(first.a)},{w(first.a_prime)}", "--to", f"{w(second.a)},{w(second.a_prime)}",
-           "--b", w(first.b), "--steps", frames, "--sample-steps", sample_steps, "--space", space, "--out", f"strip_{space}.png")
+           "--b", w(first.b), "--steps", frames, *steps, "--space", space, "--out", f"strip_{space}.png")
 '''),
     ("code", r'''
 display(Image(filename=str(WORK / "strip_coeffs.png")))
@@ -193,10 +194,11 @@ unseen = samples[samples.split == "unseen"].drop_duplicates("task").head(4)
 rows = [{"id": s["name"], "a": f"world/{s.a}", "a_prime": f"world/{s.a_prime}", "b": f"world/{s.b}", "b_prime": f"world/{s.b_prime}", "task": s.task}
         for _, s in unseen.iterrows()]
 pd.DataFrame(rows).to_csv(WORK / "unseen.csv", index=False)
-sample_steps = int(os.environ.get("LORWEB_SAMPLE_STEPS", "12"))
+# Euler steps: the base's recommendation unless LORWEB_SAMPLE_STEPS says otherwise.
+steps = ["--steps", os.environ["LORWEB_SAMPLE_STEPS"]] if "LORWEB_SAMPLE_STEPS" in os.environ else []
 (WORK / "edits").mkdir(exist_ok=True)
 for name, path in models.items():
-    lorweb("edit", "--model", path, "--triplets", "unseen.csv", "--out-dir", f"edits/{name.replace(' ', '_')}", "--steps", sample_steps)
+    lorweb("edit", "--model", path, "--triplets", "unseen.csv", "--out-dir", f"edits/{name.replace(' ', '_')}", *steps)
 '''),
     ("code", r'''
 from PIL import Image as PILImage

@@ -47,6 +47,25 @@ public enum EditMetrics {
                           editPSNR: regionPSNR(true), changedFraction: Double(changed.filter { $0 }.count) / Double(n))
     }
 
+    /// How visible a token grid is: the mean absolute step between neighbouring pixels across the
+    /// seams of `cell` x `cell` tokens (pixel columns/rows that are multiples of `cell`) divided
+    /// by the mean step everywhere else, over both axes and all channels. About 1 for a picture
+    /// that ignores the grid; nil when the picture has no steps off the seams to compare with.
+    public static func seamStepRatio(_ image: Image, cell: Int) -> Double? {
+        let im = image.rgb(), w = im.width, h = im.height
+        guard cell >= 2, w > cell || h > cell else { return nil }
+        var seam = 0.0, seamCount = 0, other = 0.0, otherCount = 0
+        func add(_ i: Int, _ j: Int, across: Bool) {
+            var d = 0.0
+            for c in 0..<3 { d += abs(Double(im.pixels[3 * i + c]) - Double(im.pixels[3 * j + c])) }
+            if across { seam += d; seamCount += 3 } else { other += d; otherCount += 3 }
+        }
+        for y in 0..<h { for x in 1..<w { add(y * w + x, y * w + x - 1, across: x % cell == 0) } }
+        for y in 1..<h { for x in 0..<w { add(y * w + x, (y - 1) * w + x, across: y % cell == 0) } }
+        guard seamCount > 0, otherCount > 0, other > 0 else { return nil }
+        return (seam / Double(seamCount)) / (other / Double(otherCount))
+    }
+
     static func psnrFromMSE(_ mse: Double) -> Double { mse == 0 ? 100 : 10 * log10(255 * 255 / mse) }
 
     /// Mean SSIM over the RGB channels as scikit-image's `structural_similarity(x, y,

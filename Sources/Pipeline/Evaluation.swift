@@ -45,6 +45,11 @@ public struct EvalTriplet: Sendable {
 public struct EvalResult: Sendable {
     public var triplet: EvalTriplet
     public var scores: EditScores
+    /// The scores of returning b unchanged: the do-nothing baseline every editor must beat.
+    public var identity: EditScores
+    /// `EditMetrics.seamStepRatio` of the generated b' (in the grid's token layout) over the
+    /// truth's: above 1 when the output shows the token grid.
+    public var seamRatio: Double?
     /// The pictures of the sample row: a, a', b, truth, ours.
     public var images: [Image]
 }
@@ -67,9 +72,16 @@ public enum Evaluation {
             }
             let edits = try model.edit(chunk.map { ($0.1.a, $0.1.aPrime, $0.1.b) }, prompts: chunk.map(\.0.prompt), steps: steps,
                                        seed: seed, guidance: guidance, firstIndex: start, adapters: adapters)
+            // Tokens are 2 x 2 latent pixels of the codec (Flux's packing).
+            let cell = 2 * model.codec.downsampling
             for ((t, im), e) in zip(chunk, edits) {
                 let truth = im.truth.width == im.b.width && im.truth.height == im.b.height ? im.truth : im.truth.resized(width: im.b.width, height: im.b.height)
+                let quadrant = AnalogyGrid.bottomRight(e.grid)
+                let seam = EditMetrics.seamStepRatio(quadrant, cell: cell).flatMap { made in
+                    EditMetrics.seamStepRatio(truth.resized(width: quadrant.width, height: quadrant.height), cell: cell).map { made / $0 }
+                }
                 results.append(EvalResult(triplet: t, scores: EditMetrics.score(made: e.bPrime, truth: truth, b: im.b),
+                                          identity: EditMetrics.score(made: im.b, truth: truth, b: im.b), seamRatio: seam,
                                           images: [im.a, im.aPrime, im.b, truth, e.bPrime]))
             }
             start += chunk.count
@@ -83,22 +95,43 @@ public enum Evaluation {
         return (images.a.rgb(), images.aPrime.rgb(), images.b.rgb(), try Image.read(t.bPrime).rgb())
     }
 
-    /// Mean of each score per task, then mean and standard deviation over tasks.
+    /// Mean of each score per task, then mean and standard deviation over tasks; the same for
+    /// returning b unchanged (`identity`), the per-task gain over it and the share of tasks that
+    /// gain, and the median seam ratio over triplets.
     public static func aggregate(_ results: [EvalResult]) -> [String: Any] {
         let byTask = Dictionary(grouping: results, by: \.triplet.task)
+        let tasks = byTask.keys.sorted()
+        func taskMeans(_ value: (EvalResult) -> Double?) -> [Double?] {
+            tasks.map { task in
+                let values = byTask[task]!.compactMap(value)
+                return values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
+            }
+        }
+        func summary(_ means: [Double?]) -> [String: Any]? {
+            let m = means.compactMap { $0 }
+            guard !m.isEmpty else { return nil }
+            let mean = m.reduce(0, +) / Double(m.count)
+            let variance = m.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(m.count)
+            return ["mean": mean, "std_over_tasks": variance.squareRoot(), "tasks": m.count]
+        }
         let metrics: [(String, (EditScores) -> Double?)] = [
             ("psnr", { $0.psnr }), ("ssim", { $0.ssim }), ("preservation_psnr", { $0.preservationPSNR }), ("edit_psnr", { $0.editPSNR }),
         ]
         var out: [String: Any] = ["triplets": results.count, "tasks": byTask.count]
+        var identity: [String: Any] = [:]
         for (name, value) in metrics {
-            let taskMeans = byTask.keys.sorted().compactMap { task -> Double? in
-                let values = byTask[task]!.compactMap { value($0.scores) }
-                return values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
-            }
-            guard !taskMeans.isEmpty else { continue }
-            let mean = taskMeans.reduce(0, +) / Double(taskMeans.count)
-            let variance = taskMeans.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(taskMeans.count)
-            out[name] = ["mean": mean, "std_over_tasks": variance.squareRoot(), "tasks": taskMeans.count]
+            out[name] = summary(taskMeans { value($0.scores) })
+            identity[name] = summary(taskMeans { value($0.identity) })
+        }
+        out["identity"] = identity
+        let ours = taskMeans { $0.scores.psnr }, theirs = taskMeans { $0.identity.psnr }
+        let gains = zip(ours, theirs).map { a, b in a.flatMap { a in b.map { a - $0 } } }
+        out["psnr_gain_over_identity"] = summary(gains)
+        let gained = gains.compactMap { $0 }
+        if !gained.isEmpty { out["tasks_gaining_share"] = Double(gained.filter { $0 > 0 }.count) / Double(gained.count) }
+        let seams = results.compactMap(\.seamRatio).sorted()
+        if !seams.isEmpty {
+            out["seam_ratio_median"] = seams.count % 2 == 1 ? seams[seams.count / 2] : (seams[seams.count / 2 - 1] + seams[seams.count / 2]) / 2
         }
         return out
     }
@@ -116,6 +149,8 @@ public enum Evaluation {
             if let g = r.triplet.group { row["group"] = g }
             if let p = r.scores.preservationPSNR { row["preservation_psnr"] = p }
             if let e = r.scores.editPSNR { row["edit_psnr"] = e }
+            row["identity_psnr"] = r.identity.psnr
+            if let seam = r.seamRatio { row["seam_ratio"] = seam }
             return row
         }
         return report

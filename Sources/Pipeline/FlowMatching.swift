@@ -32,6 +32,27 @@ public struct FlowMatchConfig: Codable, Equatable, Sendable {
     }
 }
 
+/// How training draws its noise levels and weighs them.
+public enum TimestepSampling: Codable, Equatable, Sendable {
+    /// The release's: t uniform over the 1000 discrete steps, the loss bell-weighted (fine-tuning
+    /// a pretrained editor, sampled in 28 steps).
+    case release
+    /// logit(t) ~ N(mean, std), unweighted: where a from-scratch editor must learn first, and
+    /// where a few-step sampler evaluates it.
+    case logitNormal(mean: Float, std: Float)
+
+    /// One time per batch row.
+    public func draw(batch: Int, rng: inout RNG) -> [Float] {
+        switch self {
+        case .release: return FlowMatching.trainingTimesteps(batch: batch, rng: &rng)
+        case let .logitNormal(mean, std): return (0..<batch).map { _ in FlowMatching.logitNormalTimestep(mean: mean, std: std, rng: &rng) }
+        }
+    }
+
+    /// Whether the loss carries the release's bell weights.
+    public var weighted: Bool { self == .release }
+}
+
 /// Timesteps, noising, loss weighting and the Euler sampler of rectified flow.
 public enum FlowMatching {
     /// The scheduler's discrete training timesteps; training times are k / 1000, k in 1...1000.
@@ -80,6 +101,15 @@ public enum FlowMatching {
         Float(rng.int(in: 1...trainTimesteps)) / Float(trainTimesteps)
     }
 
+    /// A training time t = sigmoid(mean + std n), n ~ N(0, 1) (SD3's logit-normal sampling),
+    /// clipped to [0.001, 1]. With mean 1.5 most draws fall at high noise, where an editor decides
+    /// what the context determines. Consumes two words of `rng`.
+    public static func logitNormalTimestep(mean: Float, std: Float, rng: inout RNG) -> Float {
+        let u1 = max(rng.nextFloat(), Float.leastNormalMagnitude), u2 = rng.nextFloat()
+        let n = (-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * Float.pi * u2)
+        return min(max(1 / (1 + Foundation.exp(-(mean + std * n))), 0.001), 1)
+    }
+
     /// One `trainingTimestep` per batch row.
     public static func trainingTimesteps(batch: Int, rng: inout RNG) -> [Float] {
         (0..<batch).map { _ in trainingTimestep(rng: &rng) }
@@ -118,6 +148,30 @@ public enum FlowMatching {
             }
         }
         return out
+    }
+
+    /// What a model of `prediction` learns to output at x_t: eps - x0 or x0 (data-side, no graph).
+    public static func trainingTarget(_ prediction: PredictionType, x0: Tensor, eps: Tensor) -> Tensor {
+        switch prediction {
+        case .velocity: return velocityTarget(x0: x0, eps: eps)
+        case .sample: return x0.detached()
+        }
+    }
+
+    /// The velocity implied by a model output at (x, t): the output itself, or (x - x0) / t for an
+    /// x0 estimate (t > 0: the sampler never evaluates at t = 0). Data-side, no graph.
+    public static func velocity(from output: Tensor, prediction: PredictionType, x: Tensor, t: Float) -> Tensor {
+        switch prediction {
+        case .velocity: return output
+        case .sample:
+            precondition(t > 0 && x.shape == output.shape, "velocity: x0 estimate \(output.shape) at t = \(t) for x \(x.shape)")
+            let v = Tensor(uninitialized: x.shape)
+            let a = x.data, b = output.data, o = v.data, inv = 1 / t
+            parallelFor(x.count, grain: 1 << 15) { r in
+                for i in r { o[i] = (a[i] - b[i]) * inv }
+            }
+            return v
+        }
     }
 
     /// The velocity the model learns to predict: eps - x0 (data-side, records no graph).

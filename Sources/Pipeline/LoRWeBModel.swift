@@ -13,7 +13,13 @@ public final class LoRWeBModel {
     public let base: FluxTransformer
     public let adapters: LoRWeBAdapters
     public let encoder: ImageEncoder
-    public let codec: LatentCodec = SpaceToDepthCodec()
+    public let codec: LatentCodec
+    /// What the base's output is (its `lorweb_base.json`; Flux-Kontext's velocity without one).
+    public let prediction: PredictionType
+    /// Euler steps when a caller does not choose: what the base's settings recommend, else 28.
+    public let defaultSteps: Int
+    /// The noise levels the adapters train on: the base's own (its settings), else the release's.
+    public let trainingTimesteps: TimestepSampling
     public let text: TextEncoder
 
     /// Grids are generated at about `resolution`^2 pixels, sides multiples of `divisibility`
@@ -24,9 +30,14 @@ public final class LoRWeBModel {
 
     public var resolution: Int { config.gridResolution ?? Self.defaultResolution }
 
-    init(config: RunConfig, base: FluxTransformer, adapters: LoRWeBAdapters, encoder: ImageEncoder) {
+    init(config: RunConfig, base: FluxTransformer, baseSettings: (settings: BaseEditorSettings, codec: LatentCodec),
+         adapters: LoRWeBAdapters, encoder: ImageEncoder) {
         self.config = config
         self.base = base
+        codec = baseSettings.codec
+        prediction = baseSettings.settings.prediction
+        defaultSteps = baseSettings.settings.steps
+        trainingTimesteps = baseSettings.settings.trainingTimesteps ?? .release
         self.adapters = adapters
         self.encoder = encoder
         text = HashedTextEncoder(width: base.config.jointAttentionDim, pooledWidth: base.config.pooledProjectionDim)
@@ -50,7 +61,7 @@ public final class LoRWeBModel {
                                basePath: runFolder.map { relativePath(basePath, from: $0) } ?? basePath,
                                encoderPath: runFolder.map { relativePath(encoderPath, from: $0) } ?? encoderPath)
         config.gridResolution = resolution
-        return LoRWeBModel(config: config, base: base, adapters: adapters, encoder: encoder)
+        return LoRWeBModel(config: config, base: base, baseSettings: try BaseEditorSettings.read(base: basePath), adapters: adapters, encoder: encoder)
     }
 
     /// A run folder written by `lorweb train` (or the shipped default model): its adapters on
@@ -69,7 +80,8 @@ public final class LoRWeBModel {
         guard expected == config.adapter.queryDim else {
             throw FormatError(resolve(encoderPath), "its \(encoder.embeddingWidth)-d embeddings give a \(expected)-d query; the adapters expect \(config.adapter.queryDim)")
         }
-        return LoRWeBModel(config: config, base: base, adapters: adapters, encoder: encoder)
+        return LoRWeBModel(config: config, base: base, baseSettings: try BaseEditorSettings.read(base: resolve(basePath)),
+                           adapters: adapters, encoder: encoder)
     }
 
     /// Writes the adapters and lorweb.json into `folder`.
@@ -141,7 +153,7 @@ public final class LoRWeBModel {
         let coefficients = given ?? self.coefficients(query(grids: grids))
         let input: AdapterInput? = useAdapters ? adapters.merged(into: base, coefficients: coefficients) : nil
         let x = FlowMatching.sample(steps: steps, imageSeqLen: batch.target.shape[1], initialNoise: noise) { x, t in
-            batch.velocity(base, x: x, t: Tensor.full([b], t), guidance: g, adapters: input)
+            batch.velocity(base, prediction: prediction, x: x, t: t, guidance: g, adapters: input)
         }
         let made = try batch.images(from: x, codec: codec)
         return made.enumerated().map { i, grid in

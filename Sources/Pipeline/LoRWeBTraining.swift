@@ -18,7 +18,8 @@ public struct LoRWeBTrainOptions: Codable, Equatable, Sendable {
     public var beta1 = 0.9
     public var beta2 = 0.99
     public var captionDropout: Float = 0.05
-    /// The release's bell-shaped loss weighting over timesteps.
+    /// The release's bell-shaped loss weighting over timesteps, when the base was trained on the
+    /// release's timesteps (a base with its own, like the small world's, trains its adapters on those, unweighted).
     public var weighted = true
     public var seed: UInt64 = 0
     public var checkpointEvery = 250
@@ -55,11 +56,15 @@ public enum LoRWeBTraining {
         let targets = samples.map { sized($0.target) }, contexts = samples.map { sized($0.conditioning) }
         let query = model.query(grids: contexts, convention: .training)
         let batch = KontextBatch(targets: targets, contexts: contexts, prompts: prompts, codec: model.codec, textEncoder: model.text)
-        let t = FlowMatching.trainingTimesteps(batch: samples.count, rng: &rng)
+        let t = model.trainingTimesteps.draw(batch: samples.count, rng: &rng)
         let eps = rng.normal(batch.target.shape)
-        let v = batch.velocity(model.base, x: FlowMatching.noised(x0: batch.target, eps: eps, t: t),
+        let out = batch.output(model.base, x: FlowMatching.noised(x0: batch.target, eps: eps, t: t),
                                t: Tensor(shape: [samples.count], data: t), guidance: Tensor.ones([samples.count]), query: query)
-        return FlowMatching.loss(prediction: v, target: FlowMatching.velocityTarget(x0: batch.target, eps: eps), t: t, weighted: weighted)
+        // On the base's own output (velocity or x0) and noise levels: the adapters must help where
+        // the base's sampler evaluates it (the small base samples in a few steps from t = 1, where
+        // the release's bell weight is 0).
+        return FlowMatching.loss(prediction: out, target: FlowMatching.trainingTarget(model.prediction, x0: batch.target, eps: eps),
+                                 t: t, weighted: weighted && model.trainingTimesteps.weighted)
     }
 
     /// Trains `model`'s adapters on `pairs` and writes the model into `out`.

@@ -175,7 +175,7 @@ struct Interpolate: ParsableCommand {
     @Option(help: "The image both analogies are applied to.") var b: String
     @Option(help: "Frames, endpoints included.") var steps = 7
     @Option(help: "coeffs or query.") var space = Interpolation.Space.coeffs.rawValue
-    @Option(help: "Euler steps of each generation.") var sampleSteps = 28
+    @Option(help: "Euler steps of each generation (default: what the base recommends, else 28).") var sampleSteps: Int?
     @Option(help: "Seed of the noise every frame shares.") var seed: UInt64 = 0
     @Option(help: "Guidance input of the base.") var guidance: Float = 1
     @Option(help: "Text prompt (default: none).") var prompt = ""
@@ -183,7 +183,7 @@ struct Interpolate: ParsableCommand {
 
     func run() throws {
         try global.apply()
-        guard steps >= 2, sampleSteps >= 1 else { throw ValidationError("--steps must be at least 2 and --sample-steps at least 1") }
+        guard steps >= 2, (sampleSteps ?? 1) >= 1 else { throw ValidationError("--steps must be at least 2 and --sample-steps at least 1") }
         guard let s = Interpolation.Space(rawValue: space) else { throw ValidationError("--space must be coeffs or query") }
         func pair(_ text: String, _ flag: String) throws -> (String, String) {
             let parts = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
@@ -196,6 +196,7 @@ struct Interpolate: ParsableCommand {
         try reportingErrors {
             try checkOutput(out, inputs: [fromPaths.0, fromPaths.1, toPaths.0, toPaths.1, b])
             let model = try modelOption.load()
+            let sampleSteps = self.sampleSteps ?? model.defaultSteps
             let f = try AnalogyQuery.read(a: fromPaths.0, aPrime: fromPaths.1, b: b), t = try AnalogyQuery.read(a: toPaths.0, aPrime: toPaths.1, b: b)
             let (from, to, bImage) = ((f.a, f.aPrime), (t.a, t.aPrime), f.b)
             let progress = ProgressLine(label: "interpolate", unit: "frames")

@@ -53,40 +53,73 @@ struct PretrainBase: ParsableCommand {
         abstract: "Pretrain the small Flux-Kontext editor on text-describable edits (rectified flow, all parameters).",
         discussion: """
             Writes OUT/base (config.json + diffusion_pytorch_model.safetensors, diffusers layout) and, with --eval N,
-            OUT/base/eval.json: mean PSNR of its edits on N seen text-describable triplets, N seen triplets of
-            families it never trained on, and N unseen held-out-family triplets. Defaults: 1300 steps, batch 16, lr 1e-3.
+            OUT/base/eval.json: mean PSNR at 1, 2, 4, 8 and --sample-steps Euler steps of copying N seen grids (empty
+            prompt, target = context) and of its edits on N seen text-describable triplets, N seen triplets of families
+            it never trained on and N unseen held-out-family triplets, each beside returning the input unchanged, and for
+            the copy task the PSNR of the one-shot x0 estimate from the true x_t at t = 1 ... 0.05. The step count whose
+            seen text-describable edits score best becomes the base's sampling_steps (OUT/base/lorweb_base.json), which
+            edit, eval, interpolate and report use unless told otherwise. Defaults: 4500 steps, batch 16, lr 1e-3.
             """)
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var args: PretrainArguments
     @Option(help: "Triplets per evaluation group after training (0: no evaluation).") var eval = 48
-    @Option(help: "Euler steps when evaluating.") var sampleSteps = 20
+    @Option(help: "Euler steps when evaluating (besides 1, 2, 4 and 8).") var sampleSteps = BaseEditorSettings.releaseSteps
+    @Flag(help: "Do not train: evaluate the base already in OUT/base.") var evalOnly = false
 
     func run() throws {
         try global.apply()
         try reportingErrors {
-            let o = try args.options(steps: 1300, batch: 16, lr: 1e-3)
+            let o = try args.options(steps: 4500, batch: 16, lr: 1e-3)
             try checkOutput(args.out, inputs: [args.data])
             let data = try SmallWorldDataset(folder: args.data)
-            let start = Date()
-            let summary = try BasePretraining.run(data: data, out: args.out, options: o, resume: args.resume)
-            print(String(format: "base: %d steps, last loss %.4f, %.0f s -> %@/%@", o.steps, Double(summary.lastLoss ?? .nan),
-                         Date().timeIntervalSince(start), args.out, BasePretraining.folder))
-            guard eval > 0 else { return }
-            let model = try FluxTransformer.load(args.out + "/" + BasePretraining.folder)
-            let seen = data.samples(.seen)
-            let groups: [(String, [SampleRecord])] = [
-                ("seen_text_describable", Array(seen.filter(\.textDescribable).prefix(eval))),
-                ("seen_not_text_describable", Array(seen.filter { !$0.textDescribable }.prefix(eval))),
-                ("unseen_held_out_families", Array(data.samples(.unseen, unseenKind: .family).prefix(eval))),
-            ]
-            var report: [String: Any] = ["sample_steps": sampleSteps]
-            for (name, samples) in groups where !samples.isEmpty {
-                let value = try BasePretraining.evaluate(model, data: data, samples: samples, steps: sampleSteps)
-                report[name] = ["psnr_db": value, "triplets": samples.count]
-                print(String(format: "  %@: PSNR %.2f dB over %d triplets", name, value, samples.count))
+            if !evalOnly {
+                let start = Date()
+                let summary = try BasePretraining.run(data: data, out: args.out, options: o, resume: args.resume)
+                print(String(format: "base: %d steps, last loss %.4f, %.0f s -> %@/%@", o.steps, Double(summary.lastLoss ?? .nan),
+                             Date().timeIntervalSince(start), args.out, BasePretraining.folder))
             }
-            try JSONFile.write(object: report, to: args.out + "/" + BasePretraining.folder + "/eval.json")
+            guard eval > 0 else { return }
+            let baseFolder = args.out + "/" + BasePretraining.folder
+            let model = try FluxTransformer.load(baseFolder)
+            let (settings, codec) = try BaseEditorSettings.read(base: baseFolder)
+            let seen = data.samples(.seen)
+            let describable = Array(seen.filter(\.textDescribable).prefix(eval))
+            let groups: [(String, [SampleRecord], Bool)] = [
+                ("copy_seen_text_describable", describable, true),
+                ("seen_text_describable", describable, false),
+                ("seen_not_text_describable", Array(seen.filter { !$0.textDescribable }.prefix(eval)), false),
+                ("unseen_held_out_families", Array(data.samples(.unseen, unseenKind: .family).prefix(eval)), false),
+            ]
+            let stepCounts = Array(Set([1, 2, 4, 8, sampleSteps])).sorted()
+            var report: [String: Any] = ["sample_steps": stepCounts, "prediction": settings.prediction.rawValue, "codec": settings.codec.rawValue]
+            var best: (steps: Int, psnr: Double)?
+            for (name, samples, copy) in groups where !samples.isEmpty {
+                var row: [String: Any] = ["triplets": samples.count]
+                for steps in stepCounts {
+                    let score = try BasePretraining.evaluate(model, settings: settings, codec: codec, data: data, samples: samples, steps: steps, copy: copy)
+                    row["psnr_db_\(steps)_steps"] = score.psnr
+                    if !copy { row["return_input_psnr_db"] = score.inputPSNR }
+                    if name == "seen_text_describable", score.psnr > best?.psnr ?? -.infinity { best = (steps, score.psnr) }
+                    print(String(format: "  %@, %d steps: PSNR %.2f dB over %d triplets", name, steps, score.psnr, samples.count)
+                          + (copy ? "" : String(format: " (returning the input: %.2f dB)", score.inputPSNR)))
+                }
+                if copy {
+                    let times: [Float] = [1, 0.8, 0.6, 0.4, 0.2, 0.1, 0.05]
+                    let profile = try BasePretraining.copyProfile(model, settings: settings, codec: codec, data: data, samples: samples, times: times)
+                    row["x0_psnr_db_by_t"] = Dictionary(uniqueKeysWithValues: zip(times.map { String(format: "%.2f", $0) }, profile))
+                    print("  \(name), one-shot x0 from the true x_t: " + zip(times, profile).map { String(format: "t %.2f %.1f dB", $0, $1) }.joined(separator: ", "))
+                }
+                report[name] = row
+            }
+            if let best {
+                var chosen = settings
+                chosen.samplingSteps = best.steps
+                try chosen.write(codec: codec, to: baseFolder)
+                report["sampling_steps"] = best.steps
+                print("  sampling_steps \(best.steps) (best on seen text-describable edits) -> \(baseFolder)/\(BaseEditorSettings.file)")
+            }
+            try JSONFile.write(object: report, to: baseFolder + "/eval.json")
         }
     }
 }

@@ -25,18 +25,19 @@ struct Report: ParsableCommand {
     @Option(help: "Triplets to embed, round-robin over tasks.") var limit = 120
     @Option(help: "Split of a small world to take triplets from (default: all).") var split: String?
     @Option(help: "Frames of each interpolation strip.") var frames = 6
-    @Option(help: "Euler steps of each generated frame.") var sampleSteps = 28
+    @Option(help: "Euler steps of each generated frame (default: what the base recommends, else 28).") var sampleSteps: Int?
     @Option(help: "Seed of the interpolation noise.") var seed: UInt64 = 0
     @Option(help: "Key-graph edge threshold (cosine similarity).") var threshold: Float = 0.5
 
     func run() throws {
         try global.apply()
-        guard limit >= 2, frames >= 2, sampleSteps >= 1 else { throw ValidationError("--limit and --frames must be at least 2, --sample-steps at least 1") }
+        guard limit >= 2, frames >= 2, (sampleSteps ?? 1) >= 1 else { throw ValidationError("--limit and --frames must be at least 2, --sample-steps at least 1") }
         try reportingErrors {
             let started = Date()
             let path = try modelOption.resolved()
             try checkOutput(out, inputs: [data, path])
             let model = try modelOption.load()
+            let sampleSteps = self.sampleSteps ?? model.defaultSteps
             let stream = try AdapterStream(model: path, mixing: false)
             let triplets = try CoefficientEmbedding.triplets(data, split: split, limit: limit)
             try AtomicFile.createFolder(out)

@@ -28,8 +28,9 @@ struct Train: ParsableCommand {
             The base editor and image encoder stay frozen; only the adapters learn, with the rectified-flow loss over the
             whole 2x2 target grid. Writes RUN/lorweb.json + RUN/adapters.safetensors (release key layout), checkpoints and
             metrics.jsonl in RUN/training. Recipe (paper's where it transfers): AdamW lr 1e-3 constant, betas 0.9/0.99,
-            eps 1e-6, weight decay 0.05, clipping 1.0, caption dropout 0.05, bell-weighted loss; batch 8 and 1500 steps
-            (the paper: batch 6, 10K steps on a GPU).
+            eps 1e-6, weight decay 0.05, clipping 1.0, caption dropout 0.05, bell-weighted loss over uniform times (a base
+            that records its own, like the small world's, is trained on its output (x0) and its noise levels, unweighted); batch 8
+            and 1500 steps (the paper: batch 6, 10K steps on a GPU).
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -45,6 +46,7 @@ struct Train: ParsableCommand {
     @Option(help: "Training steps.") var steps: Int?
     @Option(help: "Batch size.") var batch: Int?
     @Option(help: "Learning rate (constant).") var lr: Double?
+    @Option(help: "Share of training grids whose caption is dropped (default 0.05, the release's).") var captionDropout: Float?
     @Option(help: "Seed of the adapters' initialisation, data order and noise.") var seed: UInt64 = 0
     @Option(help: "Checkpoint every this many steps.") var checkpointEvery: Int?
     @Option(help: "The frozen base (diffusers transformer folder; default: the shipped small-world base).") var base: String?
@@ -63,6 +65,8 @@ struct Train: ParsableCommand {
         o.learningRate = lr ?? o.learningRate
         o.seed = seed
         o.checkpointEvery = checkpointEvery ?? o.checkpointEvery
+        o.captionDropout = captionDropout ?? o.captionDropout
+        guard (0...1).contains(o.captionDropout) else { throw ValidationError("--caption-dropout must be in [0, 1]") }
         let n = singleLora ? 1 : loras ?? 32, r = rank ?? (singleLora ? 128 : 4)
         guard o.steps >= 1, o.batch >= 1, o.learningRate > 0, o.checkpointEvery >= 1, n >= 1, r >= 1, heads >= 1, keysDim >= 1 else {
             throw ValidationError("--steps, --batch, --checkpoint-every, --loras, --rank, --heads and --keys-dim must be >= 1, --lr > 0")
@@ -85,12 +89,15 @@ struct Train: ParsableCommand {
 
 /// Sampling options shared by edit and eval.
 struct SamplingOptions: ParsableArguments {
-    @Option(help: "Euler steps of the flow ODE (the release: 28).") var steps = 28
+    @Option(help: "Euler steps of the flow ODE (default: what the base recommends, see its lorweb_base.json; else the release's 28).")
+    var steps: Int?
     @Option(help: "Seed of the initial noise.") var seed: UInt64 = 0
     @Option(help: "Guidance input of the base (the small-world base was trained at 1).") var guidance: Float = 1
 
+    func steps(for model: LoRWeBModel) -> Int { steps ?? model.defaultSteps }
+
     func validate() throws {
-        guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
+        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
     }
 }
 
@@ -136,7 +143,7 @@ struct Edit: ParsableCommand {
                 let progress = ProgressLine(label: "edit", unit: "triplets")
                 for (i, t) in list.triplets.enumerated() {
                     let made = try model.edit([try AnalogyQuery.read(a: t.a, aPrime: t.aPrime, b: t.b)], prompts: [prompt],
-                                              steps: sampling.steps, seed: sampling.seed, guidance: sampling.guidance, firstIndex: i)[0]
+                                              steps: sampling.steps(for: model), seed: sampling.seed, guidance: sampling.guidance, firstIndex: i)[0]
                     // Made when the first result is ready, so a list that fails on its first row leaves nothing behind.
                     if i == 0 { try AtomicFile.createFolder(folder) }
                     let target = t.out ?? folder + "/" + t.id + ".png"
@@ -148,7 +155,7 @@ struct Edit: ParsableCommand {
                 print("edit: \(list.triplets.count) triplets -> \(folder)")
             } else {
                 let made = try model.edit([try AnalogyQuery.read(a: a!, aPrime: aPrime!, b: b!)], prompts: [prompt],
-                                          steps: sampling.steps, seed: sampling.seed, guidance: sampling.guidance)[0]
+                                          steps: sampling.steps(for: model), seed: sampling.seed, guidance: sampling.guidance)[0]
                 try made.bPrime.write(to: out!)
                 if let grid { try made.grid.write(to: grid) }
                 print("edit: b' \(made.bPrime.width)x\(made.bPrime.height) -> \(out!)" + (grid.map { ", grid -> \($0)" } ?? ""))
@@ -197,19 +204,25 @@ struct Eval: ParsableCommand {
             let modelPath = try modelOption.resolved()
             let model = try modelOption.load()
             let progress = ProgressLine(label: "eval", unit: "triplets")
-            let results = try Evaluation.run(model, triplets: triplets, steps: sampling.steps, seed: sampling.seed, guidance: sampling.guidance,
+            let results = try Evaluation.run(model, triplets: triplets, steps: sampling.steps(for: model), seed: sampling.seed, guidance: sampling.guidance,
                                              adapters: !noAdapters, progress: { progress.update($0, $1) })
             progress.finish()
             let report = Evaluation.report(results, settings: [
-                "model": modelPath, "adapters": !noAdapters, "data": data, "split": split, "steps": sampling.steps,
+                "model": modelPath, "adapters": !noAdapters, "data": data, "split": split, "steps": sampling.steps(for: model),
                 "seed": sampling.seed, "guidance": Double(sampling.guidance), "prompts": !noPrompts,
             ])
             if let sheet = Evaluation.sampleRows(results) { try sheet.write(to: figurePath) }
             try JSONFile.write(object: report, to: out)
             let overall = report["overall"] as! [String: Any]
-            func mean(_ k: String) -> String { (overall[k] as? [String: Any])?["mean"].map { String(format: "%.2f", $0 as! Double) } ?? "-" }
+            func mean(_ k: String, in o: [String: Any] = overall) -> String {
+                (o[k] as? [String: Any])?["mean"].map { String(format: "%.2f", $0 as! Double) } ?? "-"
+            }
+            let identity = overall["identity"] as? [String: Any] ?? [:]
             print("eval: \(results.count) triplets over \(overall["tasks"]!) tasks: PSNR \(mean("psnr")) dB, SSIM \(mean("ssim")), "
                   + "preservation \(mean("preservation_psnr")) dB, edit \(mean("edit_psnr")) dB -> \(out), \(figurePath)")
+            print("  returning b: PSNR \(mean("psnr", in: identity)) dB, edit \(mean("edit_psnr", in: identity)) dB; gain \(mean("psnr_gain_over_identity")) dB, "
+                  + String(format: "%.0f%% of tasks gain; seam ratio %.3f (median, 1 = no token grid)",
+                           100 * (overall["tasks_gaining_share"] as? Double ?? .nan), overall["seam_ratio_median"] as? Double ?? .nan))
         }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import Formats
 import Models
@@ -41,6 +42,74 @@ import Tensor
     }
 }
 
+@Suite struct WhitenedCodecTests {
+    /// Pictures whose 4x4 patches are correlated and unequally scaled, like the small world's.
+    static func pictures(_ count: Int, seed: UInt64) -> [Tensor] {
+        var rng = RNG(seed: seed)
+        return (0..<count).map { _ in
+            let base = rng.uniform([1, 3, 1, 1], low: -0.8, high: 0.8)
+            let detail = rng.normal([1, 3, 16, 16], std: 0.05)
+            return (base + detail + rng.normal([1, 1, 16, 16], std: 0.3)).clamped(min: -1, max: 1)
+        }
+    }
+
+    @Test func roundTripIsExactAndLatentsAreWhite() throws {
+        let pics = Self.pictures(40, seed: 1)
+        let codec = try WhitenedSpaceToDepthCodec.fit(pics, floor: 1e-6)
+        let images = Tensor.concat(pics, axis: 0)
+        let z = codec.encode(images)
+        #expect(z.shape == [40, 48, 4, 4])
+        let back = codec.decode(z)
+        let worst = zip(back.toArray(), images.toArray()).map { abs($0 - $1) }.max()!
+        #expect(worst < 1e-4, "round trip error \(worst)")
+        // On the pictures it was fitted to, every latent channel has mean 0 and variance ~1 and
+        // channels are uncorrelated (population covariance ~ identity).
+        let rows = z.permuted([0, 2, 3, 1]).reshaped([-1, 48])
+        let n = Float(rows.shape[0])
+        let cov = rows.matmul(rows, transposeA: true).toArray().map { $0 / (n - 1) }
+        for i in 0..<48 {
+            for j in 0..<48 { #expect(abs(cov[i * 48 + j] - (i == j ? 1 : 0)) < 0.02, "covariance [\(i), \(j)] = \(cov[i * 48 + j])") }
+        }
+    }
+
+    @Test func flooredDirectionsAreNotBlownUp() throws {
+        // Constant pictures have no variance in 45 of 48 directions; the floor keeps the gain finite.
+        let flat = (0..<8).map { Tensor.full([1, 3, 16, 16], Float($0) / 10 - 0.4) }
+        let codec = try WhitenedSpaceToDepthCodec.fit(flat)
+        #expect((0..<codec.whiten.count).allSatisfy { codec.whiten.data[$0].isFinite })
+        let back = codec.decode(codec.encode(flat[3]))
+        #expect(zip(back.toArray(), flat[3].toArray()).allSatisfy { abs($0 - $1) < 1e-4 })
+        #expect(throws: CodecError.self) { try WhitenedSpaceToDepthCodec.fit([Tensor.zeros([1, 3, 64, 64])]) }
+    }
+
+    @Test func baseSettingsRoundTripAndRefuseBadFiles() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("codec-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        // A folder without sidecars is Flux-Kontext's convention.
+        let plain = try BaseEditorSettings.read(base: dir)
+        #expect(plain.settings == BaseEditorSettings() && plain.codec is SpaceToDepthCodec)
+
+        let codec = try WhitenedSpaceToDepthCodec.fit(Self.pictures(10, seed: 2))
+        let settings = BaseEditorSettings(prediction: .sample, codec: .whitenedSpaceToDepth)
+        try settings.write(codec: codec, to: dir)
+        let read = try BaseEditorSettings.read(base: dir)
+        #expect(read.settings == settings)
+        let whitened = try #require(read.codec as? WhitenedSpaceToDepthCodec)
+        #expect(whitened.whiten.toArray() == codec.whiten.toArray() && whitened.mean.toArray() == codec.mean.toArray())
+
+        // A codec file of the wrong shape names the file and the shapes it expected.
+        try Safetensors.write([("mean", Tensor.zeros([3])), ("whiten", Tensor.zeros([3, 3])), ("unwhiten", Tensor.zeros([3, 3]))],
+                              to: dir + "/" + BaseEditorSettings.codecFile)
+        do { _ = try BaseEditorSettings.read(base: dir); Issue.record("a 3-channel codec loaded") } catch {
+            #expect("\(error)".contains(BaseEditorSettings.codecFile) && "\(error)".contains("48"))
+        }
+        try Data(#"{"prediction": "epsilon"}"#.utf8).write(to: URL(fileURLWithPath: dir + "/" + BaseEditorSettings.file))
+        do { _ = try BaseEditorSettings.read(base: dir); Issue.record("an unknown prediction loaded") } catch {
+            #expect("\(error)".contains(BaseEditorSettings.file) && "\(error)".contains("sample"))
+        }
+    }
+}
+
 @Suite struct KontextBatchTests {
     @Test func layoutAndRoundTrip() throws {
         var rng = RNG(seed: 3)
@@ -58,7 +127,13 @@ import Tensor
         var c = FluxConfig.small
         c.numLayers = 1; c.numSingleLayers = 1
         let model = try FluxTransformer(.initialising(seed: 0), config: c)
-        let v = withNoGrad { batch.velocity(model, x: batch.target, t: Tensor(shape: [2], data: [0.5, 0.9]), guidance: Tensor.ones([2])) }
-        #expect(v.shape == [2, 32, 192])
+        let out = withNoGrad { batch.output(model, x: batch.target, t: Tensor(shape: [2], data: [0.5, 0.9]), guidance: Tensor.ones([2])) }
+        #expect(out.shape == [2, 32, 192])
+        // A velocity model's output is the velocity; an x0 model's is turned into (x - x0) / t.
+        let x = rng.normal([2, 32, 192])
+        let v = withNoGrad { batch.velocity(model, prediction: .velocity, x: x, t: 0.5, guidance: Tensor.ones([2])) }
+        let fromSample = withNoGrad { batch.velocity(model, prediction: .sample, x: x, t: 0.5, guidance: Tensor.ones([2])) }
+        let expected = (x - v) * 2
+        #expect(zip(fromSample.toArray(), expected.toArray()).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) })
     }
 }

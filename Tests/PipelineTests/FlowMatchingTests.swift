@@ -122,4 +122,44 @@ import Tensor
                                           sigma: 0.75, sigmaNext: 0.5)
         #expect(step.toArray() == [0, 3])
     }
+
+    /// x-prediction's conventions: an exact x0 estimate gives exactly the flow's velocity
+    /// eps - x0, and the training target of each prediction type is what it predicts.
+    @Test func sampleAndVelocityPredictionsAgree() {
+        var rng = RNG(seed: 9)
+        let x0 = rng.normal([2, 5]), eps = rng.normal([2, 5])
+        for t: Float in [1, 0.6, 0.05] {
+            let xt = FlowMatching.noised(x0: x0, eps: eps, t: [t, t])
+            let v = FlowMatching.velocity(from: x0, prediction: .sample, x: xt, t: t)
+            let worst = zip(v.toArray(), (eps - x0).toArray()).map { abs($0 - $1) }.max()!
+            #expect(worst < 2e-4 / t, "t = \(t): \(worst)")
+        }
+        #expect(FlowMatching.velocity(from: eps, prediction: .velocity, x: x0, t: 0.3).toArray() == eps.toArray())
+        #expect(FlowMatching.trainingTarget(.sample, x0: x0, eps: eps).toArray() == x0.toArray())
+        #expect(FlowMatching.trainingTarget(.velocity, x0: x0, eps: eps).toArray() == (eps - x0).toArray())
+    }
+
+    /// The small base's training times: logit(t) ~ N(1.5, 1), clipped to [0.001, 1], deterministic.
+    @Test func logitNormalTimestepsHaveTheirMoments() {
+        var rng = RNG(seed: 4), again = RNG(seed: 4)
+        let t = (0..<20000).map { _ in FlowMatching.logitNormalTimestep(mean: 1.5, std: 1, rng: &rng) }
+        #expect(t == (0..<20000).map { _ in FlowMatching.logitNormalTimestep(mean: 1.5, std: 1, rng: &again) })
+        #expect(t.allSatisfy { $0 >= 0.001 && $0 <= 1 })
+        let logits = t.map { log(Double($0) / (1 - Double($0))) }
+        let mean = logits.reduce(0, +) / Double(logits.count)
+        let std = (logits.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(logits.count)).squareRoot()
+        #expect(abs(mean - 1.5) < 0.03 && abs(std - 1) < 0.03, "mean \(mean), std \(std)")
+        // Most draws are at high noise, where an editor decides what the context determines.
+        #expect(Double(t.filter { $0 > 0.5 }.count) / Double(t.count) > 0.9)
+    }
+
+    /// Flux's sampling conventions at the small world's size: 64 target tokens shift the schedule
+    /// by mu = calculate_shift(64) = 0.4675 (e^mu = 1.596), and the sampler starts at pure noise.
+    @Test func smallWorldScheduleShift() {
+        #expect(abs(FlowMatching.calculateShift(imageSeqLen: 64) - 0.4675) < 1e-12)
+        let sigmas = FlowMatching.samplingSigmas(steps: 28, imageSeqLen: 64)
+        #expect(sigmas.count == 29 && sigmas[0] == 1 && sigmas[28] == 0)
+        let second = 1 - (1 - 1 / 28.0) / 27, s = exp(0.4675)   // NumPy's linspace(1, 1/28, 28)[1], shifted
+        #expect(abs(Double(sigmas[1]) - s / (s + (1 / second - 1))) < 1e-6)
+    }
 }

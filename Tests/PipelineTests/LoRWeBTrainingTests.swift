@@ -19,8 +19,10 @@ import Tensor
         _ = try! SmallWorldSynth.generate(o, into: dir + "/world")
         var config = FluxConfig.small
         config.numLayers = 1; config.numSingleLayers = 1
+        // One large step moves adaLN-Zero's zeros (gates, output projection) far enough from zero
+        // for gradients to reach the adapters.
         try! BasePretraining.run(data: try! SmallWorldDataset(folder: dir + "/world"), out: dir + "/base",
-                                 options: PretrainOptions(steps: 1, batch: 2, learningRate: 1e-3, checkpointEvery: 1), resume: false, config: config)
+                                 options: PretrainOptions(steps: 1, batch: 2, learningRate: 5e-2, checkpointEvery: 1), resume: false, config: config)
         return (dir + "/world", dir + "/base/base")
     }()
     static let encoder = repositoryRoot.appendingPathComponent("models/small-world/encoder").path

@@ -49,8 +49,39 @@ import Tensor
         let l = try losses(run + "/base-training")
         #expect(l.count == 16 && falls(l), "base losses \(l)")
         let model = try FluxTransformer.load(run + "/base")
-        let value = try BasePretraining.evaluate(model, data: data, samples: Array(data.samples(.seen).prefix(2)), steps: 2)
-        #expect(value.isFinite && value > 0)
+        let (settings, codec) = try BaseEditorSettings.read(base: run + "/base")
+        #expect(settings == BasePretraining.settings && codec is WhitenedSpaceToDepthCodec)
+        let samples = Array(data.samples(.seen).prefix(2))
+        let score = try BasePretraining.evaluate(model, settings: settings, codec: codec, data: data, samples: samples, steps: 2)
+        #expect(score.psnr.isFinite && score.psnr > 0 && score.inputPSNR.isFinite)
+        let copy = try BasePretraining.evaluate(model, settings: settings, codec: codec, data: data, samples: samples, steps: 1, copy: true)
+        #expect(copy.psnr.isFinite && copy.inputPSNR == 100)
+    }
+
+    /// adaLN-Zero: every block's modulation and the output projection start at zero (so the
+    /// fresh editor outputs exactly 0 whatever its input), and the QK-norm gains start at `qkGain`.
+    @Test func editingInitialisation() throws {
+        var config = FluxConfig.small
+        config.numLayers = 1; config.numSingleLayers = 1
+        let p = Parameters.initialising(seed: 1)
+        let model = try FluxTransformer(p, config: config)
+        BasePretraining.initialiseForEditing(p)
+        let keys = Dictionary(uniqueKeysWithValues: p.all.map { ($0.key, $0.tensor) })
+        for key in ["transformer_blocks.0.norm1.linear.weight", "transformer_blocks.0.norm1_context.linear.bias",
+                    "single_transformer_blocks.0.norm.linear.weight", "norm_out.linear.weight", "proj_out.weight", "proj_out.bias"] {
+            #expect(keys[key]!.toArray().allSatisfy { $0 == 0 }, "\(key)")
+        }
+        // A single block's own proj_out must stay random: zero with a zero gate, neither would learn.
+        #expect(keys["single_transformer_blocks.0.proj_out.weight"]!.toArray().contains { $0 != 0 })
+        for key in ["transformer_blocks.0.attn.norm_q.weight", "transformer_blocks.0.attn.norm_added_k.weight", "single_transformer_blocks.0.attn.norm_k.weight"] {
+            #expect(keys[key]!.toArray().allSatisfy { $0 == BasePretraining.qkGain }, "\(key)")
+        }
+        var rng = RNG(seed: 2)
+        let out = withNoGrad {
+            model(hiddenStates: rng.normal([1, 8, 192]), encoderHiddenStates: rng.normal([1, 3, 64]), pooledProjections: rng.normal([1, 64]),
+                  timestep: Tensor(shape: [1], data: [0.5]), guidance: Tensor(shape: [1], data: [1]), imgIds: FluxPacking.imageIds(height: 4, width: 8), txtIds: Tensor.zeros([3, 3]))
+        }
+        #expect(out.toArray().allSatisfy { $0 == 0 })
     }
 
     @Test func psnrOfKnownDifference() {

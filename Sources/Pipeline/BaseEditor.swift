@@ -1,0 +1,90 @@
+import Foundation
+import Formats
+import Models
+import Tensor
+
+// A base editor is a diffusers FluxTransformer2DModel folder plus, for the small world's own
+// base, two lorweb sidecars that say how to talk to it: the codec that turns pictures into its
+// tokens and what its output means. A folder without them (Flux.1-Kontext itself, or a base made
+// by an earlier lorweb) follows the release's convention: velocity on plain space-to-depth tokens.
+
+/// What the transformer's output is.
+public enum PredictionType: String, Codable, Sendable {
+    /// The flow's velocity eps - x0, as Flux-Kontext predicts.
+    case velocity
+    /// The clean sample x0. The small base predicts it: a 256-wide stream cannot carry 192-d noise
+    /// through to a velocity at high noise, where an editor's decisions are made (Li & He 2025,
+    /// "Back to Basics"; measured: +2.3 dB on edits after 400 steps against velocity).
+    case sample
+}
+
+public struct BaseEditorSettings: Codable, Equatable, Sendable {
+    public enum Codec: String, Codable, Sendable {
+        case spaceToDepth = "space-to-depth", whitenedSpaceToDepth = "whitened-space-to-depth"
+    }
+    public var prediction: PredictionType
+    public var codec: Codec
+    /// The Euler step count this base samples best with, as its pretraining evaluation measured
+    /// it; nil: the release's 28.
+    public var samplingSteps: Int?
+    /// The noise levels it was trained on, which its adapters should be trained on too; nil: the release's.
+    public var trainingTimesteps: TimestepSampling?
+    public init(prediction: PredictionType = .velocity, codec: Codec = .spaceToDepth, samplingSteps: Int? = nil,
+                trainingTimesteps: TimestepSampling? = nil) {
+        self.prediction = prediction; self.codec = codec; self.samplingSteps = samplingSteps; self.trainingTimesteps = trainingTimesteps
+    }
+
+    /// The release's Euler step count.
+    public static let releaseSteps = 28
+    public var steps: Int { samplingSteps ?? Self.releaseSteps }
+
+    enum CodingKeys: String, CodingKey {
+        case prediction, codec, samplingSteps = "sampling_steps", trainingTimesteps = "training_timesteps"
+    }
+
+    public static let file = "lorweb_base.json"
+    /// In a subfolder: every `*.safetensors` directly in the base folder is a shard of the transformer.
+    public static let codecFolder = "lorweb_codec", codecFile = codecFolder + "/whitening.safetensors"
+
+    /// The settings and codec of the base at `path` (a folder; a single weights file has none).
+    public static func read(base path: String) throws -> (settings: BaseEditorSettings, codec: LatentCodec) {
+        var isFolder: ObjCBool = false
+        let settingsPath = path + "/" + file
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue,
+              FileManager.default.fileExists(atPath: settingsPath) else { return (BaseEditorSettings(), SpaceToDepthCodec()) }
+        guard let data = FileManager.default.contents(atPath: settingsPath) else { throw FormatError(settingsPath, "cannot be read") }
+        let settings: BaseEditorSettings
+        do {
+            settings = try JSONDecoder().decode(BaseEditorSettings.self, from: data)
+            if let n = settings.samplingSteps, !(1...1000).contains(n) { throw CodecError("sampling_steps \(n) is not in 1...1000") }
+        } catch {
+            throw FormatError(settingsPath, "is not a lorweb base settings file ({\"prediction\": \"velocity\"|\"sample\", \"codec\": \"space-to-depth\"|\"whitened-space-to-depth\", \"sampling_steps\": 1...1000}): \(error)")
+        }
+        switch settings.codec {
+        case .spaceToDepth: return (settings, SpaceToDepthCodec())
+        case .whitenedSpaceToDepth:
+            let codecPath = path + "/" + codecFile
+            let f = try SafetensorsFile(path: codecPath)
+            do {
+                let k = WhitenedSpaceToDepthCodec.keys
+                return (settings, try WhitenedSpaceToDepthCodec(mean: try f.tensor(k.mean), whiten: try f.tensor(k.whiten), unwhiten: try f.tensor(k.unwhiten)))
+            } catch let e as CodecError {
+                throw FormatError(codecPath, e.description)
+            }
+        }
+    }
+
+    /// Writes the settings (and a whitened codec's tensors) into the base folder `folder`.
+    public func write(codec: LatentCodec, to folder: String) throws {
+        if let whitened = codec as? WhitenedSpaceToDepthCodec {
+            precondition(self.codec == .whitenedSpaceToDepth, "base settings name codec \(self.codec.rawValue) but a whitened codec was given")
+            let k = WhitenedSpaceToDepthCodec.keys
+            try AtomicFile.createFolder(folder + "/" + Self.codecFolder)
+            try Safetensors.write([(k.mean, whitened.mean), (k.whiten, whitened.whiten), (k.unwhiten, whitened.unwhiten)],
+                                  dtype: .f32, metadata: ["format": "pt"], to: folder + "/" + Self.codecFile)
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try encoder.encode(self), to: folder + "/" + Self.file)
+    }
+}
