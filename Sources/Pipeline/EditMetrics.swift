@@ -50,7 +50,8 @@ public enum EditMetrics {
     /// How visible a token grid is: the mean absolute step between neighbouring pixels across the
     /// seams of `cell` x `cell` tokens (pixel columns/rows that are multiples of `cell`) divided
     /// by the mean step everywhere else, over both axes and all channels. About 1 for a picture
-    /// that ignores the grid; nil when the picture has no steps off the seams to compare with.
+    /// that ignores the grid, 0 for one whose every edge lies inside tokens; nil when the picture
+    /// has no steps off the seams to compare with.
     public static func seamStepRatio(_ image: Image, cell: Int) -> Double? {
         let im = image.rgb(), w = im.width, h = im.height
         guard cell >= 2, w > cell || h > cell else { return nil }

@@ -78,7 +78,8 @@ public enum Evaluation {
                 let truth = im.truth.width == im.b.width && im.truth.height == im.b.height ? im.truth : im.truth.resized(width: im.b.width, height: im.b.height)
                 let quadrant = AnalogyGrid.bottomRight(e.grid)
                 let seam = EditMetrics.seamStepRatio(quadrant, cell: cell).flatMap { made in
-                    EditMetrics.seamStepRatio(truth.resized(width: quadrant.width, height: quadrant.height), cell: cell).map { made / $0 }
+                    EditMetrics.seamStepRatio(truth.resized(width: quadrant.width, height: quadrant.height), cell: cell)
+                        .flatMap { $0 > 0 ? made / $0 : nil }
                 }
                 results.append(EvalResult(triplet: t, scores: EditMetrics.score(made: e.bPrime, truth: truth, b: im.b),
                                           identity: EditMetrics.score(made: im.b, truth: truth, b: im.b), seamRatio: seam,

@@ -80,6 +80,11 @@ public enum BasePretraining {
     public static let folder = "base"
     /// Share of training grids whose prompt is empty and whose target is the context itself.
     public static let identityShare: Float = 0.1
+    /// Share of training grids in Kontext's analogy layout [a, a'; b, b] -> [a, a'; b, b'] with the
+    /// task's caption. The transformer's only position signal is RoPE, which is relative: to edit
+    /// one quadrant and copy three, it must learn the layout from content, which a base trained on
+    /// uniform grids never did (measured: LoRWeB on such a base left b' as speckle, below "return b").
+    public static let analogyShare: Float = 0.5
     /// What the small base predicts and how its training times are drawn (see `PredictionType`
     /// and `FlowMatching.logitNormalTimestep`).
     public static let settings = BaseEditorSettings(prediction: .sample, codec: .whitenedSpaceToDepth,
@@ -90,27 +95,43 @@ public enum BasePretraining {
     /// a gain by about lr per step, so training alone does not get there.
     public static let qkGain: Float = 2
 
-    /// Grids of four (before, after) pairs of one text-describable training task with its caption
-    /// (or, for `identityShare` of them, the context unchanged under an empty prompt), trained on
+    /// Grids of one text-describable training task with its caption: `analogyShare` of them in
+    /// Kontext's analogy layout, the others four (before, after) pairs (or, for `identityShare` of
+    /// them, the context unchanged under an empty prompt). From scratch, or from the base folder
+    /// `start` (its weights and codec) as a second stage. Trained on
     /// every parameter of the small Flux to predict x0 in the whitened codec's space, with an
     /// unweighted MSE and logit-normal times; the editor is written as a diffusers transformer
     /// folder `RUN/base` with its lorweb sidecars (checkpoints and metrics in `RUN/base-training`).
     @discardableResult
     public static func run(data: SmallWorldDataset, out: String, options o: PretrainOptions, resume: Bool,
-                           config: FluxConfig = .small) throws -> TrainingLoop.Summary {
-        var tasks: [String: (caption: String, pairs: [(String, String)])] = [:]
+                           config: FluxConfig = .small, from start: String? = nil) throws -> TrainingLoop.Summary {
+        var tasks: [String: (caption: String, pairs: [(String, String)], triplets: [SampleRecord])] = [:]
         for s in data.samples(.train) where s.textDescribable {
-            tasks[s.task, default: (s.caption, [])].pairs += [(data.path(s.a), data.path(s.aPrime)), (data.path(s.b), data.path(s.bPrime))]
+            tasks[s.task, default: (s.caption, [], [])].pairs += [(data.path(s.a), data.path(s.aPrime)), (data.path(s.b), data.path(s.bPrime))]
+            tasks[s.task]!.triplets.append(s)
         }
         let taskIDs = tasks.keys.sorted()
         guard !taskIDs.isEmpty else { throw FormatError(data.folder, "has no text-describable training triplets for pretrain-base") }
-        let codec = try WhitenedSpaceToDepthCodec.fit(try trainingPictures(data).map { path in
-            let im = try Image.read(path).rgb()
-            return im.tensor(range: .signed).reshaped([1, 3, im.height, im.width])
-        })
-        let p = Parameters.initialising(seed: o.seed)
-        let model = try FluxTransformer(p, config: config)
-        initialiseForEditing(p)
+        let p: Parameters, model: FluxTransformer, codec: WhitenedSpaceToDepthCodec
+        if let start {
+            // A second stage: the weights and codec of an existing base, trained further.
+            p = Parameters.loading(from: try SafetensorsShards.open(start))
+            model = try FluxTransformer(p, config: try JSONDecoder().decode(FluxConfig.self, from: try Data(contentsOf: URL(fileURLWithPath: start + "/config.json"))))
+            try p.validate()
+            guard let whitened = try BaseEditorSettings.read(base: start).codec as? WhitenedSpaceToDepthCodec else {
+                throw FormatError(start, "is not a base made by pretrain-base (no whitened codec in \(BaseEditorSettings.codecFile))")
+            }
+            codec = whitened
+        } else {
+            codec = try WhitenedSpaceToDepthCodec.fit(try trainingPictures(data).map { path in
+                let im = try Image.read(path).rgb()
+                return im.tensor(range: .signed).reshaped([1, 3, im.height, im.width])
+            })
+            p = Parameters.initialising(seed: o.seed)
+            model = try FluxTransformer(p, config: config)
+            initialiseForEditing(p)
+        }
+        let config = model.config
         for (_, t) in p.all { t.requiresGrad = true }
         let text = HashedTextEncoder(width: config.jointAttentionDim, pooledWidth: config.pooledProjectionDim)
         let optimizer = AdamW(p.all, config: AdamWConfig(learningRate: o.learningRate, beta1: 0.9, beta2: 0.99, weightDecay: 0.05))
@@ -122,12 +143,21 @@ public enum BasePretraining {
             var targets: [Image] = [], contexts: [Image] = [], prompts: [String] = []
             for _ in 0..<o.batch {
                 let task = tasks[taskIDs[rng.int(in: 0..<taskIDs.count)]]!
+                let draw = rng.nextFloat()
+                if draw < identityShare + analogyShare && draw >= identityShare {
+                    // Kontext's analogy layout, as LoRWeB uses it: edit the bottom-right quadrant only.
+                    let s = task.triplets[rng.int(in: 0..<task.triplets.count)]
+                    let q = try data.images(s)
+                    (targets, contexts, prompts) = (targets + [grid([q.a, q.aPrime, q.b, q.bPrime])], contexts + [grid([q.a, q.aPrime, q.b, q.b])],
+                                                    prompts + [task.caption])
+                    continue
+                }
                 let pairs = try (0..<4).map { _ -> (Image, Image) in
                     let (src, dst) = task.pairs[rng.int(in: 0..<task.pairs.count)]
                     return (try Image.read(src), try Image.read(dst))
                 }
                 let context = grid(pairs.map(\.0))
-                if rng.nextFloat() < identityShare {
+                if draw < identityShare {
                     (targets, contexts, prompts) = (targets + [context], contexts + [context], prompts + [""])
                 } else {
                     (targets, contexts, prompts) = (targets + [grid(pairs.map(\.1))], contexts + [context], prompts + [task.caption])

@@ -52,6 +52,9 @@ struct PretrainBase: ParsableCommand {
         commandName: "pretrain-base",
         abstract: "Pretrain the small Flux-Kontext editor on text-describable edits (rectified flow, all parameters).",
         discussion: """
+            Grids of the text-describable training tasks with their captions: half in Kontext's analogy layout
+            [a, a'; b, b] -> [a, a'; b, b'], 40% as four pairs of one task [a, b; c, d] -> [a', b'; c', d'], 10% unchanged
+            under an empty prompt. --from continues an existing base (its weights and codec) with a new schedule.
             Writes OUT/base (config.json + diffusion_pytorch_model.safetensors, diffusers layout) and, with --eval N,
             OUT/base/eval.json: mean PSNR at 1, 2, 4, 8 and --sample-steps Euler steps of copying N seen grids (empty
             prompt, target = context) and of its edits on N seen text-describable triplets, N seen triplets of families
@@ -66,16 +69,17 @@ struct PretrainBase: ParsableCommand {
     @Option(help: "Triplets per evaluation group after training (0: no evaluation).") var eval = 48
     @Option(help: "Euler steps when evaluating (besides 1, 2, 4 and 8).") var sampleSteps = BaseEditorSettings.releaseSteps
     @Flag(help: "Do not train: evaluate the base already in OUT/base.") var evalOnly = false
+    @Option(help: "Continue from this base folder's weights and codec (a second stage with its own schedule) instead of a fresh model.") var from: String?
 
     func run() throws {
         try global.apply()
         try reportingErrors {
             let o = try args.options(steps: 4500, batch: 16, lr: 1e-3)
-            try checkOutput(args.out, inputs: [args.data])
+            try checkOutput(args.out, inputs: [args.data, from])
             let data = try SmallWorldDataset(folder: args.data)
             if !evalOnly {
                 let start = Date()
-                let summary = try BasePretraining.run(data: data, out: args.out, options: o, resume: args.resume)
+                let summary = try BasePretraining.run(data: data, out: args.out, options: o, resume: args.resume, from: from)
                 print(String(format: "base: %d steps, last loss %.4f, %.0f s -> %@/%@", o.steps, Double(summary.lastLoss ?? .nan),
                              Date().timeIntervalSince(start), args.out, BasePretraining.folder))
             }

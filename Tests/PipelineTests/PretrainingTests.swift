@@ -56,6 +56,18 @@ import Tensor
         #expect(score.psnr.isFinite && score.psnr > 0 && score.inputPSNR.isFinite)
         let copy = try BasePretraining.evaluate(model, settings: settings, codec: codec, data: data, samples: samples, steps: 1, copy: true)
         #expect(copy.psnr.isFinite && copy.inputPSNR == 100)
+
+        // A second stage starts from these weights and keeps the codec.
+        let second = run + "-stage2"
+        try BasePretraining.run(data: data, out: second, options: PretrainOptions(steps: 2, batch: 4, learningRate: 1e-3, checkpointEvery: 8),
+                                resume: false, from: run + "/base")
+        let next = try BaseEditorSettings.read(base: second + "/base")
+        #expect((next.codec as! WhitenedSpaceToDepthCodec).whiten.toArray() == (codec as! WhitenedSpaceToDepthCodec).whiten.toArray())
+        #expect(try FluxTransformer.load(second + "/base").config == config)
+        #expect(throws: Error.self) {
+            try BasePretraining.run(data: data, out: second + "-bad", options: PretrainOptions(steps: 1, batch: 2, learningRate: 1e-3), resume: false,
+                                    from: Self.world)
+        }
     }
 
     /// adaLN-Zero: every block's modulation and the output projection start at zero (so the
