@@ -68,6 +68,11 @@ func readConfig<T: Decodable>(_ type: T.Type, in folder: String, transform: ([St
     }
 }
 
+extension FluxConfig {
+    /// The config.json of a diffusers FluxTransformer2DModel folder.
+    public static func read(_ folder: String) throws -> FluxConfig { try readConfig(FluxConfig.self, in: folder) }
+}
+
 extension FluxTransformer {
     /// A diffusers FluxTransformer2DModel: its folder (`config.json` + weights, sharded or not),
     /// or one safetensors file with `config` given. Every key must load with its shape.

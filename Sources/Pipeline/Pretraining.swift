@@ -116,7 +116,7 @@ public enum BasePretraining {
         if let start {
             // A second stage: the weights and codec of an existing base, trained further.
             p = Parameters.loading(from: try SafetensorsShards.open(start))
-            model = try FluxTransformer(p, config: try JSONDecoder().decode(FluxConfig.self, from: try Data(contentsOf: URL(fileURLWithPath: start + "/config.json"))))
+            model = try FluxTransformer(p, config: try FluxConfig.read(start))
             try p.validate()
             guard let whitened = try BaseEditorSettings.read(base: start).codec as? WhitenedSpaceToDepthCodec else {
                 throw FormatError(start, "is not a base made by pretrain-base (no whitened codec in \(BaseEditorSettings.codecFile))")
@@ -144,7 +144,7 @@ public enum BasePretraining {
             for _ in 0..<o.batch {
                 let task = tasks[taskIDs[rng.int(in: 0..<taskIDs.count)]]!
                 let draw = rng.nextFloat()
-                if draw < identityShare + analogyShare && draw >= identityShare {
+                if (identityShare..<(identityShare + analogyShare)).contains(draw) {
                     // Kontext's analogy layout, as LoRWeB uses it: edit the bottom-right quadrant only.
                     let s = task.triplets[rng.int(in: 0..<task.triplets.count)]
                     let q = try data.images(s)
@@ -198,7 +198,7 @@ public enum BasePretraining {
         }
     }
 
-    /// A 2x2 grid of four equal pictures, row-major.
+    /// A 2x2 grid of four pictures of one size, row-major.
     public static func grid(_ images: [Image]) -> Image {
         let (w, h) = (images[0].width, images[0].height)
         var g = Image(width: 2 * w, height: 2 * h, color: [0, 0, 0])

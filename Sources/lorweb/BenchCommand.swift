@@ -55,7 +55,7 @@ struct BenchOps: ParsableCommand {
         var cases: [BenchCase] = []
 
         // The small preset: batch 16 x 144 tokens (16 text + 64 target + 64 context), hidden 256
-        // (8 heads x 32), MLP 1024.
+        // (its heads x head width), MLP 1024.
         // All of our cases run before any raw sgemm: OpenBLAS's own worker threads keep spinning
         // for a while after a threaded call and would steal the cores from the next measurement.
         let rows = 16 * 144
@@ -67,15 +67,16 @@ struct BenchOps: ParsableCommand {
             ours.append((name + " [2304 rows]", 2.0 * Double(rows * inF * outF), medianMs(reps: reps) { _ = withNoGrad { x.linear(w, b) } }))
         }
         let (q, k, v) = (rng.normal([16, 144, 256]), rng.normal([16, 144, 256]), rng.normal([16, 144, 256]))
-        let attnFlops = 2 * 2.0 * Double(16 * 8 * 144 * 144 * 32)
-        let attn = medianMs(reps: reps) { _ = withNoGrad { scaledDotProductAttention(q, k, v, heads: 8) } }
+        let (heads, headDim) = (FluxConfig.small.numAttentionHeads, FluxConfig.small.attentionHeadDim)
+        let attnFlops = 2 * 2.0 * Double(16 * heads * 144 * 144 * headDim)
+        let attn = medianMs(reps: reps) { _ = withNoGrad { scaledDotProductAttention(q, k, v, heads: heads) } }
         let a = rng.normal([1024, 1024]), bm = rng.normal([1024, 1024])
         let big = medianMs(reps: max(3, reps / 4)) { _ = withNoGrad { a.matmul(bm) } }
 
         for ((name, flops, ms), (_, inF, outF)) in zip(ours, linears) {
             cases.append(entry(name, flops, ms, rawSgemm(m: rows, n: outF, k: inF, transB: true, reps: reps)))
         }
-        cases.append(entry("attention 16x8 heads, 144x144x32", attnFlops, attn, rawAttention(reps: reps)))
+        cases.append(entry("attention 16x\(heads) heads, 144x144x\(headDim)", attnFlops, attn, rawAttention(reps: reps)))
         cases.append(entry("matmul 1024^3", 2.0 * 1024 * 1024 * 1024, big,
                            rawSgemm(m: 1024, n: 1024, k: 1024, transB: false, reps: max(3, reps / 4))))
 
@@ -113,7 +114,7 @@ struct BenchOps: ParsableCommand {
     /// cblas_sgemm calls on contiguous head blocks: attention's ceiling, softmax excluded.
     func rawAttention(reps: Int) -> Double {
         var rng = RNG(seed: 3)
-        let (bh, s, d) = (16 * 8, 144, 32)
+        let (bh, s, d) = (16 * FluxConfig.small.numAttentionHeads, 144, FluxConfig.small.attentionHeadDim)
         let q = rng.normal([bh, s, d]), k = rng.normal([bh, s, d]), v = rng.normal([bh, s, d])
         let scores = Tensor(uninitialized: [s, s]), out = Tensor(uninitialized: [bh, s, d])
         openblas_set_num_threads(Int32(Runtime.threads))
