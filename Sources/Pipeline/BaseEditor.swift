@@ -67,7 +67,7 @@ public struct BaseEditorSettings: Codable, Equatable, Sendable {
             let f = try SafetensorsFile(path: codecPath)
             do {
                 let k = WhitenedSpaceToDepthCodec.keys
-                return (settings, try WhitenedSpaceToDepthCodec(mean: try f.tensor(k.mean), whiten: try f.tensor(k.whiten), unwhiten: try f.tensor(k.unwhiten)))
+                return (settings, try WhitenedSpaceToDepthCodec(mean: try f.weight(k.mean), whiten: try f.weight(k.whiten), unwhiten: try f.weight(k.unwhiten)))
             } catch let e as CodecError {
                 throw FormatError(codecPath, e.description)
             }

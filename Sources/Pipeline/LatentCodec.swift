@@ -1,3 +1,4 @@
+import Formats
 import Tensor
 
 // What the transformer sees of an image. Flux encodes images with its VAE into 16-channel latents
@@ -65,9 +66,7 @@ public struct WhitenedSpaceToDepthCodec: LatentCodec {
         guard mean.shape == [c], whiten.shape == [c, c], unwhiten.shape == [c, c] else {
             throw CodecError("whitening tensors mean \(mean.shape), whiten \(whiten.shape), unwhiten \(unwhiten.shape) do not fit \(c) latent channels ([\(c)], [\(c), \(c)], [\(c), \(c)])")
         }
-        guard (0..<mean.count).allSatisfy({ mean.data[$0].isFinite }), (0..<whiten.count).allSatisfy({ whiten.data[$0].isFinite && unwhiten.data[$0].isFinite }) else {
-            throw CodecError("whitening tensors hold non-finite values")
-        }
+        guard [mean, whiten, unwhiten].allSatisfy({ $0.firstNonFinite == nil }) else { throw CodecError("whitening tensors hold non-finite values") }
         self.mean = mean; self.whiten = whiten; self.unwhiten = unwhiten
     }
 

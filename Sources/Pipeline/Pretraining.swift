@@ -214,17 +214,10 @@ public enum BasePretraining {
     /// the prompt is empty and the truth is the context itself (the editor must reproduce it).
     public static func evaluate(_ model: FluxTransformer, settings: BaseEditorSettings, codec: LatentCodec, data: SmallWorldDataset,
                                 samples: [SampleRecord], steps: Int = 20, copy: Bool = false, seed: UInt64 = 0) throws -> Score {
-        let text = HashedTextEncoder(width: model.config.jointAttentionDim, pooledWidth: model.config.pooledProjectionDim)
         var rng = RNG(seed: seed)
         var score = Score(psnr: 0, inputPSNR: 0)
-        for chunk in stride(from: 0, to: samples.count, by: 16) {
-            let part = Array(samples[chunk..<min(chunk + 16, samples.count)])
-            let quads = try part.map { try data.images($0) }
-            let contexts = quads.map { grid([$0.a, $0.b, $0.a, $0.b]) }
-            let truths = copy ? contexts : quads.map { grid([$0.aPrime, $0.bPrime, $0.aPrime, $0.bPrime]) }
-            let batch = KontextBatch(targets: truths, contexts: contexts, prompts: copy ? part.map { _ in "" } : part.map(\.caption),
-                                     codec: codec, textEncoder: text)
-            let guidance = Tensor.ones([part.count])
+        for (batch, contexts, truths) in try evaluationBatches(model, codec: codec, data: data, samples: samples, copy: copy) {
+            let guidance = Tensor.ones([contexts.count])
             let x = FlowMatching.sample(steps: steps, imageSeqLen: batch.target.shape[1], initialNoise: rng.normal(batch.target.shape)) { x, t in
                 batch.velocity(model, prediction: settings.prediction, x: x, t: t, guidance: guidance)
             }
@@ -237,21 +230,33 @@ public enum BasePretraining {
         return Score(psnr: score.psnr / n, inputPSNR: score.inputPSNR / n)
     }
 
+    /// The evaluation grids of `samples` in batches of 16: contexts [a, b; a, b] and their truths
+    /// (the context itself with an empty prompt for `copy`, else [a', b'; a', b'] with the caption).
+    static func evaluationBatches(_ model: FluxTransformer, codec: LatentCodec, data: SmallWorldDataset, samples: [SampleRecord],
+                                  copy: Bool) throws -> [(batch: KontextBatch, contexts: [Image], truths: [Image])] {
+        let text = HashedTextEncoder(width: model.config.jointAttentionDim, pooledWidth: model.config.pooledProjectionDim)
+        return try stride(from: 0, to: samples.count, by: 16).map { chunk in
+            let part = Array(samples[chunk..<min(chunk + 16, samples.count)])
+            let quads = try part.map { try data.images($0) }
+            let contexts = quads.map { grid([$0.a, $0.b, $0.a, $0.b]) }
+            let truths = copy ? contexts : quads.map { grid([$0.aPrime, $0.bPrime, $0.aPrime, $0.bPrime]) }
+            let batch = KontextBatch(targets: truths, contexts: contexts, prompts: copy ? part.map { _ in "" } : part.map(\.caption),
+                                     codec: codec, textEncoder: text)
+            return (batch, contexts, truths)
+        }
+    }
+
     /// Where along the flow a base loses its input: for each time t, the mean PSNR of its one-shot
     /// x0 estimate from the true x_t = (1 - t) x0 + t eps on the copy task (empty prompt, target =
     /// context). A sampler visits every t of its schedule, so a weak t costs every multi-step sample.
     public static func copyProfile(_ model: FluxTransformer, settings: BaseEditorSettings, codec: LatentCodec, data: SmallWorldDataset,
                                    samples: [SampleRecord], times: [Float], seed: UInt64 = 0) throws -> [Double] {
-        let text = HashedTextEncoder(width: model.config.jointAttentionDim, pooledWidth: model.config.pooledProjectionDim)
         var rng = RNG(seed: seed)
         var total = [Double](repeating: 0, count: times.count)
-        for chunk in stride(from: 0, to: samples.count, by: 16) {
-            let part = Array(samples[chunk..<min(chunk + 16, samples.count)])
-            let contexts = try part.map { try data.images($0) }.map { grid([$0.a, $0.b, $0.a, $0.b]) }
-            let batch = KontextBatch(targets: contexts, contexts: contexts, prompts: part.map { _ in "" }, codec: codec, textEncoder: text)
-            let eps = rng.normal(batch.target.shape), guidance = Tensor.ones([part.count])
+        for (batch, contexts, _) in try evaluationBatches(model, codec: codec, data: data, samples: samples, copy: true) {
+            let eps = rng.normal(batch.target.shape), guidance = Tensor.ones([contexts.count])
             for (i, t) in times.enumerated() {
-                let x = FlowMatching.noised(x0: batch.target, eps: eps, t: Array(repeating: t, count: part.count))
+                let x = FlowMatching.noised(x0: batch.target, eps: eps, t: Array(repeating: t, count: contexts.count))
                 let v = withNoGrad { batch.velocity(model, prediction: settings.prediction, x: x, t: t, guidance: guidance) }
                 let x0 = FlowMatching.eulerStep(x: x, v: v, sigma: t, sigmaNext: 0)
                 for (made, truth) in zip(try batch.images(from: x0, codec: codec), contexts) { total[i] += psnr(made, truth) }
