@@ -95,7 +95,8 @@ public enum CoefficientEmbedding {
     /// no index.
     public static func index(of path: String) throws -> [String: [String]]? {
         let csv = (path as NSString).deletingPathExtension + ".csv"
-        guard let data = FileManager.default.contents(atPath: csv), let text = String(data: data, encoding: .utf8) else { return nil }
+        guard FileManager.default.fileExists(atPath: csv) else { return nil }
+        let text = try readTextFile(csv, what: "the index of a coefficient file")
         let (header, rows) = try CSV.parse(text, path: csv)
         var columns: [String: [String]] = [:]
         for (j, name) in header.enumerated() { columns[name] = rows.map { j < $0.count ? $0[j] : "" } }

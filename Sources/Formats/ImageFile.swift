@@ -105,7 +105,7 @@ extension Image {
             throw FormatError(path, "unsupported image extension (use .png, .jpg or .jpeg)")
         }
         let data = try encoded(as: format, jpegQuality: jpegQuality, path: path)
-        try writeFileAtomically(data, to: path)
+        try AtomicFile.write(data, to: path)
     }
 
     /// The NUL-terminated message the C shim wrote into `buffer`.

@@ -1,16 +1,34 @@
 import Foundation
 
-// Whole-file read and atomic write with POSIX error messages ("No such file or directory"),
-// which say more than Foundation's generic Cocoa errors on Linux.
+// Whole-file reads with POSIX error messages ("No such file or directory"), which say more than
+// Foundation's generic Cocoa errors on Linux.
 
-/// The bytes of the file at `path`, or a `FormatError` naming the file and the OS error.
-func readFileBytes(_ path: String) throws -> Data {
-    let fd = open(path, O_RDONLY)
-    if fd < 0 { throw FormatError(path, "cannot open: \(String(cString: strerror(errno)))") }
-    defer { close(fd) }
+/// Opens the regular file at `path` for reading and returns the descriptor and its status.
+/// O_NONBLOCK keeps `open` from waiting for a writer on a FIFO, so a FIFO, a device, a socket or a
+/// folder is refused by the `fstat` that follows instead of blocking or reading as empty.
+public func openRegularFile(_ path: String) throws -> (fd: Int32, info: stat) {
+    let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+    if fd < 0 { throw FormatError(path, "cannot open: \(errnoText())") }
     var info = stat()
-    if fstat(fd, &info) != 0 { throw FormatError(path, "cannot stat: \(String(cString: strerror(errno)))") }
-    if (info.st_mode & S_IFMT) == S_IFDIR { throw FormatError(path, "is a directory, not a file") }
+    guard fstat(fd, &info) == 0 else {
+        let problem = errnoText()
+        close(fd)
+        throw FormatError(path, "cannot stat: \(problem)")
+    }
+    let kind = info.st_mode & S_IFMT
+    guard kind == S_IFREG else {
+        close(fd)
+        let what = kind == S_IFDIR ? "a directory" : kind == S_IFIFO ? "a FIFO (named pipe)" : kind == S_IFCHR || kind == S_IFBLK ? "a device"
+            : kind == S_IFSOCK ? "a socket" : "not a regular file"
+        throw FormatError(path, "is \(what), not a regular file")
+    }
+    return (fd, info)
+}
+
+/// The bytes of the regular file at `path`, or a `FormatError` naming the file and the problem.
+public func readFileBytes(_ path: String) throws -> Data {
+    let (fd, info) = try openRegularFile(path)
+    defer { close(fd) }
     var data = Data(count: Int(info.st_size))
     var filled = 0
     let failure: Int32? = data.withUnsafeMutableBytes { raw in
@@ -35,34 +53,4 @@ public func readTextFile(_ path: String, what: String) throws -> String {
         throw FormatError(path, "is not UTF-8 text (expected \(what))")
     }
     return text
-}
-
-/// Writes `data` to a temporary file next to `path`, flushes it, and renames it over `path`.
-/// On any failure the temporary file is removed, so no partial output is ever visible.
-func writeFileAtomically(_ data: Data, to path: String) throws {
-    let url = URL(fileURLWithPath: path)
-    let folder = url.deletingLastPathComponent().path
-    let temporary = folder + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-    let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-    if fd < 0 { throw FormatError(path, "cannot create file in \(folder): \(String(cString: strerror(errno)))") }
-    var failure: String?
-    data.withUnsafeBytes { raw in
-        var written = 0
-        while written < raw.count {
-            let n = Foundation.write(fd, raw.baseAddress! + written, raw.count - written)
-            if n < 0 {
-                if errno == EINTR { continue }
-                failure = "write failed: \(String(cString: strerror(errno)))"
-                return
-            }
-            written += n
-        }
-    }
-    if failure == nil && fsync(fd) != 0 { failure = "fsync failed: \(String(cString: strerror(errno)))" }
-    if close(fd) != 0 && failure == nil { failure = "close failed: \(String(cString: strerror(errno)))" }
-    if failure == nil && rename(temporary, path) != 0 { failure = "cannot rename into place: \(String(cString: strerror(errno)))" }
-    if let failure {
-        unlink(temporary)
-        throw FormatError(path, failure)
-    }
 }

@@ -93,12 +93,8 @@ private final class Mapping: @unchecked Sendable {
     let length: Int
 
     init(path: String) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw FormatError(path, "cannot open: \(errnoText())") }
+        let (fd, status) = try openRegularFile(path)
         defer { close(fd) }
-        var status = stat()
-        guard fstat(fd, &status) == 0 else { throw FormatError(path, "cannot read file status: \(errnoText())") }
-        guard status.st_mode & S_IFMT == S_IFREG else { throw FormatError(path, "not a regular file") }
         length = Int(status.st_size)
         // mmap rejects length 0; such a file fails header validation anyway, so give it a
         // one-byte dummy region instead of a special case there.

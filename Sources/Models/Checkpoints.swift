@@ -38,7 +38,7 @@ public struct SafetensorsShards: TensorSource {
         let entries = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
         if let index = entries.first(where: { $0.hasSuffix(".safetensors.index.json") }) {
             let url = URL(fileURLWithPath: path).appendingPathComponent(index)
-            guard let json = try? JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any],
+            guard let json = try? JSONSerialization.jsonObject(with: readFileBytes(url.path)) as? [String: Any],
                   let map = json["weight_map"] as? [String: String] else {
                 throw FormatError(url.path, "not a safetensors index (no weight_map object)")
             }
@@ -57,7 +57,8 @@ public struct SafetensorsShards: TensorSource {
 /// Decodes `config.json` in `folder` as `T`, naming the file on failure.
 func readConfig<T: Decodable>(_ type: T.Type, in folder: String, transform: ([String: Any]) -> [String: Any] = { $0 }) throws -> T {
     let path = folder + "/config.json"
-    guard let data = FileManager.default.contents(atPath: path) else { throw FormatError(path, "cannot read the model's config.json") }
+    guard FileManager.default.fileExists(atPath: path) else { throw FormatError(path, "cannot read the model's config.json") }
+    let data = try readFileBytes(path)
     guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
         throw FormatError(path, "not a JSON object")
     }

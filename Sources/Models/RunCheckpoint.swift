@@ -56,9 +56,10 @@ public enum RunCheckpoint {
     /// Reads a run's config.
     public static func config(in folder: String) throws -> RunConfig {
         let path = folder + "/" + configFile
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard FileManager.default.fileExists(atPath: path) else {
             throw FormatError(path, "cannot read: not a lorweb run folder (no \(configFile))")
         }
+        let data = try readFileBytes(path)
         do { return try JSONDecoder().decode(RunConfig.self, from: data) } catch {
             throw FormatError(path, "not a lorweb run config: \(error)")
         }

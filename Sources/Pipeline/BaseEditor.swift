@@ -52,7 +52,7 @@ public struct BaseEditorSettings: Codable, Equatable, Sendable {
         let settingsPath = path + "/" + file
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue,
               FileManager.default.fileExists(atPath: settingsPath) else { return (BaseEditorSettings(), SpaceToDepthCodec()) }
-        guard let data = FileManager.default.contents(atPath: settingsPath) else { throw FormatError(settingsPath, "cannot be read") }
+        let data = try readFileBytes(settingsPath)
         let settings: BaseEditorSettings
         do {
             settings = try JSONDecoder().decode(BaseEditorSettings.self, from: data)

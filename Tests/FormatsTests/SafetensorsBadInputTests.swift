@@ -85,5 +85,5 @@ func badSafetensorsFileGivesNamedError(_ bad: BadFile) throws {
     let e1 = formatError { _ = try SafetensorsFile(path: folder + "/absent.safetensors") }
     #expect(e1?.problem == "cannot open: No such file or directory")
     let e2 = formatError { _ = try SafetensorsFile(path: folder) }
-    #expect(e2?.path == folder && e2?.problem == "not a regular file")
+    #expect(e2?.path == folder && e2?.problem == "is a directory, not a regular file")
 }

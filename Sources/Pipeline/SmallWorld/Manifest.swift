@@ -109,8 +109,8 @@ public struct SmallWorldDataset: Sendable {
     public init(folder: String) throws {
         let path = "\(folder)/\(SmallWorldSynth.manifestFile)"
         let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw FormatError(path, "cannot read the manifest: \((error as NSError).localizedDescription)")
+        do { data = try readFileBytes(path) } catch let error as FormatError {
+            throw FormatError(path, "cannot read the manifest: \(error.problem)")
         }
         do { manifest = try JSONDecoder().decode(SmallWorldManifest.self, from: data) } catch {
             throw FormatError(path, "not a small-world manifest: \(error)")
