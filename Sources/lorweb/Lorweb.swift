@@ -23,3 +23,12 @@ struct GlobalOptions: ParsableArguments {
         }
     }
 }
+
+/// Parses a number option that must be finite: Swift reads "nan" and "inf" as numbers, which
+/// would otherwise run to the end and write an all-black image or fail in an encoder.
+/// Thrown here, it is a usage error (exit status 2) naming the option.
+func finite<T: BinaryFloatingPoint & LosslessStringConvertible>(_ text: String) throws -> T {
+    guard let value = T(text) else { throw ValidationError("'\(text)' is not a number") }
+    guard value.isFinite else { throw ValidationError("'\(text)' is not a finite number") }
+    return value
+}
