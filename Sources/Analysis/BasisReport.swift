@@ -69,8 +69,8 @@ public enum BasisReport {
 public enum MixingCoefficients {
     case uniform
     case onehot(Int)
-    /// [n] for every layer, or [L, n] layer by layer.
-    case array(Tensor)
+    /// [n] for every layer, or [L, n] layer by layer; `source` (the file) names them in errors.
+    case array(Tensor, source: String = "coefficients")
 
     /// Parses `uniform`, `onehot:K` or a path to an .npy file.
     public static func parse(_ text: String) throws -> MixingCoefficients {
@@ -81,7 +81,7 @@ public enum MixingCoefficients {
         }
         let values = try NPY.read(text)
         if let problem = values.nonFiniteProblem(what: "the coefficients") { throw FormatError(text, problem) }
-        return .array(values)
+        return .array(values, source: text)
     }
 
     /// The coefficient vector of layer `layer` of `layers`, for a basis of `n`.
@@ -93,10 +93,10 @@ public enum MixingCoefficients {
             var v = [Float](repeating: 0, count: n)
             v[k] = 1
             return v
-        case .array(let t):
+        case .array(let t, let source):
             if t.shape == [n] { return t.toArray() }
             guard t.shape == [layers, n] else {
-                throw FormatError("coefficients", "shape \(t.shape) is neither [n] = [\(n)] nor [layers, n] = [\(layers), \(n)]")
+                throw FormatError(source, "the coefficients have shape \(t.shape) is neither [n] = [\(n)] nor [layers, n] = [\(layers), \(n)]")
             }
             return Array(t.toArray()[(layer * n)..<((layer + 1) * n)])
         }

@@ -31,7 +31,7 @@ public enum AtomicFile {
     public static func write(to path: String, _ body: (Writer) throws -> Void) throws {
         let url = URL(fileURLWithPath: path)
         let folder = url.deletingLastPathComponent().path
-        let temporary = "\(folder)/.\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let temporary = "\(folder)/.\(url.lastPathComponent)\(temporaryMarker)\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
 
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
@@ -59,6 +59,25 @@ public enum AtomicFile {
         if dirfd >= 0 {
             fsync(dirfd)
             close(dirfd)
+        }
+    }
+
+    /// What follows the destination's name in a temporary file's name, before the writer's pid.
+    static let temporaryMarker = ".tmp-"
+
+    /// Removes the temporary files in `folder` whose writer is no longer running: what a process
+    /// killed during a write leaves (a training checkpoint's can weigh gigabytes). A live
+    /// writer's file is kept. Returns the paths removed.
+    @discardableResult
+    public static func removeStaleTemporaries(in folder: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return names.compactMap { name -> String? in
+            guard name.hasPrefix("."), let marker = name.range(of: temporaryMarker, options: .backwards),
+                  let pid = Int32(name[marker.upperBound...].prefix { $0 != "-" }) else { return nil }
+            // kill(pid, 0) fails with ESRCH only when no such process exists.
+            guard kill(pid, 0) != 0 && errno == ESRCH else { return nil }
+            let path = folder + "/" + name
+            return unlink(path) == 0 ? path : nil
         }
     }
 

@@ -11,3 +11,10 @@ public struct FormatError: Error, CustomStringConvertible {
 
     public var description: String { "\(path): \(problem)" }
 }
+
+/// `text` as an error message quotes a piece of input: in double quotes, cut after `limit`
+/// characters, so that a megabyte-long CSV cell or header cannot flood stderr.
+public func quotedInput(_ text: some StringProtocol, limit: Int = 200) -> String {
+    guard text.count > limit else { return "\"\(text)\"" }
+    return "\"\(text.prefix(limit))\"... (\(text.count) characters)"
+}

@@ -5,7 +5,8 @@ import Foundation
 ///
 /// Columns `a`, `a_prime` and `b` are required (image paths, relative to the CSV's folder unless
 /// absolute); optional: `id` (default: the row number), `b_prime` (ground truth), `task`,
-/// `family`, `out` (where `edit` writes b'). Other columns are ignored.
+/// `family`, `out` (where `edit` writes b', relative to its output folder; kept as written). Other
+/// columns are ignored.
 public struct TripletList: Equatable {
     public struct Triplet: Equatable, Sendable {
         public var id: String
@@ -28,8 +29,8 @@ public struct TripletList: Equatable {
 
     public init(_ triplets: [Triplet]) { self.triplets = triplets }
 
-    /// Reads and checks the CSV at `path`, and that every image it names can be read (not
-    /// decoded), so that a typo in row 900 fails before the work on rows 1-899.
+    /// Reads and checks the CSV at `path`, and that every image it names is a regular file that
+    /// opens (not decoded), so that a typo in row 900 fails before the work on rows 1-899.
     /// - Throws: `FormatError` naming the file (and line) for an unreadable file, malformed CSV,
     ///   a missing required column, an empty path, a duplicate id, a table without rows, or an
     ///   image that cannot be read.
@@ -37,8 +38,10 @@ public struct TripletList: Equatable {
         let text = try readTextFile(path, what: "a CSV triplet list")
         let list = try parse(text, path: path, folder: (path as NSString).deletingLastPathComponent)
         for t in list.triplets {
-            for image in [t.a, t.aPrime, t.b] + (t.bPrime.map { [$0] } ?? []) where access(image, R_OK) != 0 {
-                throw FormatError(path, "triplet \(t.id): cannot read \(image): \(String(cString: strerror(errno)))")
+            for image in [t.a, t.aPrime, t.b] + (t.bPrime.map { [$0] } ?? []) {
+                do { close(try openRegularFile(image).fd) } catch let error as FormatError {
+                    throw FormatError(path, "triplet \(quotedInput(t.id)): \(error)")
+                }
             }
         }
         return list
@@ -51,7 +54,7 @@ public struct TripletList: Equatable {
         func column(_ name: String) -> Int? { names.firstIndex(of: name) }
         guard let ia = column("a"), let iap = column("a_prime"), let ib = column("b") else {
             let missing = ["a", "a_prime", "b"].filter { column($0) == nil }
-            throw FormatError(path, "missing column\(missing.count > 1 ? "s" : "") \(missing.joined(separator: ", ")) (header: \(header.joined(separator: ",")); expected at least a,a_prime,b)")
+            throw FormatError(path, "missing column\(missing.count > 1 ? "s" : "") \(missing.joined(separator: ", ")) (header: \(quotedInput(header.joined(separator: ","))); expected at least a,a_prime,b)")
         }
         guard !rows.isEmpty else { throw FormatError(path, "has a header but no triplets") }
         func resolve(_ p: String) -> String { p.hasPrefix("/") || folder.isEmpty ? p : folder + "/" + p }
@@ -68,10 +71,10 @@ public struct TripletList: Equatable {
                 return resolve(v)
             }
             let id = value(column("id")) ?? String(i)
-            guard seen.insert(id).inserted else { throw FormatError(path, "line \(line): duplicate id \"\(id)\"") }
+            guard seen.insert(id).inserted else { throw FormatError(path, "line \(line): duplicate id \(quotedInput(id))") }
             triplets.append(Triplet(id: id, a: try required(ia, "a"), aPrime: try required(iap, "a_prime"), b: try required(ib, "b"),
                                     bPrime: value(column("b_prime")).map(resolve), task: value(column("task")),
-                                    family: value(column("family")), out: value(column("out")).map(resolve)))
+                                    family: value(column("family")), out: value(column("out"))))
         }
         return TripletList(triplets)
     }

@@ -67,7 +67,9 @@ public enum LoRWeBTraining {
                                  t: t, weighted: weighted && model.trainingTimesteps.weighted)
     }
 
-    /// Trains `model`'s adapters on `pairs` and writes the model into `out`.
+    /// Trains `model`'s adapters on `pairs` and writes the model into `out`. `info` (data, kind)
+    /// is recorded in the run's lorweb.json and, with the recipe and the architecture, must not
+    /// change on resume.
     @discardableResult
     public static func run(_ model: LoRWeBModel, pairs: (folder: AnalogyFolder, indices: [Int]), out: String,
                            options o: LoRWeBTrainOptions, resume: Bool, info: [String: String] = [:]) throws -> TrainingLoop.Summary
@@ -78,7 +80,12 @@ public enum LoRWeBTraining {
         var loop = TrainingLoop(totalSteps: o.steps, checkpointEvery: o.checkpointEvery, runFolder: out + "/" + checkpointFolder)
         loop.schedule = .constant
         loop.dataOrder = DataOrder(count: pairs.indices.count, batchSize: o.batch, seed: o.seed)
-        loop.config = try JSONFile.line(o)
+        let c = model.config
+        let architecture: [String: Any] = [
+            "n": c.adapter.n, "r": c.adapter.r, "keys_dim": c.adapter.keysDim, "heads": c.adapter.heads, "softmax": c.adapter.softmax,
+            "query_mode": c.queryMode.rawValue, "base_path": c.basePath ?? "", "encoder_path": c.encoderPath ?? "",
+        ]
+        loop.config = try TrainingLoop.settings(o, architecture.merging(info) { _, new in new })
         let order = loop.dataOrder!
         let summary = try loop.run(optimizer: optimizer, rng: RNG(seed: o.seed), resume: resume) { s, rng in
             var rng = rng
@@ -90,7 +97,7 @@ public enum LoRWeBTraining {
         }
         var provenance = info
         provenance["steps"] = String(o.steps)
-        provenance["recipe"] = loop.config
+        provenance["recipe"] = summary.config
         try model.save(to: out, info: provenance)
         return summary
     }

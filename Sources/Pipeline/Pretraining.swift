@@ -26,6 +26,10 @@ func writeConfig<C: Encodable>(_ config: C, marker: [String: Any], to path: Stri
     try JSONFile.write(object: object, to: path)
 }
 
+/// `path` made absolute and tidied (no "." or ".." parts), so that a resume given the same folder
+/// by another spelling is not taken for a change of data.
+func absolutePath(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
+
 /// Every distinct picture of the training split (a, a', b, b' of each triplet), in manifest order.
 func trainingPictures(_ data: SmallWorldDataset) -> [String] {
     var seen = Set<String>(), paths: [String] = []
@@ -54,7 +58,7 @@ public enum EncoderPretraining {
         var loop = TrainingLoop(totalSteps: o.steps, checkpointEvery: o.checkpointEvery, runFolder: out + "/" + folder + "-training")
         loop.schedule = .warmupCosine(warmup: max(1, o.steps / 20), total: o.steps, minFactor: 0.1)
         loop.dataOrder = DataOrder(count: pictures.count, batchSize: o.batch, seed: o.seed)
-        loop.config = try JSONFile.line(o)
+        loop.config = try TrainingLoop.settings(o, ["data": absolutePath(data.folder)])
         let order = loop.dataOrder!
         let summary = try loop.run(optimizer: optimizer, rng: RNG(seed: o.seed), resume: resume) { step, rng in
             var rng = rng
@@ -137,7 +141,7 @@ public enum BasePretraining {
         let optimizer = AdamW(p.all, config: AdamWConfig(learningRate: o.learningRate, beta1: 0.9, beta2: 0.99, weightDecay: 0.05))
         var loop = TrainingLoop(totalSteps: o.steps, checkpointEvery: o.checkpointEvery, runFolder: out + "/" + folder + "-training")
         loop.schedule = .warmupCosine(warmup: max(1, o.steps / 20), total: o.steps, minFactor: 0.1)
-        loop.config = try JSONFile.line(o)
+        loop.config = try TrainingLoop.settings(o, ["data": absolutePath(data.folder), "from": start.map(absolutePath) ?? ""])
         let summary = try loop.run(optimizer: optimizer, rng: RNG(seed: o.seed), resume: resume) { _, rng in
             var rng = rng
             var targets: [Image] = [], contexts: [Image] = [], prompts: [String] = []

@@ -67,8 +67,10 @@ struct Coeffs: ParsableCommand {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         guard out.lowercased().hasSuffix(".npy") else { throw ValidationError("--out must end in .npy") }
         try reportingErrors {
-            try checkOutput(out, inputs: [triplets])
             let list = try CoefficientEmbedding.triplets(triplets, split: split, limit: limit)
+            let stem = (out as NSString).deletingPathExtension
+            try checkOutputs([out, stem + ".csv", stem + ".layers.txt"],
+                             inputs: InputFiles([triplets, try modelOption.resolved(), clip, config] + images(of: TripletList(list.map(\.triplet)))))
             let model = try AnalysisModel(modelOption, clip: clip, config: config)
             let c = try model.coefficients(list)
             try CoefficientEmbedding.write(c, triplets: list, layers: model.stream.layers, to: out)
@@ -102,7 +104,7 @@ struct PCA: ParsableCommand {
         guard components >= 2 else { throw ValidationError("--components must be at least 2") }
         try reportingErrors {
             let modelPath = try modelOption.resolved()
-            try checkOutput(out, inputs: [coeffs, modelPath])
+            try checkOutputFolder(out, inputs: [coeffs, modelPath, (coeffs as NSString).deletingPathExtension + ".csv"])
             let c = try NPY.read(coeffs)
             if let problem = c.nonFiniteProblem(what: "the coefficients") { throw FormatError(coeffs, problem) }
             let stream = try AdapterStream(model: modelPath, mixing: false)
@@ -177,7 +179,7 @@ struct Interpolate: ParsableCommand {
     @Option(help: "coeffs or query.") var space = Interpolation.Space.coeffs.rawValue
     @Option(help: "Euler steps of each generation (default: what the base recommends, else 28).") var sampleSteps: Int?
     @Option(help: "Seed of the noise every frame shares.") var seed: UInt64 = 0
-    @Option(help: "Guidance input of the base.") var guidance: Float = 1
+    @Option(help: "Guidance input of the base.", transform: finite) var guidance: Float = 1
     @Option(help: "Text prompt (default: none).") var prompt = ""
     @Option(help: "Output filmstrip .png (or .svg; both are written).") var out: String
 
@@ -194,7 +196,9 @@ struct Interpolate: ParsableCommand {
         let ext = (out as NSString).pathExtension.lowercased()
         guard ext == "png" || ext == "svg" else { throw ValidationError("--out must end in .png or .svg") }
         try reportingErrors {
-            try checkOutput(out, inputs: [fromPaths.0, fromPaths.1, toPaths.0, toPaths.1, b])
+            let stem = (out as NSString).deletingPathExtension
+            try checkOutputs([stem + ".png", stem + ".svg", stem + ".coeffs.npy", stem + ".coeffs.csv"],
+                             inputs: InputFiles([fromPaths.0, fromPaths.1, toPaths.0, toPaths.1, b, try modelOption.resolved()]))
             let model = try modelOption.load()
             let sampleSteps = self.sampleSteps ?? model.defaultSteps
             let f = try AnalogyQuery.read(a: fromPaths.0, aPrime: fromPaths.1, b: b), t = try AnalogyQuery.read(a: toPaths.0, aPrime: toPaths.1, b: b)
@@ -203,7 +207,6 @@ struct Interpolate: ParsableCommand {
             let strip = try Interpolation.run(model, from: from, to: to, b: bImage, steps: steps, space: s, sampleSteps: sampleSteps, seed: seed,
                                               guidance: guidance, prompt: prompt) { progress.update($0, $1) }
             progress.finish()
-            let stem = (out as NSString).deletingPathExtension
             try Interpolation.figure(strip, from: from, to: to, b: bImage, space: s).write(stem: stem)
             try NPY.write(strip.coefficients, to: stem + ".coeffs.npy")
             try Interpolation.writeCSV(strip, layers: model.adapters.layers.map(\.key), to: stem + ".coeffs.csv")

@@ -29,7 +29,7 @@ struct Basis: ParsableCommand {
     func run() throws {
         try global.apply()
         try reportingErrors {
-            try checkOutput(out, inputs: [model])
+            try checkOutput(out, inputs: [model], folder: true)
             let stream = try AdapterStream(model: model, mixing: false)
             let focus = try layerIndex(layer, in: stream.layers, model: model)
             let progress = ProgressLine(label: "basis", unit: "layers")
@@ -68,7 +68,7 @@ struct SVD: ParsableCommand {
     func run() throws {
         try global.apply()
         try reportingErrors {
-            try checkOutput(out, inputs: [model, coeffs])
+            try checkOutput(out, inputs: [model, coeffs], folder: true)
             let stream = try AdapterStream(model: model, mixing: false)
             let coefficients = try MixingCoefficients.parse(coeffs)
             let progress = ProgressLine(label: "svd", unit: "layers")
@@ -93,13 +93,13 @@ struct KeyGraphCommand: ParsableCommand {
     @Option(help: "The authors' adapter .safetensors, or a lorweb run folder.") var model: String
     @Option(help: "A layer key (e.g. transformer_blocks.0.attn.to_q) or 'all' for the mean over layers.") var layer = "all"
     @Option(help: "Output .svg or .png (GRAPH.dot is written beside it).") var out: String
-    @Option(help: "Draw an edge where the keys' cosine similarity is at least this.") var threshold: Float = 0.5
+    @Option(help: "Draw an edge where the keys' cosine similarity is at least this.", transform: finite) var threshold: Float = 0.5
     @Option(help: "Optional coefficients .npy ([n], [layers, n] or [triplets, layers, n]) to size nodes by mean mass.") var coeffs: String?
 
     func run() throws {
         try global.apply()
         try reportingErrors {
-            try checkOutput(out, inputs: [model, coeffs])
+            try checkOutputs([out, (out as NSString).deletingPathExtension + ".dot"], inputs: InputFiles([model, coeffs]))
             let stream = try AdapterStream(model: model, mixing: false)
             let (file, source, layers) = (stream.file, stream.source, stream.layers)
             let chosen: [Int]
@@ -187,7 +187,9 @@ struct ExportLoRACommand: ParsableCommand {
         try global.apply()
         try reportingErrors {
             if let rank, rank < 1 { throw ValidationError("--rank must be at least 1") }
-            try checkOutput(out, inputs: [model, source.coeffs, source.a, source.aPrime, source.b, source.clip, source.config])
+            let csvPath = (out as NSString).deletingPathExtension + ".errors.csv"
+            try checkOutputs([out] + (rank == nil ? [] : [csvPath]),
+                             inputs: InputFiles([model, source.coeffs, source.a, source.aPrime, source.b, source.clip, source.config]))
             let stream = try AdapterStream(model: model, configPath: source.config, mixing: source.coeffs == nil)
             let coefficients = try source.coefficients(stream)
             let progress = ProgressLine(label: "export", unit: "layers")
@@ -198,7 +200,6 @@ struct ExportLoRACommand: ParsableCommand {
             try ExportLoRA.write(layers, to: out, metadata: ["lorweb": "export-lora", "rank": rank.map(String.init) ?? "full"])
             let errors = layers.map(\.relativeError)
             if rank != nil {
-                let csvPath = (out as NSString).deletingPathExtension + ".errors.csv"
                 try CSV.write(header: ["layer", "relative_frobenius_error"], rows: layers.map { [.text($0.key), .double(Double($0.relativeError))] }, to: csvPath)
             }
             let worst = errors.indices.max { errors[$0] < errors[$1] }!

@@ -10,14 +10,16 @@ struct PretrainArguments: ParsableArguments {
     @Option(help: "Run folder (checkpoints, metrics.jsonl, the trained weights).") var out: String
     @Option(help: "Training steps.") var steps: Int?
     @Option(help: "Batch size.") var batch: Int?
-    @Option(help: "Peak learning rate (warm-up, then cosine to 10%).") var lr: Double?
+    @Option(help: "Peak learning rate (warm-up, then cosine to 10%).", transform: finite) var lr: Double?
     @Option(help: "Seed of initialisation, data order and noise.") var seed: UInt64 = 0
     @Option(help: "Checkpoint every this many steps.") var checkpointEvery = 250
-    @Flag(help: "Continue from the newest valid checkpoint in --out.") var resume = false
+    @Flag(help: "Continue from the newest valid checkpoint in --out (with the same settings; only --steps may grow).") var resume = false
+    @Flag(help: "Replace the finished stage in --out (its checkpoints are deleted first).") var force = false
 
     func options(steps defaultSteps: Int, batch defaultBatch: Int, lr defaultLR: Double) throws -> PretrainOptions {
         let o = PretrainOptions(steps: steps ?? defaultSteps, batch: batch ?? defaultBatch, learningRate: lr ?? defaultLR,
                                 seed: seed, checkpointEvery: checkpointEvery)
+        if resume && force { throw ValidationError("give --resume or --force, not both") }
         guard o.steps >= 1, o.batch >= 2, o.learningRate > 0, o.checkpointEvery >= 1 else {
             throw ValidationError("--steps and --checkpoint-every must be >= 1, --batch >= 2, --lr > 0")
         }
@@ -38,7 +40,11 @@ struct PretrainEncoder: ParsableCommand {
         try global.apply()
         try reportingErrors {
             let o = try args.options(steps: 1500, batch: 64, lr: 1e-3)
-            try checkOutput(args.out, inputs: [args.data])
+            try checkOutput(args.out, inputs: [args.data], folder: true)
+            let stage = EncoderPretraining.folder
+            let lock = try claimRun(args.out, product: stage + "/model.safetensors", training: stage + "-training", purpose: stage,
+                                    resume: args.resume, force: args.force)
+            defer { lock.release() }
             let start = Date()
             let summary = try EncoderPretraining.run(data: try SmallWorldDataset(folder: args.data), out: args.out, options: o, resume: args.resume)
             print(String(format: "encoder: %d steps, last loss %.4f, %.0f s -> %@/%@", o.steps, Double(summary.lastLoss ?? .nan),
@@ -75,7 +81,12 @@ struct PretrainBase: ParsableCommand {
         try global.apply()
         try reportingErrors {
             let o = try args.options(steps: 4500, batch: 16, lr: 1e-3)
-            try checkOutput(args.out, inputs: [args.data, from])
+            try checkOutput(args.out, inputs: [args.data, from], folder: true)
+            let stage = BasePretraining.folder
+            // --eval-only evaluates the finished base in place: it is what it needs, not something to protect.
+            let lock = try claimRun(args.out, product: stage + "/diffusion_pytorch_model.safetensors", training: stage + "-training",
+                                    purpose: stage, resume: args.resume || evalOnly, force: args.force)
+            defer { lock.release() }
             let data = try SmallWorldDataset(folder: args.data)
             if !evalOnly {
                 let start = Date()

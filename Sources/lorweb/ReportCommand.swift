@@ -27,7 +27,7 @@ struct Report: ParsableCommand {
     @Option(help: "Frames of each interpolation strip.") var frames = 6
     @Option(help: "Euler steps of each generated frame (default: what the base recommends, else 28).") var sampleSteps: Int?
     @Option(help: "Seed of the interpolation noise.") var seed: UInt64 = 0
-    @Option(help: "Key-graph edge threshold (cosine similarity).") var threshold: Float = 0.5
+    @Option(help: "Key-graph edge threshold (cosine similarity).", transform: finite) var threshold: Float = 0.5
 
     func run() throws {
         try global.apply()
@@ -35,11 +35,11 @@ struct Report: ParsableCommand {
         try reportingErrors {
             let started = Date()
             let path = try modelOption.resolved()
-            try checkOutput(out, inputs: [data, path])
+            let triplets = try CoefficientEmbedding.triplets(data, split: split, limit: limit)
+            try checkOutputFolder(out, inputs: [data, path] + images(of: TripletList(triplets.map(\.triplet))))
             let model = try modelOption.load()
             let sampleSteps = self.sampleSteps ?? model.defaultSteps
             let stream = try AdapterStream(model: path, mixing: false)
-            let triplets = try CoefficientEmbedding.triplets(data, split: split, limit: limit)
             try AtomicFile.createFolder(out)
             var page = HTMLReport(title: "LoRWeB basis report: \((path as NSString).lastPathComponent)")
             let c = model.config.adapter, layerKeys = stream.layers

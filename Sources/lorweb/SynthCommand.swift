@@ -49,7 +49,7 @@ struct Synth: ParsableCommand {
     func run() throws {
         try global.apply()
         try reportingErrors {
-            try checkOutput(out, inputs: [])
+            try checkOutput(out, inputs: [], folder: true)
             let progress = ProgressLine(label: "synth", unit: "triplets")
             let manifest = try SmallWorldSynth.generate(options, into: out) { done, total in progress.update(done, total) }
             progress.finish()

@@ -45,16 +45,18 @@ struct Train: ParsableCommand {
     @Option(help: "Query mode: cat-aa'b (a, a', b embedded apart), ca'-ca+cb, ca'-ca, or caa'b (the grid as one image).") var queryMode = QueryMode.concatenated.rawValue
     @Option(help: "Training steps.") var steps: Int?
     @Option(help: "Batch size.") var batch: Int?
-    @Option(help: "Learning rate (constant).") var lr: Double?
-    @Option(help: "Share of training grids whose caption is dropped (default 0.05, the release's).") var captionDropout: Float?
+    @Option(help: "Learning rate (constant).", transform: finite) var lr: Double?
+    @Option(help: "Share of training grids whose caption is dropped (default 0.05, the release's).", transform: finite) var captionDropout: Float?
     @Option(help: "Seed of the adapters' initialisation, data order and noise.") var seed: UInt64 = 0
     @Option(help: "Checkpoint every this many steps.") var checkpointEvery: Int?
     @Option(help: "The frozen base (diffusers transformer folder; default: the shipped small-world base).") var base: String?
     @Option(help: "The frozen image encoder (Hugging Face CLIP folder; default: the shipped small-world encoder).") var encoder: String?
-    @Flag(help: "Continue from the newest valid checkpoint in RUN/training.") var resume = false
+    @Flag(help: "Continue from the newest valid checkpoint in RUN/training (with the same settings; only --steps may grow).") var resume = false
+    @Flag(help: "Replace the finished run in --out (its checkpoints are deleted first).") var force = false
 
     func run() throws {
         try global.apply()
+        if resume && force { throw ValidationError("give --resume or --force, not both") }
         if singleLora, let loras, loras != 1 { throw ValidationError("--single-lora trains one LoRA; drop --loras \(loras)") }
         guard let mode = QueryMode(rawValue: queryMode) else {
             throw ValidationError("--query-mode must be one of \(QueryMode.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -73,14 +75,16 @@ struct Train: ParsableCommand {
         }
         guard keysDim % heads == 0 else { throw ValidationError("--keys-dim \(keysDim) must be divisible by --heads \(heads)") }
         try reportingErrors {
-            try checkOutput(out, inputs: [data])
+            try checkOutput(out, inputs: [data, base, encoder], folder: true)
+            let lock = try claimRun(out, product: RunCheckpoint.configFile, training: LoRWeBTraining.checkpointFolder, resume: resume, force: force)
+            defer { lock.release() }
             let pairs = try LoRWeBTraining.trainingPairs(data, resolution: LoRWeBModel.defaultResolution)
             let model = try LoRWeBModel.create(basePath: try base ?? ShippedModels.base, encoderPath: try encoder ?? ShippedModels.encoder,
                                                n: n, r: r, keysDim: keysDim, heads: heads, softmax: !tanh, queryMode: mode,
                                                seed: seed, runFolder: out)
             let start = Date()
             let summary = try LoRWeBTraining.run(model, pairs: pairs, out: out, options: o, resume: resume,
-                                                 info: ["data": data, "kind": singleLora ? "single-lora" : "lorweb"])
+                                                 info: ["data": URL(fileURLWithPath: data).standardizedFileURL.path, "kind": singleLora ? "single-lora" : "lorweb"])
             print(String(format: "train: %d pairs, %d steps (n %d, r %d, %d adapted layers), last loss %.4f, %.0f s -> %@", pairs.indices.count,
                          o.steps, n, r, model.adapters.layers.count, Double(summary.lastLoss ?? .nan), Date().timeIntervalSince(start), out))
         }
@@ -92,7 +96,7 @@ struct SamplingOptions: ParsableArguments {
     @Option(help: "Euler steps of the flow ODE (default: what the base recommends, see its lorweb_base.json; else the release's 28).")
     var steps: Int?
     @Option(help: "Seed of the initial noise.") var seed: UInt64 = 0
-    @Option(help: "Guidance input of the base (the small-world base was trained at 1).") var guidance: Float = 1
+    @Option(help: "Guidance input of the base (the small-world base was trained at 1).", transform: finite) var guidance: Float = 1
 
     func steps(for model: LoRWeBModel) -> Int { steps ?? model.defaultSteps }
 
@@ -106,7 +110,8 @@ struct Edit: ParsableCommand {
         abstract: "Apply the analogy a : a' to b and write b'.",
         discussion: """
             One triplet (--a --a-prime --b --out), or many with --triplets LIST.csv --out-dir DIR (columns a, a_prime, b,
-            optional id, out; b' goes to the out column's path or DIR/<id>.png). a' and b are resized to a's size and the
+            optional id, out; b' goes to DIR/<out> or DIR/<id>.png: ids must be plain file names and out paths relative,
+            staying inside DIR; no output may be an input or repeat, all checked before the first edit). a' and b are resized to a's size and the
             grid is generated at the model's resolution, as the release's inference does; b' is written at b's size.
             """)
 
@@ -131,29 +136,28 @@ struct Edit: ParsableCommand {
             guard single == 4, outDir == nil else { throw ValidationError("give --a, --a-prime, --b and --out (or --triplets LIST.csv --out-dir DIR)") }
         }
         try reportingErrors {
-            if let out {
-                try checkOutput(out, inputs: [a, aPrime, b])
-                if let grid { try checkOutput(grid, inputs: [a, aPrime, b, out]) }
-            }
-            let list = try triplets.map(TripletList.read)
-            let folder = outDir ?? triplets.map { ($0 as NSString).deletingLastPathComponent }
-            if let folder { try checkOutput(folder, inputs: [triplets]) }
-            let model = try modelOption.load()
-            if let list, let folder {
+            if let out { try checkOutputs([out] + (grid.map { [$0] } ?? []), inputs: InputFiles([a, aPrime, b])) }
+            if let triplets {
+                let list = try TripletList.read(triplets)
+                let folder = outDir ?? ((triplets as NSString).deletingLastPathComponent.isEmpty ? "." : (triplets as NSString).deletingLastPathComponent)
+                try checkOutput(folder, inputs: [triplets], folder: true)
+                // Another batch writing into the folder would interleave with this one. The lock
+                // makes the folder; a list that fails before its first result leaves nothing behind.
+                let lock = try FolderLock(folder: folder)
+                defer { lock.release() }
+                let targets = try batchTargets(list, listPath: triplets, folder: folder)
+                let model = try modelOption.load()
                 let progress = ProgressLine(label: "edit", unit: "triplets")
                 for (i, t) in list.triplets.enumerated() {
                     let made = try model.edit([try AnalogyQuery.read(a: t.a, aPrime: t.aPrime, b: t.b)], prompts: [prompt],
                                               steps: sampling.steps(for: model), seed: sampling.seed, guidance: sampling.guidance, firstIndex: i)[0]
-                    // Made when the first result is ready, so a list that fails on its first row leaves nothing behind.
-                    if i == 0 { try AtomicFile.createFolder(folder) }
-                    let target = t.out ?? folder + "/" + t.id + ".png"
-                    try checkOutput(target, inputs: [t.a, t.aPrime, t.b])
-                    try made.bPrime.write(to: target)
+                    try made.bPrime.write(to: targets[i])
                     progress.update(i + 1, list.triplets.count)
                 }
                 progress.finish()
                 print("edit: \(list.triplets.count) triplets -> \(folder)")
             } else {
+                let model = try modelOption.load()
                 let made = try model.edit([try AnalogyQuery.read(a: a!, aPrime: aPrime!, b: b!)], prompts: [prompt],
                                           steps: sampling.steps(for: model), seed: sampling.seed, guidance: sampling.guidance)[0]
                 try made.bPrime.write(to: out!)
@@ -192,15 +196,17 @@ struct Eval: ParsableCommand {
         if let limitPerTask, limitPerTask < 1 { throw ValidationError("--limit-per-task must be at least 1") }
         let figurePath = figure ?? (out as NSString).deletingPathExtension + ".png"
         try reportingErrors {
-            try checkOutput(out, inputs: [data])
-            try checkOutput(figurePath, inputs: [data, out])
             let triplets: [EvalTriplet]
+            var inputs = [data, try modelOption.resolved()]
             if data.lowercased().hasSuffix(".csv") {
-                triplets = try EvalTriplet.list(try TripletList.read(data), path: data)
+                let list = try TripletList.read(data)
+                inputs += images(of: list)
+                triplets = try EvalTriplet.list(list, path: data)
             } else {
                 triplets = EvalTriplet.smallWorld(try SmallWorldDataset(folder: data), split: s, limitPerTask: limitPerTask, prompts: !noPrompts)
                 guard !triplets.isEmpty else { throw FormatError(data, "has no \(split) triplets") }
             }
+            try checkOutputs([out, figurePath], inputs: InputFiles(inputs))
             let modelPath = try modelOption.resolved()
             let model = try modelOption.load()
             let progress = ProgressLine(label: "eval", unit: "triplets")

@@ -37,7 +37,7 @@ func csvParseRejectsMalformedText(text: String, problem: String) {
 }
 
 @Test(arguments: [
-    ("a,b\nx,y\n", "l.csv: missing column a_prime (header: a,b; expected at least a,a_prime,b)"),
+    ("a,b\nx,y\n", "l.csv: missing column a_prime (header: \"a,b\"; expected at least a,a_prime,b)"),
     ("a,a_prime,b\n", "l.csv: has a header but no triplets"),
     ("a,a_prime,b\nx,,z\n", "l.csv: line 2: empty a_prime path"),
     ("id,a,a_prime,b\n1,x,y,z\n1,x,y,z\n", "l.csv: line 3: duplicate id \"1\""),

@@ -113,6 +113,17 @@ public enum TrainingCheckpoint {
         return path
     }
 
+    /// Removes a run's checkpoints (damaged ones included) and its metrics log from `folder`, for a
+    /// new run that replaces it.
+    public static func removeRun(in folder: String) throws {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        for name in names where name == MetricsLog.fileName || (name.hasPrefix("checkpoint-") && name.contains(".safetensors")) {
+            do { try FileManager.default.removeItem(atPath: folder + "/" + name) } catch {
+                throw FormatError(folder + "/" + name, "cannot remove the replaced run's file: \((error as NSError).localizedDescription)")
+            }
+        }
+    }
+
     /// The newest checkpoint in `folder` that reads and verifies, or nil when there is none.
     /// Each newer file that fails is reported on stderr and renamed `<name>.corrupt`, so it
     /// neither hides the good one again nor counts towards the kept checkpoints.

@@ -35,8 +35,13 @@ public struct TrainingLoop {
     public var maxGradNorm: Double? = 1.0
     /// The data order the caller reads batches by; stored in checkpoints and checked on resume.
     public var dataOrder: DataOrder?
-    /// The run configuration as JSON, stored in every checkpoint.
+    /// The run's settings as a JSON object, stored in every checkpoint. A resume must bring the
+    /// same settings; of `changeableSettings` only "steps" is recorded when it changes, in the
+    /// config's "history" (a list of {"resumed_at": step, "steps": [before, after]}).
     public var config = "{}"
+    /// Settings a resume may change: more steps (never fewer), and how often it checkpoints;
+    /// neither changes what the steps already taken computed.
+    public static let changeableSettings: Set<String> = ["steps", "checkpoint_every"]
     public var progress: ProgressStyle = .automatic
 
     public init(totalSteps: Int, checkpointEvery: Int, runFolder: String) {
@@ -54,6 +59,9 @@ public struct TrainingLoop {
         public var lastLoss: Float?
         /// The newest checkpoint written or resumed from.
         public var lastCheckpoint: String?
+        /// The run's settings as stored in its checkpoints: `config`, with the history of resumes
+        /// that extended the run.
+        public var config: String
     }
 
     /// Runs steps until `totalSteps`. `step(s, rng)` gets the 0-based step and that step's own
@@ -62,20 +70,37 @@ public struct TrainingLoop {
     ///
     /// - `resume`: continue from the newest valid checkpoint in `runFolder` (its generator
     ///   replaces `rng`); with none, start from scratch. Without `resume` the folder must hold
-    ///   no checkpoints.
+    ///   no checkpoints. Either way the temporary files of checkpoint writes killed before their
+    ///   rename are removed, and if the run fails before its first checkpoint, a `runFolder` it
+    ///   created is removed again.
     /// - Throws: `TrainingError.nonFinite` naming the step when the loss or the gradient norm is
     ///   NaN or infinite (that step is not applied, nothing more is written, the last
     ///   checkpoint stays); `TrainingError.interrupted` after SIGINT or SIGTERM (the step under
     ///   way finishes and is checkpointed first); `TrainingError.mismatch` for a checkpoint that
-    ///   does not fit; I/O errors.
+    ///   does not fit or settings that differ from the checkpoint's (listed); I/O errors.
     @discardableResult
     public func run(optimizer: AdamW, rng: RNG, resume: Bool,
                     step body: (_ step: Int, _ rng: RNG) throws -> (loss: Float, extra: [String: Double])) throws -> Summary
     {
+        let created = !FileManager.default.fileExists(atPath: runFolder)
         try AtomicFile.createFolder(runFolder)
+        AtomicFile.removeStaleTemporaries(in: runFolder)
         var rng = rng
-        var summary = Summary(startStep: 0)
+        var summary = Summary(startStep: 0, config: config)
+        do {
+            try start(resume: resume, optimizer: optimizer, rng: &rng, summary: &summary, body)
+        } catch {
+            if created && summary.lastCheckpoint == nil { try? FileManager.default.removeItem(atPath: runFolder) }
+            throw error
+        }
+        return summary
+    }
+
+    private func start(resume: Bool, optimizer: AdamW, rng: inout RNG, summary: inout Summary,
+                       _ body: (_ step: Int, _ rng: RNG) throws -> (loss: Float, extra: [String: Double])) throws
+    {
         if resume, let (path, state) = TrainingCheckpoint.latest(in: runFolder) {
+            summary.config = try resumedConfig(state)
             try restore(state, into: optimizer)
             rng = state.rng
             summary.startStep = state.step
@@ -92,7 +117,51 @@ public struct TrainingLoop {
         try StopSignals.handling {
             try steps(from: summary.startStep, optimizer: optimizer, rng: rng, metrics: metrics, bar: &bar, summary: &summary, body)
         }
-        return summary
+    }
+
+    /// A `config`: the fields of `options` and `extra` (what else must stay the same on resume:
+    /// data, architecture) as one line of JSON with sorted keys.
+    public static func settings(_ options: some Encodable, _ extra: [String: Any] = [:]) throws -> String {
+        var object = (try JSONSerialization.jsonObject(with: Data(try JSONFile.line(options).utf8)) as? [String: Any]) ?? [:]
+        object.merge(extra) { _, new in new }
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// This run's `config` for a resume of `state`: refused, listing every difference, when a
+    /// setting outside `changeableSettings` changed or the steps shrank; with more steps, the
+    /// change appended to the history. A setting the checkpoint does not record (one written
+    /// before it was recorded) is not compared.
+    func resumedConfig(_ state: TrainingState) throws -> String {
+        func object(_ text: String) -> [String: Any] {
+            (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
+        }
+        func text(_ value: Any?) -> String {
+            guard let value, let data = try? JSONSerialization.data(withJSONObject: [value], options: [.sortedKeys, .withoutEscapingSlashes])
+            else { return "(none)" }
+            return String(decoding: data.dropFirst().dropLast(), as: UTF8.self)
+        }
+        let (old, new) = (object(state.config), object(config))
+        var changes: [String] = []
+        for key in old.keys.sorted() where key != "history" && !Self.changeableSettings.contains(key) && text(old[key]) != text(new[key]) {
+            changes.append("\(key) \(text(old[key]).prefix(200)) -> \(text(new[key]).prefix(200))")
+        }
+        let (before, after) = (old["steps"] as? Int, new["steps"] as? Int)
+        if let before, let after, after < before {
+            changes.append("steps \(before) -> \(after) (a run can only be extended)")
+        }
+        guard changes.isEmpty else {
+            throw TrainingError.mismatch("the settings differ from the run's: \(changes.joined(separator: "; ")); "
+                                         + "resume with the run's settings (only the steps may grow) or start a new run")
+        }
+        var resumed = new
+        var history = old["history"] as? [Any] ?? []
+        if let before, let after, after != before { history.append(["resumed_at": state.step, "steps": [before, after]]) }
+        if !history.isEmpty { resumed["history"] = history }
+        guard let data = try? JSONSerialization.data(withJSONObject: resumed, options: [.sortedKeys, .withoutEscapingSlashes]) else {
+            throw TrainingError.mismatch("the run's settings cannot be stored as JSON")
+        }
+        return String(decoding: data, as: UTF8.self)
     }
 
     private func steps(from start: Int, optimizer: AdamW, rng: RNG, metrics: MetricsLog, bar: inout ProgressReporter,
@@ -126,7 +195,7 @@ public struct TrainingLoop {
                 // The log first: a checkpoint must never be ahead of the lines it will keep.
                 try metrics.sync()
                 let state = TrainingState(step: s + 1, parameters: optimizer.parameters, optimizer: optimizer.state,
-                                          rng: rng, dataOrder: dataOrder, config: config)
+                                          rng: rng, dataOrder: dataOrder, config: summary.config)
                 summary.lastCheckpoint = try TrainingCheckpoint.save(state, in: runFolder)
             }
             if let signal, s + 1 < totalSteps {
