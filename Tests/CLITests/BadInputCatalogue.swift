@@ -3,13 +3,16 @@ import Testing
 import TestSupport
 import Formats
 import Tensor
+import Pipeline
 
 // The bad-input catalogue: for every file and argument the CLI takes, the malformed versions a
 // user can produce, one table per input kind. Each row runs the built binary and expects one
 // error line on stderr (`lorweb: ...` containing `fragment`; before it only progress lines of
 // work done before the problem showed), the exit status (1 for a bad input, 2
 // for a usage error), an empty stdout for usage errors, and none of `absent` left behind
-// (outputs and their temporary files). A row is (label, arguments, status, fragment, absent);
+// (outputs and their temporary files), an error line of at most `maxErrorLine` characters (quoted
+// input is cut), and an end within `timeout` (a special file must not block a read).
+// A row is (label, arguments, status, fragment, absent);
 // paths in a row are built from `Bad`, which writes every malformed file once per test run.
 // New commands add their rows to the tables below, or a table of their own.
 
@@ -29,10 +32,19 @@ struct BadRow: CustomTestStringConvertible, Sendable {
 
     var testDescription: String { label }
 
+    static let maxErrorLine = 1000
+    static let timeout: TimeInterval = 300
+
     @discardableResult
     func check(sourceLocation: SourceLocation = #_sourceLocation) throws -> Run {
-        let run = try CLI.run(arguments, threads: pinThreads ? 1 : nil)
+        let started = try CLI.start(arguments, threads: pinThreads ? 1 : nil)
+        let pid = started.0.processIdentifier
+        DispatchQueue.global().asyncAfter(deadline: .now() + Self.timeout) { if started.0.isRunning { kill(pid, SIGKILL) } }
+        let run = CLI.finish(started)
+        #expect(!run.signalled, "\(label): still running after \(Self.timeout) s (killed)", sourceLocation: sourceLocation)
         let lines = run.stderr.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        #expect((lines.last?.count ?? 0) <= Self.maxErrorLine, "\(label): an error line of \(lines.last?.count ?? 0) characters",
+                sourceLocation: sourceLocation)
         #expect(run.status == status, "\(label): exit \(run.status), stderr: \(run.stderr)", sourceLocation: sourceLocation)
         #expect(lines.last?.hasPrefix("lorweb: ") == true && lines.dropLast().allSatisfy { $0.contains(" ETA ") },
                 "\(label): not one error line: \(run.stderr)", sourceLocation: sourceLocation)
@@ -211,6 +223,44 @@ enum Bad {
         // A small world for train, eval, coeffs and report.
         let synth = try CLI.run(["synth", "--out", path("world"), "--train", "4", "--eval", "4", "--seed", "3"])
         guard synth.status == 0 else { throw FormatError(path("world"), "synth failed: \(synth.stderr)") }
+
+        // Batch edits whose outputs would leave --out-dir, repeat, or replace an input (edit --triplets).
+        let triplet = "good.png,good.png,good.png"
+        try write("list-id-parent.csv", "id,a,a_prime,b\n../escaped-id,\(triplet)\n")
+        try write("list-id-absolute.csv", "id,a,a_prime,b\n\(path("abs-id")),\(triplet)\n")
+        try write("list-out-absolute.csv", "id,a,a_prime,b,out\nx,\(triplet),\(path("escaped-abs.png"))\n")
+        try write("list-out-parent.csv", "id,a,a_prime,b,out\nx,\(triplet),sub/../../escaped-parent.png\n")
+        try write("list-out-duplicate.csv", "id,a,a_prime,b,out\nx,\(triplet),same.png\ny,\(triplet),same.png\n")
+        try Image(width: 8, height: 8, color: [10, 20, 30]).write(to: path("victim.png"))
+        try write("list-out-replaces-input.csv", "id,a,a_prime,b,out\nx,\(triplet),victim.png\ny,good.png,good.png,victim.png,y.png\n")
+        try FileManager.default.createDirectory(atPath: path("escape-target"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: path("edit-links"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: path("edit-links/escape"), withDestinationPath: path("escape-target"))
+        try write("list-out-symlink.csv", "id,a,a_prime,b,out\nx,\(triplet),escape/escaped-link.png\n")
+        try write("list-long-header.csv", "a," + String(repeating: "x", count: 100_000) + "\n1,2\n")
+
+        // Side outputs that would replace an input: coeffs' FILE.csv, eval's figure, interpolate's
+        // .svg, a report folder holding its list.
+        try write("side-list.csv", "id,a,a_prime,b\nx,\(triplet)\n")
+        try Image(width: 8, height: 8, color: [10, 20, 30]).write(to: path("fig-b.png"))
+        try write("eval-figure.csv", "id,a,a_prime,b,b_prime\nx,good.png,good.png,fig-b.png,good.png\n")
+        try Image(width: 8, height: 8, color: [10, 20, 30]).write(to: path("strip-b.png"))
+        try FileManager.default.createDirectory(atPath: path("report-in"), withIntermediateDirectories: true)
+        try write("report-in/coeffs.csv", "id,a,a_prime,b\nx,../good.png,../good.png,../good.png\ny,../good.png,../good.png,../good.png\n")
+
+        // Finished runs (train, pretrain-encoder, pretrain-base refuse them without --resume or --force).
+        for name in ["finished-run", "finished-encoder/encoder", "finished-base/base"] {
+            try FileManager.default.createDirectory(atPath: path(name), withIntermediateDirectories: true)
+        }
+        try write("finished-run/lorweb.json", "{}")
+        try write("finished-encoder/encoder/model.safetensors", "")
+        try write("finished-base/base/diffusion_pytorch_model.safetensors", "")
+
+        // Special files: FIFOs (an open would wait for a writer for ever), one inside a folder.
+        try FileManager.default.createDirectory(atPath: path("fifo-folder"), withIntermediateDirectories: true)
+        for name in ["fifo.png", "fifo.npy", "fifo.csv", "fifo-folder/x.safetensors"] {
+            guard mkfifo(path(name), 0o644) == 0 else { throw FormatError(path(name), "mkfifo failed") }
+        }
 
         // A read-only folder and a file where a folder is expected.
         try FileManager.default.createDirectory(atPath: path("read-only"), withIntermediateDirectories: true)
@@ -477,7 +527,7 @@ enum Catalogue {
             rows += [
                 list(command, "list-empty.csv", "list-empty.csv"),
                 list(command, "list-no-columns.csv", "missing columns a_prime, b"),
-                list(command, "list-missing-image.csv", "triplet y: cannot read \(Bad.path("missing.png")): No such file or directory"),
+                list(command, "list-missing-image.csv", "triplet \"y\": \(Bad.path("missing.png")): cannot open: No such file or directory"),
                 list(command, "list-duplicate-ids.csv", "list-duplicate-ids.csv"),
                 list(command, "missing.csv", Bad.path("missing.csv") + ": "),
             ]
@@ -485,6 +535,63 @@ enum Catalogue {
         rows.append(list("eval", "list-no-truth.csv", "triplet x has no b_prime"))
         rows.append(list("edit", "list-text-image.csv", Bad.path("text.png") + ": not a PNG or JPEG"))
         return rows
+    }()
+
+    /// Writes outside the output, over an input, over a finished run; special files (issue 21).
+    static let writeSafety: [BadRow] = {
+        _ = Bad.made
+        let world = Bad.path("world"), good = Bad.path("good.png")
+        func batch(_ file: String, outDir: String? = nil, _ fragment: String, absent: [String] = []) -> BadRow {
+            let folder = outDir ?? Bad.out("batch-\(file)")
+            return BadRow("edit --triplets \(file)", ["edit", "--triplets", Bad.path(file), "--out-dir", folder, "--steps", "1"], 1, fragment,
+                          absent: absent + (outDir == nil ? [folder] : []))
+        }
+        let tiny = ["--steps", "1", "--batch", "2"]
+        return [
+            batch("list-id-parent.csv", "row 1 (id \"../escaped-id\"): the id names the output", absent: [Bad.path("escaped-id.png")]),
+            batch("list-id-absolute.csv", "must be a plain file name"),
+            batch("list-out-absolute.csv", "is an absolute path", absent: [Bad.path("escaped-abs.png")]),
+            batch("list-out-parent.csv", "climbs out with '..'", absent: [Bad.root + "/../escaped-parent.png"]),
+            batch("list-out-duplicate.csv", "row 2 (id \"y\"): \(Bad.out("batch-list-out-duplicate.csv"))/same.png is also the output of row 1"),
+            BadRow("edit --triplets whose output replaces a later row's input", ["edit", "--triplets", Bad.path("list-out-replaces-input.csv"),
+                                                                               "--steps", "1"], 1, "is also an input", absent: [Bad.path("y.png")]),
+            batch("list-out-symlink.csv", outDir: Bad.path("edit-links"), "outside \(Bad.path("edit-links")), through a symbolic link",
+                  absent: [Bad.path("escape-target/escaped-link.png")]),
+            batch("list-long-header.csv", "characters); expected at least a,a_prime,b"),
+            BadRow("edit --out and --grid the same file", ["edit", "--a", good, "--a-prime", good, "--b", good, "--out", Bad.out("twice.png"),
+                                                          "--grid", Bad.out("twice.png"), "--steps", "1"], 1, "is written twice",
+                   absent: [Bad.out("twice.png")]),
+            BadRow("edit --out an existing folder", ["edit", "--a", good, "--a-prime", good, "--b", good, "--out", Bad.path("empty-folder"),
+                                                    "--steps", "1"], 1, "is an existing folder"),
+            BadRow("coeffs whose index would replace its list", ["coeffs", "--triplets", Bad.path("side-list.csv"), "--out", Bad.path("side-list.npy")],
+                   1, Bad.path("side-list.csv") + ": is also an input", absent: [Bad.path("side-list.npy")]),
+            BadRow("eval whose figure would replace an input image", ["eval", "--data", Bad.path("eval-figure.csv"), "--out", Bad.path("fig-b.json"),
+                                                                      "--steps", "1"], 1, Bad.path("fig-b.png") + ": is also an input",
+                   absent: [Bad.path("fig-b.json")]),
+            BadRow("interpolate whose .svg would replace its b", ["interpolate", "--from", good + "," + good, "--to", good + "," + good,
+                                                                  "--b", Bad.path("strip-b.png"), "--out", Bad.path("strip-b.svg")], 1,
+                   Bad.path("strip-b.png") + ": is also an input", absent: [Bad.path("strip-b.svg")]),
+            BadRow("report into the folder of its list", ["report", "--data", Bad.path("report-in/coeffs.csv"), "--out", Bad.path("report-in")], 1,
+                   "holds an input", absent: [Bad.path("report-in/index.html"), Bad.path("report-in/coeffs.npy")]),
+            BadRow("train over a finished run", ["train", "--data", world, "--out", Bad.path("finished-run")] + tiny, 1, "holds a finished run",
+                   absent: [Bad.path("finished-run/training")]),
+            BadRow("pretrain-encoder over a finished encoder", ["pretrain-encoder", "--data", world, "--out", Bad.path("finished-encoder")] + tiny, 1,
+                   "holds a finished run", absent: [Bad.path("finished-encoder/encoder-training")]),
+            BadRow("pretrain-base over a finished base", ["pretrain-base", "--data", world, "--out", Bad.path("finished-base"), "--eval", "0"] + tiny,
+                   1, "holds a finished run", absent: [Bad.path("finished-base/base-training")]),
+            BadRow("train that diverges before its first checkpoint", ["train", "--data", world, "--out", Bad.out("diverged"), "--steps", "3",
+                                                                       "--batch", "2", "--loras", "4", "--rank", "2", "--keys-dim", "16", "--lr", "1e30"],
+                   1, "no checkpoint was written before it", absent: [Bad.out("diverged")]),
+            BadRow("edit --a a FIFO", ["edit", "--a", Bad.path("fifo.png"), "--a-prime", good, "--b", good, "--out", Bad.out("fifo.png"), "--steps", "1"],
+                   1, Bad.path("fifo.png") + ": is a FIFO (named pipe), not a regular file", absent: [Bad.out("fifo.png")]),
+            BadRow("edit --triplets a FIFO", ["edit", "--triplets", Bad.path("fifo.csv"), "--out-dir", Bad.out("fifo-dir"), "--steps", "1"], 1,
+                   Bad.path("fifo.csv") + ": is a FIFO", absent: [Bad.out("fifo-dir")]),
+            BadRow("svd --coeffs a FIFO", ["svd", "--model", A, "--coeffs", Bad.path("fifo.npy"), "--out", Bad.out("svd-fifo")], 1,
+                   Bad.path("fifo.npy") + ": is a FIFO", absent: [Bad.out("svd-fifo")]),
+            BadRow("inspect a folder holding a FIFO", ["inspect", Bad.path("fifo-folder")], 1, Bad.path("fifo-folder/x.safetensors") + ": is a FIFO"),
+            BadRow("export-lora --b a device", ["export-lora", "--model", A, "--a", good, "--a-prime", good, "--b", "/dev/null", "--clip", Bad.clip,
+                                                "--out", Bad.out("ex-dev.safetensors")], 1, "/dev/null: is a device", absent: [Bad.out("ex-dev.safetensors")]),
+        ]
     }()
 
     /// Outputs into a read-only folder (meaningless for root, which writes anyway).
@@ -544,6 +651,18 @@ enum Catalogue {
                                              "--out", Bad.out("u21.png")], 2, "--space", absent: [Bad.out("u21.png")]),
         BadRow("report --frames 1", ["report", "--data", "d", "--out", Bad.out("u22"), "--frames", "1"], 2, "at least 2", absent: [Bad.out("u22")]),
         BadRow("unknown command", ["frobnicate"], 2, "frobnicate", pinThreads: false),
+        BadRow("edit --guidance nan", ["edit", "--a", "x.png", "--a-prime", "y.png", "--b", "z.png", "--out", Bad.out("u23.png"), "--guidance", "nan"], 2,
+               "'nan' is not a finite number", absent: [Bad.out("u23.png")]),
+        BadRow("train --lr inf", ["train", "--data", Bad.out("none"), "--out", Bad.out("u24"), "--lr", "inf"], 2, "'inf' is not a finite number",
+               absent: [Bad.out("u24")]),
+        BadRow("pretrain-base --lr nan", ["pretrain-base", "--data", Bad.out("none"), "--out", Bad.out("u25"), "--lr", "nan"], 2,
+               "'nan' is not a finite number", absent: [Bad.out("u25")]),
+        BadRow("keygraph --threshold -inf", ["keygraph", "--model", A, "--out", Bad.out("u26.svg"), "--threshold=-inf"], 2,
+               "'-inf' is not a finite number", absent: [Bad.out("u26.svg")]),
+        BadRow("interpolate --guidance inf", ["interpolate", "--from", "x.png,y.png", "--to", "x.png,y.png", "--b", "z.png", "--guidance", "inf",
+                                              "--out", Bad.out("u27.png")], 2, "'inf' is not a finite number", absent: [Bad.out("u27.png")]),
+        BadRow("train --resume --force", ["train", "--data", Bad.out("none"), "--out", Bad.out("u28"), "--resume", "--force"], 2, "not both",
+               absent: [Bad.out("u28")]),
     ]
 }
 
@@ -555,10 +674,67 @@ enum Catalogue {
     @Test(arguments: Catalogue.data) func data(_ row: BadRow) throws { try row.check() }
     @Test(arguments: Catalogue.pipeline) func pipeline(_ row: BadRow) throws { try row.check() }
     @Test(arguments: Catalogue.outputs) func output(_ row: BadRow) throws { try row.check() }
+    @Test(arguments: Catalogue.writeSafety) func writeSafety(_ row: BadRow) throws { try row.check() }
     @Test(.enabled(if: !Bad.writesIgnorePermissions, "running as root: a read-only folder does not stop writes"),
           arguments: Catalogue.readOnlyOutputs)
     func readOnlyOutput(_ row: BadRow) throws { try row.check() }
     @Test(arguments: Catalogue.usage) func usage(_ row: BadRow) throws {
         #expect(try row.check().stdout.isEmpty)
+    }
+}
+
+/// Run folders: a second writer is refused while the lock is held; a resume must bring the run's
+/// settings (only more steps, recorded) and clears the temporary files of killed checkpoint writes.
+@Suite(.serialized) struct RunFolderSafety {
+    func train(_ out: String, steps: Int = 1, _ extra: [String] = []) throws -> Run {
+        try CLI.run(["train", "--data", Bad.path("world"), "--out", out, "--steps", String(steps), "--batch", "2", "--loras", "4", "--rank", "2",
+                     "--keys-dim", "16"] + extra)
+    }
+
+    @Test func aSecondWriterIsRefusedNamingTheHolder() throws {
+        _ = Bad.made
+        let folder = try scratchFolder("locked")
+        for name in [FolderLock.fileName(), FolderLock.fileName(EncoderPretraining.folder)] {
+            let fd = open(folder + "/" + name, O_RDWR | O_CREAT, 0o644)
+            #expect(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+            _ = Array("\(getpid())\n".utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        }
+        let holder = "is being written by another lorweb process (pid \(getpid()))"
+        let runs = [
+            try train(folder),
+            try CLI.run(["pretrain-encoder", "--data", Bad.path("world"), "--out", folder, "--steps", "1", "--batch", "2"]),
+            try CLI.run(["edit", "--triplets", Bad.path("list-no-truth.csv"), "--out-dir", folder, "--steps", "1"]),
+        ]
+        for run in runs {
+            #expect(run.status == 1 && run.stderr.contains(holder), "\(run.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: folder + "/training") && !FileManager.default.fileExists(atPath: folder + "/x.png"))
+    }
+
+    @Test func resumeRefusesChangedSettingsAndRecordsMoreSteps() throws {
+        _ = Bad.made
+        let out = try scratchFolder("resumed")
+        let first = try train(out)
+        #expect(first.status == 0, "\(first.stderr)")
+        let stale = out + "/training/.checkpoint-9.safetensors.tmp-\(Int32.max)-1"
+        try AtomicFile.write(Data(count: 1000), to: stale)
+
+        let changed: [([String], String)] = [
+            (["--tanh"], "softmax true -> false"),
+            (["--lr", "0.5"], "learning_rate 0.001 -> 0.5"),
+            (["--caption-dropout", "1"], "caption_dropout 0.05 -> 1"),
+        ]
+        for (extra, difference) in changed {
+            let run = try train(out, ["--resume"] + extra)
+            #expect(run.status == 1 && run.stderr.contains("cannot resume: the settings differ from the run's: \(difference)"), "\(run.stderr)")
+        }
+        let again = try train(out)
+        #expect(again.status == 1 && again.stderr.contains("holds a finished run"), "\(again.stderr)")
+
+        let longer = try train(out, steps: 2, ["--resume"])
+        #expect(longer.status == 0, "\(longer.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: stale), "the stale temporary file was kept")
+        let config = try String(contentsOfFile: out + "/lorweb.json", encoding: .utf8)
+        #expect(config.contains(#"\"history\":[{\"resumed_at\":1,\"steps\":[1,2]}]"#), "\(config)")
     }
 }
