@@ -44,8 +44,8 @@ func analysisCommandsEndToEndOnATinyRun() throws {
     // Two analogies on the same b, as a CSV list.
     let i = "sw/images"
     try "id,a,a_prime,b,task\nfirst,\(i)/seen_000000_a.png,\(i)/seen_000000_ap.png,\(i)/seen_000000_b.png,t0\nsecond,\(i)/seen_000005_a.png,\(i)/seen_000005_ap.png,\(i)/seen_000000_b.png,t5\n"
-        .write(toFile: dir + "/pairs.csv", atomically: true, encoding: .utf8)
-    try succeeds("coeffs", "--model", "run", "--triplets", "pairs.csv", "--out", "pairs.npy", in: dir)
+        .write(toFile: dir + "/pairs-list.csv", atomically: true, encoding: .utf8)
+    try succeeds("coeffs", "--model", "run", "--triplets", "pairs-list.csv", "--out", "pairs.npy", in: dir)
     let pairs = try NPY.read(dir + "/pairs.npy")
     #expect(pairs.shape == [2, 52, 4])
     #expect(try String(contentsOfFile: dir + "/pairs.csv").contains("0,first,t0,"))
