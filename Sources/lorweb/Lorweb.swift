@@ -19,6 +19,12 @@ struct GlobalOptions: ParsableArguments {
     func apply() throws {
         if let threads {
             guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+            // Threads beyond the cores only add stacks and contention; thousands of them under a
+            // memory limit left OpenBLAS's allocator retrying for ever.
+            let cores = ProcessInfo.processInfo.activeProcessorCount
+            guard threads <= 4 * cores else {
+                throw ValidationError("--threads \(threads) is more than 4x this machine's \(cores) cores (at most \(4 * cores))")
+            }
             Runtime.threads = threads
         }
     }
