@@ -94,6 +94,11 @@ enum Bad {
         try write(name, Array(withUnsafeBytes(of: &n) { Array($0) }) + Array(json) + data)
     }
 
+    /// Makes `name` a sparse file of `size` bytes: the size a header may be checked against costs no disk.
+    private static func extend(_ name: String, to size: Int) throws {
+        guard truncate(path(name), off_t(size)) == 0 else { throw FormatError(path(name), "truncate failed: \(String(cString: strerror(errno)))") }
+    }
+
     /// `file` with the header's dtype of `tensor` replaced by `dtype` (of the same width).
     private static func retyped(_ name: String, from file: Data, tensor: String, to dtype: String) throws {
         let length = Int(file.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
@@ -147,6 +152,15 @@ enum Bad {
         var int32 = npy
         if let r = int32.range(of: Data("<f4".utf8)) { int32.replaceSubrange(r, with: Data("<i4".utf8)) }
         try AtomicFile.write(int32, to: path("coeffs-int32.npy"))
+        // Sparse files of a terabyte (no disk blocks): one whose header declares 4 values, one
+        // whose header declares all of it. Both must be refused without reading the file.
+        try AtomicFile.write(npy, to: path("coeffs-sparse.npy"))
+        try extend("coeffs-sparse.npy", to: 1 << 40)
+        var declared = npy, huge = "(\((1 << 40 - npy.count + 16) / 4),), }"
+        guard let shape = declared.range(of: Data("(4,), }".utf8)) else { throw FormatError(path("coeffs-good.npy"), "no shape (4,)") }
+        declared.replaceSubrange(shape.lowerBound..<(shape.lowerBound + huge.utf8.count), with: Data(huge.utf8))
+        try AtomicFile.write(declared, to: path("coeffs-sparse-declared.npy"))
+        try extend("coeffs-sparse-declared.npy", to: 1 << 40)
 
         // Images for the analogy (export-lora --a/--a-prime/--b).
         try Image(width: 8, height: 8, color: [10, 20, 30]).write(to: path("good.png"))
@@ -337,6 +351,8 @@ enum Catalogue {
             (Bad.path("coeffs-nan.npy"), "nan"),
             (Bad.path("coeffs-inf.npy"), "inf"),
             (Bad.path("missing.npy"), "No such file or directory"),
+            (Bad.path("coeffs-sparse.npy"), "data holds 1099511627648 bytes but shape [4] of '<f4' needs 16"),
+            (Bad.path("coeffs-sparse-declared.npy"), "read as float32 would need 2199.0 GB of memory, more than"),
             ("onehot:4", "only 4 elements"),
             ("onehot:-1", "onehot:-1"),
             ("softmax", "softmax"),
