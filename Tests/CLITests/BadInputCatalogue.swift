@@ -99,6 +99,14 @@ enum Bad {
         guard truncate(path(name), off_t(size)) == 0 else { throw FormatError(path(name), "truncate failed: \(String(cString: strerror(errno)))") }
     }
 
+    /// Where the JPEG marker 0xFF `code` starts in `bytes`.
+    private static func marker(_ code: UInt8, in bytes: [UInt8]) throws -> Int {
+        guard let at = bytes.indices.dropLast().first(where: { bytes[$0] == 0xFF && bytes[$0 + 1] == code }) else {
+            throw FormatError("<jpeg>", "no marker 0xFF\(String(code, radix: 16, uppercase: true))")
+        }
+        return at
+    }
+
     /// `file` with the header's dtype of `tensor` replaced by `dtype` (of the same width).
     private static func retyped(_ name: String, from file: Data, tensor: String, to dtype: String) throws {
         let length = Int(file.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
@@ -171,6 +179,21 @@ enum Bad {
         try write("text.png", "not a picture\n")
         try write("huge.png", pngDeclaring(width: 100_000, height: 100_000))
         try write("truncated.jpg", [0xFF, 0xD8, 0xFF, 0xE0, 0, 16, 0x4A, 0x46])
+        try write("bomb.png", pngDeclaring(width: 16384, height: 16384))
+        try AtomicFile.write(png, to: path("sparse.png"))
+        try extend("sparse.png", to: 1 << 40)
+        // JPEGs whose scan data stops at an EOI marker: half of it, none of it, and none of it
+        // under a header declaring 16384 x 16384 (libjpeg would pad all three with grey).
+        let gradient = Image(width: 64, height: 64, channels: 3, pixels: (0..<64 * 64 * 3).map { UInt8(truncatingIfNeeded: $0 * 7) })
+        let jpeg = Array(try gradient.encoded(as: .jpeg))
+        let sos = try marker(0xDA, in: jpeg)
+        let scan = sos + 2 + Int(jpeg[sos + 2]) << 8 + Int(jpeg[sos + 3])
+        try write("cut-scan.jpg", Array(jpeg[..<(scan + (jpeg.count - 2 - scan) / 2)]) + [0xFF, 0xD9])
+        try write("no-scan.jpg", Array(jpeg[..<scan]) + [0xFF, 0xD9])
+        var bomb = Array(jpeg[..<scan]) + [0xFF, 0xD9]
+        let sof = try marker(0xC0, in: bomb)
+        bomb.replaceSubrange((sof + 5)..<(sof + 9), with: [0x40, 0, 0x40, 0])
+        try write("bomb.jpg", bomb)
 
         // CLIP folders.
         for name in ["clip-no-config", "clip-bad-json", "clip-nan", "clip-truncated"] {
@@ -387,6 +410,12 @@ enum Catalogue {
             row("text b", b: Bad.path("text.png"), Bad.path("text.png") + ": not a PNG or JPEG"),
             row("truncated JPEG b", b: Bad.path("truncated.jpg"), Bad.path("truncated.jpg") + ": invalid JPEG"),
             row("100k x 100k b", b: Bad.path("huge.png"), "100000x100000 pixels exceeds the limit"),
+            row("16384 x 16384 PNG a", a: Bad.path("bomb.png"),
+                Bad.path("bomb.png") + ": PNG image of 16384x16384 pixels exceeds the limit of 16777216 pixels (raise it with --max-pixels"),
+            row("16384 x 16384 JPEG b", b: Bad.path("bomb.jpg"), Bad.path("bomb.jpg") + ": JPEG image of 16384x16384 pixels exceeds the limit"),
+            row("JPEG scan cut short a'", aPrime: Bad.path("cut-scan.jpg"), Bad.path("cut-scan.jpg") + ": invalid JPEG: Corrupt JPEG data"),
+            row("JPEG without scan data a", a: Bad.path("no-scan.jpg"), Bad.path("no-scan.jpg") + ": invalid JPEG: Corrupt JPEG data"),
+            row("sparse 1 TB PNG b", b: Bad.path("sparse.png"), Bad.path("sparse.png") + ": reading the file would need 1099.5 GB of memory, more than"),
             row("missing a", a: Bad.path("missing.png"), Bad.path("missing.png") + ": cannot open"),
             row("folder a", a: Bad.path("empty-folder"), "is a directory"),
             row("clip missing", clip: Bad.path("no-such-clip"), "no-such-clip"),
@@ -636,6 +665,8 @@ enum Catalogue {
                absent: [Bad.out("u29")], pinThreads: false),
         BadRow("--threads 2^61", ["basis", "--model", A, "--out", Bad.out("u30"), "--threads", "2305843009213693952"], 2, "more than 4x this machine's",
                absent: [Bad.out("u30")], pinThreads: false),
+        BadRow("--max-pixels 0", ["basis", "--model", A, "--out", Bad.out("u31"), "--max-pixels", "0"], 2, "--max-pixels must be at least 1",
+               absent: [Bad.out("u31")]),
         BadRow("--threads not a number", ["basis", "--model", A, "--out", Bad.out("u3"), "--threads", "two"], 2, "--threads", absent: [Bad.out("u3")]),
         BadRow("synth --size 7", ["synth", "--out", Bad.out("u4"), "--size", "7"], 2, "size must be a multiple of 8", absent: [Bad.out("u4")]),
         BadRow("synth --train -1", ["synth", "--out", Bad.out("u5"), "--train=-1"], 2, "cannot be negative", absent: [Bad.out("u5")]),

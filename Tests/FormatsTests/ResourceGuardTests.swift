@@ -25,5 +25,5 @@ import TestSupport
 @Test func imageDeclaringTooManyPixelsIsRefusedFromItsHeader() throws {
     let png = pngDeclaring(width: 100_000, height: 100_000)
     let error = try #require(formatError { _ = try Image.decode(Data(png), path: "huge.png") })
-    #expect(error.problem == "invalid PNG: image of 100000x100000 pixels exceeds the limit of \(Image.pixelLimit) pixels")
+    #expect(error.problem == "PNG image of 100000x100000 pixels exceeds the limit of \(Image.pixelLimit) pixels (raise it with --max-pixels or LORWEB_MAX_PIXELS)")
 }
