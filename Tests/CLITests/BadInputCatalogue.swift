@@ -180,6 +180,11 @@ enum Bad {
         try write("huge.png", pngDeclaring(width: 100_000, height: 100_000))
         try write("truncated.jpg", [0xFF, 0xD8, 0xFF, 0xE0, 0, 16, 0x4A, 0x46])
         try write("bomb.png", pngDeclaring(width: 16384, height: 16384))
+        // An 8x8 PNG whose IDAT holds no rows, and the same without its IDAT chunk (signature 8
+        // and IHDR 25 bytes, then the 23-byte IDAT).
+        let empty = pngDeclaring(width: 8, height: 8)
+        try write("short-idat.png", empty)
+        try write("no-idat.png", Array(empty[..<33] + empty[56...]))
         try AtomicFile.write(png, to: path("sparse.png"))
         try extend("sparse.png", to: 1 << 40)
         // JPEGs whose scan data stops at an EOI marker: half of it, none of it, and none of it
@@ -413,6 +418,8 @@ enum Catalogue {
             row("16384 x 16384 PNG a", a: Bad.path("bomb.png"),
                 Bad.path("bomb.png") + ": PNG image of 16384x16384 pixels exceeds the limit of 16777216 pixels (raise it with --max-pixels"),
             row("16384 x 16384 JPEG b", b: Bad.path("bomb.jpg"), Bad.path("bomb.jpg") + ": JPEG image of 16384x16384 pixels exceeds the limit"),
+            row("PNG with an empty IDAT b", b: Bad.path("short-idat.png"), Bad.path("short-idat.png") + ": invalid PNG: Not enough image data"),
+            row("PNG without IDAT a", a: Bad.path("no-idat.png"), Bad.path("no-idat.png") + ": invalid PNG"),
             row("JPEG scan cut short a'", aPrime: Bad.path("cut-scan.jpg"), Bad.path("cut-scan.jpg") + ": invalid JPEG: Corrupt JPEG data"),
             row("JPEG without scan data a", a: Bad.path("no-scan.jpg"), Bad.path("no-scan.jpg") + ": invalid JPEG: Corrupt JPEG data"),
             row("sparse 1 TB PNG b", b: Bad.path("sparse.png"), Bad.path("sparse.png") + ": reading the file would need 1099.5 GB of memory, more than"),
