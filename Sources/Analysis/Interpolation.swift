@@ -63,6 +63,12 @@ public enum Interpolation {
     public static func run(_ model: LoRWeBModel, from: (Image, Image), to: (Image, Image), b: Image, steps: Int, space: Space,
                            sampleSteps: Int, seed: UInt64, guidance: Float = 1, prompt: String = "",
                            progress: (Int, Int) -> Void = { _, _ in }) throws -> Strip {
+        // A lower bound from the sizes alone, before the path is allocated: per frame its
+        // coefficients (path and strip), its query, the frame itself and its filmstrip cell.
+        let perFrame = 8 * Double(model.adapters.layers.count * model.config.adapter.n) + 4 * Double(model.config.adapter.queryDim) + 3 * Double(b.width * b.height) + 4 * 96 * 96
+        if let problem = MemoryBudget.excess(Double(steps) * perFrame, for: "\(steps) interpolation frames") {
+            throw ValidationFailure(problem)
+        }
         let coefficients = path(model, from: from, to: to, b: b, steps: steps, space: space)
         let (l, n) = (coefficients.shape[1], coefficients.shape[2])
         var frames: [Image] = []

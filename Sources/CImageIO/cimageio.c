@@ -270,12 +270,25 @@ static void jpeg_fail(j_common_ptr cinfo) {
     longjmp(failure->jump, 1);
 }
 
-// libjpeg reports running out of data as a warning and pads the image with grey; Pillow
-// refuses such a file ("image file is truncated"), so that warning is fatal here. Other
-// warnings (extraneous bytes before a marker, ...) are ignored as Pillow ignores them.
+// libjpeg reports scan data that ends early or cannot be decoded as a warning and pads the
+// image with grey: a 633-byte file declaring 16384x16384 with no scan data would decode to 800 MB
+// of grey. Pillow refuses a truncated file ("image file is truncated"), so every warning about
+// missing or corrupt scan data is fatal here. Extraneous bytes before a marker leave the scan
+// whole and stay ignored, as Pillow ignores them.
 static void jpeg_message(j_common_ptr cinfo, int level) {
-    if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) {
+    if (level >= 0) {
+        return;
+    }
+    switch (cinfo->err->msg_code) {
+    case JWRN_JPEG_EOF:
+    case JWRN_HIT_MARKER:
+    case JWRN_HUFF_BAD_CODE:
+    case JWRN_MUST_RESYNC:
+    case JWRN_NOT_SEQUENTIAL:
+    case JWRN_BOGUS_PROGRESSION:
         jpeg_fail(cinfo);
+    default:
+        break;
     }
 }
 

@@ -24,14 +24,18 @@ public enum ImageFormat: String, Sendable {
 }
 
 extension Image {
-    /// Decoded images may hold at most this many pixels (2^28, e.g. 16384 x 16384). The check
-    /// uses the size declared in the file header, before any pixel memory is allocated, so a
-    /// hostile header cannot make lorweb allocate gigabytes.
-    public static let maxPixels = 1 << 28
+    /// Decoded images may hold at most this many pixels: 4096 x 4096 (16.7 Mpx) unless
+    /// `LORWEB_MAX_PIXELS` or `--max-pixels` says otherwise. Every command works at a few hundred
+    /// pixels a side (the small world at 32, the authors' buckets at 512-1024) and downscales a
+    /// larger query anyway, so a bigger image is almost always a decompression bomb: a 783 KB PNG
+    /// declaring 16384 x 16384 would otherwise cost 8.8 GB. The check uses the size declared in
+    /// the file header, before any pixel memory is allocated.
+    nonisolated(unsafe) public static var maxPixels: Int =
+        ProcessInfo.processInfo.environment["LORWEB_MAX_PIXELS"].flatMap { Int($0) }.flatMap { $0 >= 1 ? $0 : nil } ?? 4096 * 4096
 
-    /// `maxPixels`, lowered on a machine too small for it: a decoded pixel takes up to 8 bytes
+    /// `maxPixels`, lowered when memory is too small for it: a decoded pixel takes up to 8 bytes
     /// while the C decoder's buffer and the Swift copy both exist.
-    static var pixelLimit: Int { min(maxPixels, MemoryBudget.physicalBytes / 8) }
+    static var pixelLimit: Int { min(maxPixels, MemoryBudget.limit.bytes / 8) }
 
     /// Reads a PNG or JPEG file, recognised by its signature. PNGs with alpha (an alpha channel
     /// or a tRNS chunk) come back as RGBA, everything else as RGB; samples match Pillow's
@@ -60,6 +64,9 @@ extension Image {
         }
         guard code == Int32(CIMG_OK), let base = decoded.pixels else {
             let detail = Self.text(of: message)
+            if code == Int32(CIMG_ERR_TOO_LARGE) {
+                throw FormatError(path, "\(format == .png ? "PNG" : "JPEG") \(detail) (raise it with --max-pixels or LORWEB_MAX_PIXELS)")
+            }
             throw FormatError(path, "invalid \(format == .png ? "PNG" : "JPEG"): \(detail)")
         }
         defer { cimg_free(base) }

@@ -25,11 +25,15 @@ public func openRegularFile(_ path: String) throws -> (fd: Int32, info: stat) {
     return (fd, info)
 }
 
-/// The bytes of the regular file at `path`, or a `FormatError` naming the file and the problem.
-public func readFileBytes(_ path: String) throws -> Data {
+/// The bytes of the regular file at `path` (its first `limit` bytes when it is longer), or a
+/// `FormatError` naming the file and the problem. A whole file larger than the memory budget (a
+/// sparse file of terabytes costs no disk) is refused before anything is allocated.
+public func readFileBytes(_ path: String, limit: Int = .max) throws -> Data {
     let (fd, info) = try openRegularFile(path)
     defer { close(fd) }
-    var data = Data(count: Int(info.st_size))
+    let count = min(Int(info.st_size), limit)
+    try MemoryBudget.require(count, for: "reading the file", in: path)
+    var data = Data(count: count)
     var filled = 0
     let failure: Int32? = data.withUnsafeMutableBytes { raw in
         while filled < raw.count {

@@ -38,11 +38,36 @@ public enum NPY {
     /// Throws a `FormatError` naming the file for anything else (Fortran order, big-endian data,
     /// other types, a truncated file).
     public static func read(_ path: String) throws -> Tensor {
+        // The header alone is checked first against the file's size, so a sparse file of
+        // terabytes (or one whose shape does not fit its length) is refused without reading it.
+        let (fd, info) = try openRegularFile(path)
+        close(fd)
+        let head = try readFileBytes(path, limit: maxHeaderEnd)
+        _ = try head.withUnsafeBytes { try layout($0, path: path, fileSize: Int(info.st_size)) }
         let bytes = try readFileBytes(path)
         return try bytes.withUnsafeBytes { try parse($0, path: path) }
     }
 
+    /// Where the header ends at the latest: the 16-bit length this writer and numpy's default
+    /// version 1 use. Longer headers (versions 2 and 3 allow 4 GB) are refused.
+    static let maxHeaderEnd = 12 + Int(UInt16.max)
+
     static func parse(_ file: UnsafeRawBufferPointer, path: String) throws -> Tensor {
+        let (shape, size, count, dataStart) = try layout(file, path: path, fileSize: file.count)
+        let t = Tensor(uninitialized: shape)
+        let src = file.baseAddress! + dataStart
+        switch size {
+        case 2: HalfFloat.decodeF16(src, into: t.data, count: count)
+        case 8: SafetensorsDType.f64.decode(src, into: t.data, count: count)
+        default: SafetensorsDType.f32.decode(src, into: t.data, count: count)
+        }
+        return t
+    }
+
+    /// The shape, bytes per value, value count and data offset the header at the start of `file`
+    /// declares, checked against a file of `fileSize` bytes.
+    static func layout(_ file: UnsafeRawBufferPointer, path: String, fileSize: Int) throws
+        -> (shape: [Int], size: Int, count: Int, dataStart: Int) {
         func fail(_ problem: String) -> FormatError { FormatError(path, problem) }
         guard file.count >= 10, Array(file[0..<6]) == magic else { throw fail("not an NPY file (no \\x93NUMPY magic)") }
         let major = file[6]
@@ -52,6 +77,7 @@ public enum NPY {
         var headerLength = 0
         for i in 0..<lengthBytes { headerLength |= Int(file[8 + i]) << (8 * i) }
         let dataStart = 8 + lengthBytes + headerLength
+        guard dataStart <= maxHeaderEnd else { throw fail("header length \(headerLength) is longer than the \(Int(UInt16.max)) bytes supported") }
         guard dataStart <= file.count else { throw fail("header length \(headerLength) is larger than the file") }
         guard let header = String(validating: UnsafeRawBufferPointer(rebasing: file[(8 + lengthBytes)..<dataStart]), as: UTF8.self) else {
             throw fail("header is not valid text")
@@ -81,18 +107,11 @@ public enum NPY {
         }
         let (byteCount, overflow) = count.multipliedReportingOverflow(by: size)
         guard !overflow else { throw fail("shape \(shape) is too large") }
-        guard file.count - dataStart == byteCount else {
-            throw fail("data holds \(file.count - dataStart) bytes but shape \(shape) of '\(descr)' needs \(byteCount)")
+        guard fileSize - dataStart == byteCount else {
+            throw fail("data holds \(fileSize - dataStart) bytes but shape \(shape) of '\(descr)' needs \(byteCount)")
         }
-
-        let t = Tensor(uninitialized: shape)
-        let src = file.baseAddress! + dataStart
-        switch size {
-        case 2: HalfFloat.decodeF16(src, into: t.data, count: count)
-        case 8: SafetensorsDType.f64.decode(src, into: t.data, count: count)
-        default: SafetensorsDType.f32.decode(src, into: t.data, count: count)
-        }
-        return t
+        try MemoryBudget.require(byteCount + count * 4, for: "shape \(shape) of '\(descr)' read as float32", in: path)
+        return (shape, size, count, dataStart)
     }
 
     /// The text after `'key':` in the header dict, up to the end of the header.

@@ -48,13 +48,19 @@ public final class LoRWeBModel {
     /// `basePath` / `encoderPath` are recorded relative to `runFolder` when given.
     public static func create(basePath: String, encoderPath: String, n: Int, r: Int, keysDim: Int = 128, heads: Int = 1,
                               softmax: Bool = true, queryMode: QueryMode = .concatenated, resolution: Int = defaultResolution,
-                              seed: UInt64, runFolder: String? = nil) throws -> LoRWeBModel
+                              seed: UInt64, runFolder: String? = nil, trainingBatch: Int? = nil) throws -> LoRWeBModel
     {
         guard keysDim % heads == 0 else { throw ValidationFailure("the key width \(keysDim) is not divisible by \(heads) heads") }
         let base = try FluxTransformer.load(basePath)
         let encoder = ImageEncoder(model: try CLIPVision.load(encoderPath))
         let adapter = LoRABasisConfig(n: n, r: r, keysDim: keysDim, queryDim: queryMode.queryDim(embedding: encoder.embeddingWidth),
                                       heads: heads, softmax: softmax, mixing: .mean, scale: 1)
+        if let trainingBatch {
+            let bytes = trainingBytes(base: base, adapter: adapter, batch: trainingBatch, resolution: resolution)
+            if let problem = MemoryBudget.excess(bytes, for: "training n \(n), r \(r), key width \(keysDim) at batch \(trainingBatch)") {
+                throw ValidationFailure(problem)
+            }
+        }
         let adapters = try LoRWeBAdapters(Parameters.initialising(seed: seed), attachingTo: base, config: adapter)
         for (_, t) in adapters.namedParameters { t.requiresGrad = true }
         var config = RunConfig(adapter: adapter, queryMode: queryMode, base: base.config, encoder: encoder.model.config,
@@ -62,6 +68,22 @@ public final class LoRWeBModel {
                                encoderPath: runFolder.map { relativePath(encoderPath, from: $0) } ?? encoderPath)
         config.gridResolution = resolution
         return LoRWeBModel(config: config, base: base, baseSettings: try BaseEditorSettings.read(base: basePath), adapters: adapters, encoder: encoder)
+    }
+
+    /// A lower bound of the bytes training `adapter` on `base` with batches of `batch` grids of
+    /// `resolution` pixels holds, from the sizes alone: 16 bytes per adapter parameter (weights, gradients and Adam's two
+    /// moments), and per grid the input, output and LoRA hidden state of every adapted layer
+    /// for its target and context tokens, kept for the backward pass and matched by a gradient.
+    public static func trainingBytes(base: FluxTransformer, adapter c: LoRABasisConfig, batch: Int, resolution: Int) -> Double {
+        let (n, r) = (Double(c.n), Double(c.r))
+        let tokens = 2 * Double(resolution / 8) * Double(resolution / 8)
+        var parameters = 0.0, activations = 0.0
+        for (_, linear) in base.adaptableLinears {
+            let (inputs, outputs) = (Double(linear.inFeatures), Double(linear.outFeatures))
+            parameters += n * r * (inputs + outputs) + n * Double(c.keysDim) + Double(c.keysDim) * Double(c.queryDim)
+            activations += tokens * (inputs + outputs + n * r)
+        }
+        return 16 * parameters + 2 * 4 * Double(batch) * activations
     }
 
     /// A run folder written by `lorweb train` (or the shipped default model): its adapters on

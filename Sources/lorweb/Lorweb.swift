@@ -1,4 +1,5 @@
 import ArgumentParser
+import Formats
 import Foundation
 import Tensor
 
@@ -15,11 +16,24 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "Threads to compute with (default: LORWEB_THREADS, else all cores); results do not depend on it.")
     var threads: Int?
 
+    @Option(name: .long, help: "Largest image to decode, in pixels (default: LORWEB_MAX_PIXELS, else 4096x4096 = 16777216).")
+    var maxPixels: Int?
+
     /// Applies the options; call first in `run()`.
     func apply() throws {
         if let threads {
             guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+            // Threads beyond the cores only add stacks and contention; thousands of them under a
+            // memory limit left OpenBLAS's allocator retrying for ever.
+            let cores = ProcessInfo.processInfo.activeProcessorCount
+            guard threads <= 4 * cores else {
+                throw ValidationError("--threads \(threads) is more than 4x this machine's \(cores) cores (at most \(4 * cores))")
+            }
             Runtime.threads = threads
+        }
+        if let maxPixels {
+            guard maxPixels >= 1 else { throw ValidationError("--max-pixels must be at least 1, got \(maxPixels)") }
+            Image.maxPixels = maxPixels
         }
     }
 }

@@ -81,7 +81,7 @@ struct Train: ParsableCommand {
             let pairs = try LoRWeBTraining.trainingPairs(data, resolution: LoRWeBModel.defaultResolution)
             let model = try LoRWeBModel.create(basePath: try base ?? ShippedModels.base, encoderPath: try encoder ?? ShippedModels.encoder,
                                                n: n, r: r, keysDim: keysDim, heads: heads, softmax: !tanh, queryMode: mode,
-                                               seed: seed, runFolder: out)
+                                               seed: seed, runFolder: out, trainingBatch: o.batch)
             let start = Date()
             let summary = try LoRWeBTraining.run(model, pairs: pairs, out: out, options: o, resume: resume,
                                                  info: ["data": URL(fileURLWithPath: data).standardizedFileURL.path, "kind": singleLora ? "single-lora" : "lorweb"])

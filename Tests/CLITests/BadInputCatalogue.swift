@@ -94,6 +94,19 @@ enum Bad {
         try write(name, Array(withUnsafeBytes(of: &n) { Array($0) }) + Array(json) + data)
     }
 
+    /// Makes `name` a sparse file of `size` bytes: the size a header may be checked against costs no disk.
+    private static func extend(_ name: String, to size: Int) throws {
+        guard truncate(path(name), off_t(size)) == 0 else { throw FormatError(path(name), "truncate failed: \(String(cString: strerror(errno)))") }
+    }
+
+    /// Where the JPEG marker 0xFF `code` starts in `bytes`.
+    private static func marker(_ code: UInt8, in bytes: [UInt8]) throws -> Int {
+        guard let at = bytes.indices.dropLast().first(where: { bytes[$0] == 0xFF && bytes[$0 + 1] == code }) else {
+            throw FormatError("<jpeg>", "no marker 0xFF\(String(code, radix: 16, uppercase: true))")
+        }
+        return at
+    }
+
     /// `file` with the header's dtype of `tensor` replaced by `dtype` (of the same width).
     private static func retyped(_ name: String, from file: Data, tensor: String, to dtype: String) throws {
         let length = Int(file.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
@@ -147,6 +160,15 @@ enum Bad {
         var int32 = npy
         if let r = int32.range(of: Data("<f4".utf8)) { int32.replaceSubrange(r, with: Data("<i4".utf8)) }
         try AtomicFile.write(int32, to: path("coeffs-int32.npy"))
+        // Sparse files of a terabyte (no disk blocks): one whose header declares 4 values, one
+        // whose header declares all of it. Both must be refused without reading the file.
+        try AtomicFile.write(npy, to: path("coeffs-sparse.npy"))
+        try extend("coeffs-sparse.npy", to: 1 << 40)
+        var declared = npy, huge = "(\((1 << 40 - npy.count + 16) / 4),), }"
+        guard let shape = declared.range(of: Data("(4,), }".utf8)) else { throw FormatError(path("coeffs-good.npy"), "no shape (4,)") }
+        declared.replaceSubrange(shape.lowerBound..<(shape.lowerBound + huge.utf8.count), with: Data(huge.utf8))
+        try AtomicFile.write(declared, to: path("coeffs-sparse-declared.npy"))
+        try extend("coeffs-sparse-declared.npy", to: 1 << 40)
 
         // Images for the analogy (export-lora --a/--a-prime/--b).
         try Image(width: 8, height: 8, color: [10, 20, 30]).write(to: path("good.png"))
@@ -157,6 +179,26 @@ enum Bad {
         try write("text.png", "not a picture\n")
         try write("huge.png", pngDeclaring(width: 100_000, height: 100_000))
         try write("truncated.jpg", [0xFF, 0xD8, 0xFF, 0xE0, 0, 16, 0x4A, 0x46])
+        try write("bomb.png", pngDeclaring(width: 16384, height: 16384))
+        // An 8x8 PNG whose IDAT holds no rows, and the same without its IDAT chunk (signature 8
+        // and IHDR 25 bytes, then the 23-byte IDAT).
+        let empty = pngDeclaring(width: 8, height: 8)
+        try write("short-idat.png", empty)
+        try write("no-idat.png", Array(empty[..<33] + empty[56...]))
+        try AtomicFile.write(png, to: path("sparse.png"))
+        try extend("sparse.png", to: 1 << 40)
+        // JPEGs whose scan data stops at an EOI marker: half of it, none of it, and none of it
+        // under a header declaring 16384 x 16384 (libjpeg would pad all three with grey).
+        let gradient = Image(width: 64, height: 64, channels: 3, pixels: (0..<64 * 64 * 3).map { UInt8(truncatingIfNeeded: $0 * 7) })
+        let jpeg = Array(try gradient.encoded(as: .jpeg))
+        let sos = try marker(0xDA, in: jpeg)
+        let scan = sos + 2 + Int(jpeg[sos + 2]) << 8 + Int(jpeg[sos + 3])
+        try write("cut-scan.jpg", Array(jpeg[..<(scan + (jpeg.count - 2 - scan) / 2)]) + [0xFF, 0xD9])
+        try write("no-scan.jpg", Array(jpeg[..<scan]) + [0xFF, 0xD9])
+        var bomb = Array(jpeg[..<scan]) + [0xFF, 0xD9]
+        let sof = try marker(0xC0, in: bomb)
+        bomb.replaceSubrange((sof + 5)..<(sof + 9), with: [0x40, 0, 0x40, 0])
+        try write("bomb.jpg", bomb)
 
         // CLIP folders.
         for name in ["clip-no-config", "clip-bad-json", "clip-nan", "clip-truncated"] {
@@ -337,6 +379,8 @@ enum Catalogue {
             (Bad.path("coeffs-nan.npy"), "nan"),
             (Bad.path("coeffs-inf.npy"), "inf"),
             (Bad.path("missing.npy"), "No such file or directory"),
+            (Bad.path("coeffs-sparse.npy"), "data holds 1099511627648 bytes but shape [4] of '<f4' needs 16"),
+            (Bad.path("coeffs-sparse-declared.npy"), "read as float32 would need 2199.0 GB of memory, more than"),
             ("onehot:4", "only 4 elements"),
             ("onehot:-1", "onehot:-1"),
             ("softmax", "softmax"),
@@ -371,6 +415,14 @@ enum Catalogue {
             row("text b", b: Bad.path("text.png"), Bad.path("text.png") + ": not a PNG or JPEG"),
             row("truncated JPEG b", b: Bad.path("truncated.jpg"), Bad.path("truncated.jpg") + ": invalid JPEG"),
             row("100k x 100k b", b: Bad.path("huge.png"), "100000x100000 pixels exceeds the limit"),
+            row("16384 x 16384 PNG a", a: Bad.path("bomb.png"),
+                Bad.path("bomb.png") + ": PNG image of 16384x16384 pixels exceeds the limit of 16777216 pixels (raise it with --max-pixels"),
+            row("16384 x 16384 JPEG b", b: Bad.path("bomb.jpg"), Bad.path("bomb.jpg") + ": JPEG image of 16384x16384 pixels exceeds the limit"),
+            row("PNG with an empty IDAT b", b: Bad.path("short-idat.png"), Bad.path("short-idat.png") + ": invalid PNG: Not enough image data"),
+            row("PNG without IDAT a", a: Bad.path("no-idat.png"), Bad.path("no-idat.png") + ": invalid PNG"),
+            row("JPEG scan cut short a'", aPrime: Bad.path("cut-scan.jpg"), Bad.path("cut-scan.jpg") + ": invalid JPEG: Corrupt JPEG data"),
+            row("JPEG without scan data a", a: Bad.path("no-scan.jpg"), Bad.path("no-scan.jpg") + ": invalid JPEG: Corrupt JPEG data"),
+            row("sparse 1 TB PNG b", b: Bad.path("sparse.png"), Bad.path("sparse.png") + ": reading the file would need 1099.5 GB of memory, more than"),
             row("missing a", a: Bad.path("missing.png"), Bad.path("missing.png") + ": cannot open"),
             row("folder a", a: Bad.path("empty-folder"), "is a directory"),
             row("clip missing", clip: Bad.path("no-such-clip"), "no-such-clip"),
@@ -498,6 +550,20 @@ enum Catalogue {
                                                         "--steps", "1"], 1, "config.json", absent: [Bad.out("train-b")]),
             BadRow("train --encoder with a NaN weight", ["train", "--data", world, "--out", Bad.out("train-c"), "--encoder", Bad.path("clip-nan"),
                                                          "--steps", "1"], 1, "holds nan", absent: [Bad.out("train-c")]),
+            // Absurd sizes are refused from an estimate before anything of that size is allocated.
+            BadRow("train --rank 100000000", ["train", "--data", world, "--out", Bad.out("train-rank"), "--steps", "1", "--rank", "100000000"], 1,
+                   "training n 32, r 100000000, key width 128 at batch 8 would need", absent: [Bad.out("train-rank")]),
+            BadRow("train --loras 100000000", ["train", "--data", world, "--out", Bad.out("train-loras"), "--steps", "1", "--loras", "100000000"], 1,
+                   "of memory, more than", absent: [Bad.out("train-loras")]),
+            BadRow("train --keys-dim 100000000", ["train", "--data", world, "--out", Bad.out("train-keys"), "--steps", "1", "--keys-dim", "100000000"],
+                   1, "of memory, more than", absent: [Bad.out("train-keys")]),
+            BadRow("train --batch 100000000", ["train", "--data", world, "--out", Bad.out("train-batch"), "--steps", "1", "--batch", "100000000"], 1,
+                   "at batch 100000000 would need", absent: [Bad.out("train-batch")]),
+            BadRow("train --rank 2^61", ["train", "--data", world, "--out", Bad.out("train-rank61"), "--steps", "1", "--rank", "2305843009213693952"],
+                   1, "of memory, more than", absent: [Bad.out("train-rank61")]),
+            BadRow("interpolate --steps 100000000", ["interpolate", "--from", good + "," + good, "--to", good + "," + good, "--b", good,
+                                                     "--steps", "100000000", "--out", Bad.out("strip-many.png")], 1,
+                   "100000000 interpolation frames would need", absent: [Bad.out("strip-many.png"), Bad.out("strip-many.svg")]),
             BadRow("eval --data without a manifest", ["eval", "--data", Bad.path("empty-folder"), "--out", Bad.out("eval-a.json")], 1,
                    "manifest", absent: [Bad.out("eval-a.json"), Bad.out("eval-a.png")]),
             BadRow("eval over its data", ["eval", "--data", world, "--out", world], 1, "is also an input"),
@@ -616,6 +682,12 @@ enum Catalogue {
         BadRow("unknown option", ["basis", "--model", A, "--out", Bad.out("u1"), "--bogus"], 2, "Unknown option '--bogus'", absent: [Bad.out("u1")]),
         BadRow("missing --out", ["svd", "--model", A], 2, "Missing expected argument '--out <out>'"),
         BadRow("--threads 0", ["basis", "--model", A, "--out", Bad.out("u2"), "--threads", "0"], 2, "--threads must be at least 1", absent: [Bad.out("u2")]),
+        BadRow("--threads 10000", ["basis", "--model", A, "--out", Bad.out("u29"), "--threads", "10000"], 2, "more than 4x this machine's",
+               absent: [Bad.out("u29")], pinThreads: false),
+        BadRow("--threads 2^61", ["basis", "--model", A, "--out", Bad.out("u30"), "--threads", "2305843009213693952"], 2, "more than 4x this machine's",
+               absent: [Bad.out("u30")], pinThreads: false),
+        BadRow("--max-pixels 0", ["basis", "--model", A, "--out", Bad.out("u31"), "--max-pixels", "0"], 2, "--max-pixels must be at least 1",
+               absent: [Bad.out("u31")]),
         BadRow("--threads not a number", ["basis", "--model", A, "--out", Bad.out("u3"), "--threads", "two"], 2, "--threads", absent: [Bad.out("u3")]),
         BadRow("synth --size 7", ["synth", "--out", Bad.out("u4"), "--size", "7"], 2, "size must be a multiple of 8", absent: [Bad.out("u4")]),
         BadRow("synth --train -1", ["synth", "--out", Bad.out("u5"), "--train=-1"], 2, "cannot be negative", absent: [Bad.out("u5")]),

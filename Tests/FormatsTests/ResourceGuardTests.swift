@@ -3,12 +3,12 @@ import Testing
 import TestSupport
 @testable import Formats
 
-// Sizes a file declares are checked against physical memory before anything is allocated.
+// Sizes a file declares are checked against the memory budget before anything is allocated.
 
 /// A sparse safetensors file (no disk blocks for its data) whose one F16 tensor would need
-/// more than physical memory as float32.
+/// more than the memory budget as float32.
 @Test func tensorLargerThanMemoryIsRefusedBeforeAllocating() throws {
-    let count = MemoryBudget.physicalBytes / 4 + 1024
+    let count = MemoryBudget.limit.bytes / 4 + 1024
     let header = Data(#"{"big":{"dtype":"F16","shape":[\#(count)],"data_offsets":[0,\#(2 * count)]}}"#.utf8)
     var length = UInt64(header.count).littleEndian
     let path = try temporaryFolder() + "/sparse.safetensors"
@@ -19,11 +19,11 @@ import TestSupport
     close(fd)
     let file = try SafetensorsFile(path: path)
     let error = try #require(formatError { _ = try file.tensor("big") })
-    #expect(error.problem.hasPrefix("tensor 'big' as float32 would need") && error.problem.contains("more than this machine's"))
+    #expect(error.problem.hasPrefix("tensor 'big' as float32 would need") && error.problem.contains("more than \(MemoryBudget.limit.source)"))
 }
 
 @Test func imageDeclaringTooManyPixelsIsRefusedFromItsHeader() throws {
     let png = pngDeclaring(width: 100_000, height: 100_000)
     let error = try #require(formatError { _ = try Image.decode(Data(png), path: "huge.png") })
-    #expect(error.problem == "invalid PNG: image of 100000x100000 pixels exceeds the limit of \(Image.pixelLimit) pixels")
+    #expect(error.problem == "PNG image of 100000x100000 pixels exceeds the limit of \(Image.pixelLimit) pixels (raise it with --max-pixels or LORWEB_MAX_PIXELS)")
 }

@@ -49,8 +49,9 @@ int cimg_png_encode(const uint8_t *pixels, uint32_t width, uint32_t height, uint
                     uint8_t **out_data, size_t *out_size, char *message, size_t message_capacity);
 
 /// Decodes a baseline or progressive JPEG to 8-bit RGB (grayscale is replicated to RGB).
-/// CMYK/YCCK JPEGs are rejected. A premature end of data is an error, as in Pillow (which
-/// refuses truncated images unless LOAD_TRUNCATED_IMAGES is set), not a grey-filled image.
+/// CMYK/YCCK JPEGs are rejected. Scan data that ends early (end of file, or a marker such as EOI
+/// before the last row) or is corrupt is an error, as in Pillow (which refuses truncated images
+/// unless LOAD_TRUNCATED_IMAGES is set), not a grey-filled image.
 /// Decoding uses libjpeg's defaults (islow IDCT, fancy upsampling), which are Pillow's.
 int cimg_jpeg_decode(const uint8_t *data, size_t size, uint64_t max_pixels,
                      cimg_image *out, char *message, size_t message_capacity);
