@@ -119,10 +119,12 @@ public enum BasePretraining {
         let p: Parameters, model: FluxTransformer, codec: WhitenedSpaceToDepthCodec
         if let start {
             // A second stage: the weights and codec of an existing base, trained further.
+            let startConfig = try FluxConfig.read(start), sidecars = try BaseEditorSettings.read(base: start)
+            try LoRWeBModel.checkTokenWidth(startConfig, codec: sidecars, base: start)
             p = Parameters.loading(from: try SafetensorsShards.open(start))
-            model = try FluxTransformer(p, config: try FluxConfig.read(start))
+            model = try FluxTransformer(p, config: startConfig)
             try p.validate()
-            guard let whitened = try BaseEditorSettings.read(base: start).codec as? WhitenedSpaceToDepthCodec else {
+            guard let whitened = sidecars.codec as? WhitenedSpaceToDepthCodec else {
                 throw FormatError(start, "is not a base made by pretrain-base (no whitened codec in \(BaseEditorSettings.codecFile))")
             }
             codec = whitened
