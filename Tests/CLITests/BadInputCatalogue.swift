@@ -657,6 +657,8 @@ enum Catalogue {
         BadRow("bench ops --reps 0", ["bench", "ops", "--reps", "0"], 2, "--reps must be at least 1"),
         BadRow("train --query-mode bogus", ["train", "--data", Bad.out("none"), "--out", Bad.out("u13"), "--query-mode", "bogus"], 2,
                "--query-mode must be one of", absent: [Bad.out("u13")]),
+        BadRow("export-lora --dtype f8", ["export-lora", "--model", A, "--coeffs", "uniform", "--dtype", "f8", "--out", Bad.out("u-dtype.safetensors")], 2,
+               "--dtype must be f32, f16 or bf16", absent: [Bad.out("u-dtype.safetensors")]),
         BadRow("train --single-lora --loras 4", ["train", "--data", Bad.out("none"), "--out", Bad.out("u14"), "--single-lora", "--loras", "4"], 2,
                "drop --loras 4", absent: [Bad.out("u14")]),
         BadRow("train --steps 0", ["train", "--data", Bad.out("none"), "--out", Bad.out("u15"), "--steps", "0"], 2, "must be >= 1",
