@@ -3,7 +3,7 @@
 the folders lorweb wrote: proof that transformers / diffusers read them, and fixtures that the
 Swift tests compare against (Tests/Fixtures/shipped/).
 
-    pip install torch transformers diffusers numpy
+    pip install torch transformers diffusers numpy pillow
     python3 tools/check_shipped_models.py
 """
 import os
@@ -26,6 +26,19 @@ def main():
     np.save(os.path.join(OUT, "encoder_pixels.npy"), pixels.numpy())
     np.save(os.path.join(OUT, "encoder_embeds.npy"), embeds.numpy())
     print("encoder: transformers output", tuple(embeds.shape))
+
+    # The folder's preprocessor_config.json: AutoImageProcessor + the model from the folder alone,
+    # on a shipped example, is what lorweb's ImageEncoder must reproduce.
+    from PIL import Image
+    from transformers import AutoImageProcessor
+    processor = AutoImageProcessor.from_pretrained(os.path.join(ROOT, "models", "small-world", "encoder"))
+    example = Image.open(os.path.join(ROOT, "models", "small-world", "examples", "seen_000000_a.png"))
+    example_pixels = processor(images=example, return_tensors="pt")["pixel_values"]
+    with torch.no_grad():
+        example_embeds = enc(pixel_values=example_pixels).image_embeds
+    np.save(os.path.join(OUT, "encoder_example_pixels.npy"), example_pixels.numpy())
+    np.save(os.path.join(OUT, "encoder_example_embeds.npy"), example_embeds.numpy())
+    print("encoder: AutoImageProcessor", type(processor).__name__, tuple(example_pixels.shape))
 
     base_dir = os.path.join(ROOT, "models", "small-world", "base")
     if os.path.exists(os.path.join(base_dir, "config.json")):

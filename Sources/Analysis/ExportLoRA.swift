@@ -37,13 +37,63 @@ public enum ExportLoRA {
         return ExportedLayer(key: key, loraA: a, loraB: b, relativeError: total > 0 ? Float(((total - kept) / total).squareRoot()) : 0)
     }
 
-    /// Writes the layers as a PEFT/diffusers LoRA safetensors file (atomically).
-    public static func write(_ layers: [ExportedLayer], to path: String, metadata: [String: String] = [:]) throws {
+    /// The PEFT `LoraConfig` of `layers`, as PEFT's `adapter_config.json` and diffusers'
+    /// `lora_adapter_metadata` spell it. The exported factors carry every scale, so alpha equals
+    /// the rank (scale 1); `r` is the rank the tensors have, whatever rank was asked for.
+    public static func loraConfig(_ layers: [ExportedLayer], baseModel: String?) -> [String: Any] {
+        let ranks = layers.map { $0.loraA.shape[0] }
+        let common = ranks.first ?? 0
+        let pattern = Dictionary(uniqueKeysWithValues: zip(layers, ranks).filter { $1 != common }.map { ($0.key, $1) })
+        var config: [String: Any] = [
+            "peft_type": "LORA", "task_type": NSNull(), "r": common, "lora_alpha": common,
+            "target_modules": layers.map(\.key).sorted(), "rank_pattern": pattern, "alpha_pattern": pattern,
+            "lora_dropout": 0.0, "bias": "none", "init_lora_weights": true, "use_dora": false,
+        ]
+        if let baseModel { config["base_model_name_or_path"] = baseModel }
+        return config
+    }
+
+    /// The rank the tensors of `layers` have (the largest, should layers differ).
+    public static func rank(of layers: [ExportedLayer]) -> Int { layers.map { $0.loraA.shape[0] }.max() ?? 0 }
+
+    /// Writes the layers as one diffusers LoRA safetensors file (atomically): keys prefixed
+    /// `transformer.` and the LoraConfig in `lora_adapter_metadata` with the same prefix, which is
+    /// how `save_lora_weights` writes it and what `load_lora_weights` / `load_lora_adapter` read.
+    public static func write(_ layers: [ExportedLayer], to path: String, dtype: SafetensorsDType = .f32,
+                             metadata: [String: String] = [:], baseModel: String? = nil) throws {
+        let config = Dictionary(uniqueKeysWithValues: loraConfig(layers, baseModel: baseModel).map { ("transformer." + $0.key, $0.value) })
+        var meta = metadata
+        meta["lora_adapter_metadata"] = try json(config, path: path)
+        try write(layers, prefix: "transformer.", to: path, dtype: dtype, metadata: meta)
+    }
+
+    /// Writes the layers as a PEFT adapter folder (`PeftModel.from_pretrained` on the base
+    /// transformer loads it): `adapter_model.safetensors` with PEFT's `base_model.model.` keys and
+    /// `adapter_config.json`.
+    public static func writePEFT(_ layers: [ExportedLayer], to folder: String, dtype: SafetensorsDType = .f32,
+                                 metadata: [String: String] = [:], baseModel: String? = nil) throws {
+        try AtomicFile.createFolder(folder)
+        try write(layers, prefix: "base_model.model.", to: folder + "/" + peftWeightsFile, dtype: dtype, metadata: metadata)
+        try JSONFile.write(object: loraConfig(layers, baseModel: baseModel), to: folder + "/" + peftConfigFile)
+    }
+
+    public static let peftWeightsFile = "adapter_model.safetensors", peftConfigFile = "adapter_config.json"
+
+    static func write(_ layers: [ExportedLayer], prefix: String, to path: String, dtype: SafetensorsDType, metadata: [String: String]) throws {
         var tensors: [(String, Tensor)] = []
         for l in layers {
-            tensors.append(("transformer.\(l.key).lora_A.weight", l.loraA))
-            tensors.append(("transformer.\(l.key).lora_B.weight", l.loraB))
+            tensors.append(("\(prefix)\(l.key).lora_A.weight", l.loraA))
+            tensors.append(("\(prefix)\(l.key).lora_B.weight", l.loraB))
         }
-        try Safetensors.write(tensors, dtype: .f32, metadata: metadata.merging(["format": "pt"]) { a, _ in a }, to: path)
+        try Safetensors.write(tensors, dtype: dtype, metadata: metadata.merging(["format": "pt"]) { a, _ in a }, to: path)
+    }
+
+    /// `object` as one line of JSON with sorted keys, for a safetensors metadata value.
+    public static func json(_ object: Any, path: String) throws -> String {
+        guard JSONSerialization.isValidJSONObject(object),
+              let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else {
+            throw FormatError(path, "cannot encode the LoRA metadata as JSON (a non-finite number?)")
+        }
+        return String(decoding: data, as: UTF8.self)
     }
 }

@@ -12,8 +12,10 @@ import Tensor
 /// The result is `[3, cropSize, cropSize]`, channel-first, matching `pixel_values[i]` to the
 /// last float bit. The released encoder uses 224; the small-world encoders use 32 or 64.
 public struct CLIPPreprocessor: Sendable {
-    public static let openAIMean: [Float] = [0.48145466, 0.4578275, 0.40821073]
-    public static let openAIStd: [Float] = [0.26862954, 0.26130258, 0.27577711]
+    /// OpenAI's normalisation as its preprocessor_config.json spells it.
+    static let openAIDecimals = (mean: [0.48145466, 0.4578275, 0.40821073], std: [0.26862954, 0.26130258, 0.27577711])
+    public static let openAIMean = openAIDecimals.mean.map(Float.init)
+    public static let openAIStd = openAIDecimals.std.map(Float.init)
 
     /// Target of the shorter side after resizing.
     public let size: Int
@@ -29,6 +31,22 @@ public struct CLIPPreprocessor: Sendable {
         self.cropSize = cropSize ?? size
         self.mean = mean
         self.std = std
+    }
+
+    /// The `preprocessor_config.json` with which transformers' `CLIPImageProcessor` does exactly
+    /// this, so a model folder carrying it is complete for `AutoImageProcessor.from_pretrained`.
+    public var transformersConfig: [String: Any] {
+        // OpenAI's own decimals for its constants, so the file reads like every CLIP folder's;
+        // other values exactly as the Float32 they are.
+        func decimals(_ v: [Float], _ published: [Double]) -> [Double] { v == published.map(Float.init) ? published : v.map(Double.init) }
+        return [
+            "image_processor_type": "CLIPImageProcessor",
+            "do_convert_rgb": true,
+            "do_resize": true, "size": ["shortest_edge": size], "resample": 3,
+            "do_center_crop": true, "crop_size": ["height": cropSize, "width": cropSize],
+            "do_rescale": true, "rescale_factor": 1.0 / 255.0,
+            "do_normalize": true, "image_mean": decimals(mean, Self.openAIDecimals.mean), "image_std": decimals(std, Self.openAIDecimals.std),
+        ]
     }
 
     /// The (width, height) the shorter-side resize produces for a `width` x `height` image.

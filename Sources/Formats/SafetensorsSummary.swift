@@ -1,3 +1,5 @@
+import Foundation
+
 /// What a safetensors file holds, from its header alone (no tensor data is read): the
 /// facts `lorweb inspect` prints.
 public struct SafetensorsSummary: Sendable {
@@ -9,6 +11,10 @@ public struct SafetensorsSummary: Sendable {
         case diffusersFlux = "diffusers-flux-transformer"
         /// A transformers CLIP vision tower (`vision_model...`).
         case clipVision = "transformers-clip-vision"
+        /// An ordinary LoRA as diffusers writes it (`transformer.<layer>.lora_A.weight`, or bare layer names).
+        case diffusersLoRA = "diffusers-lora"
+        /// A PEFT adapter (`base_model.model.<layer>.lora_A.weight`, `adapter_config.json` beside it).
+        case peftLoRA = "peft-lora"
         case plain
 
         /// The name people read, e.g. "lorweb-adapter (LoRWeB release layout)".
@@ -26,6 +32,8 @@ public struct SafetensorsSummary: Sendable {
     public let metadata: [String: String]
     /// Basis geometry, for adapter files.
     public let adapter: AdapterGeometry?
+    /// Ranks and alpha, for ordinary LoRA files.
+    public var lora: LoRAGeometry?
 
     public init(_ file: SafetensorsFile) {
         path = file.path
@@ -37,7 +45,14 @@ public struct SafetensorsSummary: Sendable {
         dtypes = counts.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         metadata = file.metadata
         adapter = AdapterGeometry(file.tensors)
-        layout = adapter != nil ? .lorwebAdapter : Self.layout(of: file.names)
+        lora = adapter == nil ? LoRAGeometry(file.tensors, metadata: file.metadata) : nil
+        if adapter != nil {
+            layout = .lorwebAdapter
+        } else if let lora {
+            layout = lora.peft ? .peftLoRA : .diffusersLoRA
+        } else {
+            layout = Self.layout(of: file.names)
+        }
     }
 
     private static func layout(of names: [String]) -> Layout {
@@ -109,5 +124,39 @@ public struct AdapterGeometry: Sendable, Equatable {
         }
         if unplaced > 0 { problems.append("\(unplaced) tensor(s) are not adapter parameters") }
         self.problems = problems
+    }
+}
+
+/// An ordinary LoRA read off its tensors: per layer `lora_A.weight` [r, in] and `lora_B.weight`
+/// [out, r] (PEFT's and diffusers' convention), with alpha from the file's `lora_adapter_metadata`
+/// or (set by the caller) a PEFT folder's `adapter_config.json`.
+public struct LoRAGeometry: Sendable, Equatable {
+    public let layers: Int
+    public let minRank: Int, maxRank: Int
+    /// Whether the keys carry PEFT's `base_model.model.` prefix.
+    public let peft: Bool
+    /// `lora_alpha` when the metadata or a config says it (scale = alpha / r).
+    public var alpha: Double?
+    /// Where `alpha` came from.
+    public var alphaSource: String?
+
+    init?(_ tensors: [SafetensorsTensorInfo], metadata: [String: String]) {
+        var ranks: [String: Int] = [:], ups = 0
+        for t in tensors {
+            if t.name.hasSuffix(".lora_A.weight"), t.shape.count == 2 { ranks[String(t.name.dropLast(".lora_A.weight".count))] = t.shape[0] }
+            if t.name.hasSuffix(".lora_B.weight") { ups += 1 }
+        }
+        guard !ranks.isEmpty, ups > 0 else { return nil }
+        layers = ranks.count
+        minRank = ranks.values.min()!
+        maxRank = ranks.values.max()!
+        peft = ranks.keys.contains { $0.hasPrefix("base_model.model.") }
+        // diffusers' pipeline files prefix every LoraConfig field with the component ("transformer.lora_alpha").
+        if let text = metadata["lora_adapter_metadata"],
+           let config = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any],
+           let value = config.first(where: { $0.key == "lora_alpha" || $0.key.hasSuffix(".lora_alpha") })?.value as? NSNumber {
+            alpha = value.doubleValue
+            alphaSource = "lora_adapter_metadata"
+        }
     }
 }

@@ -54,13 +54,27 @@ public struct SafetensorsShards: TensorSource {
     public func tensorIfPresent(_ key: String) throws -> Tensor? { try owner[key].map { try files[$0].weight(key) } }
 }
 
-/// Decodes `config.json` in `folder` as `T`, naming the file on failure.
-func readConfig<T: Decodable>(_ type: T.Type, in folder: String, transform: ([String: Any]) -> [String: Any] = { $0 }) throws -> T {
+/// What a config.json says it describes, for refusing the wrong kind of folder: diffusers'
+/// `_class_name`, else transformers' `architectures` or `model_type`.
+func configKind(_ json: [String: Any]) -> String? {
+    if let name = json["_class_name"] as? String { return "diffusers \(name)" }
+    if let names = json["architectures"] as? [String], !names.isEmpty { return "transformers \(names.joined(separator: ", "))" }
+    return (json["model_type"] as? String).map { "transformers \($0)" }
+}
+
+/// Decodes `config.json` in `folder` as `T`, naming the file on failure. A config whose kind
+/// `accepts` refuses is reported as not being `expected` before anything is decoded from it, so
+/// a model folder of the wrong family fails in one line instead of by its shapes.
+func readConfig<T: Decodable>(_ type: T.Type, in folder: String, expected: String, accepts: ([String: Any]) -> Bool,
+                              transform: ([String: Any]) -> [String: Any] = { $0 }) throws -> T {
     let path = folder + "/config.json"
     guard FileManager.default.fileExists(atPath: path) else { throw FormatError(path, "cannot read the model's config.json") }
     let data = try readFileBytes(path)
     guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
         throw FormatError(path, "not a JSON object")
+    }
+    guard accepts(json) else {
+        throw FormatError(path, "is a \(configKind(json) ?? "different") config, not \(expected)")
     }
     do {
         return try JSONDecoder().decode(T.self, from: JSONSerialization.data(withJSONObject: transform(json)))
@@ -70,15 +84,31 @@ func readConfig<T: Decodable>(_ type: T.Type, in folder: String, transform: ([St
 }
 
 extension FluxConfig {
-    /// The config.json of a diffusers FluxTransformer2DModel folder.
-    public static func read(_ folder: String) throws -> FluxConfig { try readConfig(FluxConfig.self, in: folder) }
+    /// The config.json of a diffusers FluxTransformer2DModel folder (one without `_class_name`
+    /// is taken as one unless it names a transformers model), with the shapes this
+    /// implementation supports.
+    public static func read(_ folder: String) throws -> FluxConfig {
+        let c = try readConfig(FluxConfig.self, in: folder, expected: "a diffusers FluxTransformer2DModel config",
+                               accepts: { json in
+            if let name = json["_class_name"] as? String { return name == "FluxTransformer2DModel" }
+            return json["architectures"] == nil && json["model_type"] == nil
+        })
+        let path = folder + "/config.json"
+        guard c.patchSize == 1 else {
+            throw FormatError(path, "patch_size \(c.patchSize) is not supported: only 1 (Flux packs 2x2 latents into tokens itself)")
+        }
+        guard c.axesDimsRope.reduce(0, +) == c.attentionHeadDim else {
+            throw FormatError(path, "axes_dims_rope \(c.axesDimsRope) must sum to attention_head_dim \(c.attentionHeadDim)")
+        }
+        return c
+    }
 }
 
 extension FluxTransformer {
     /// A diffusers FluxTransformer2DModel: its folder (`config.json` + weights, sharded or not),
     /// or one safetensors file with `config` given. Every key must load with its shape.
     public static func load(_ path: String, config: FluxConfig? = nil) throws -> FluxTransformer {
-        let c = try config ?? readConfig(FluxConfig.self, in: path)
+        let c = try config ?? FluxConfig.read(path)
         return try Parameters.load(from: SafetensorsShards.open(path)) { try FluxTransformer($0, config: c) }
     }
 }
@@ -87,10 +117,24 @@ extension CLIPVision {
     /// A Hugging Face CLIP folder: a full `CLIPModel` (its text tower is ignored) or a
     /// `CLIPVisionModelWithProjection`, `config.json` + `model.safetensors`.
     public static func load(_ folder: String) throws -> CLIPVision {
-        let config = try readConfig(CLIPVisionConfig.self, in: folder) { json in
+        let config = try readConfig(CLIPVisionConfig.self, in: folder, expected: "a CLIP vision config (CLIPVisionModelWithProjection or CLIPModel)",
+                                    accepts: { json in
+            guard json["_class_name"] == nil else { return false }
+            let typeFits = (json["model_type"] as? String).map { ["clip", "clip_vision_model"].contains($0) } ?? true
+            let archFits = (json["architectures"] as? [String]).map { $0.allSatisfy { $0.hasPrefix("CLIP") } } ?? true
+            return typeFits && archFits
+        }) { json in
             guard var vision = json["vision_config"] as? [String: Any] else { return json }
             vision["projection_dim"] = json["projection_dim"] ?? vision["projection_dim"]
             return vision
+        }
+        let path = folder + "/config.json"
+        guard config.numChannels == 3 else { throw FormatError(path, "num_channels \(config.numChannels): lorweb feeds the encoder RGB images (3)") }
+        guard config.patchSize > 0, config.imageSize % config.patchSize == 0 else {
+            throw FormatError(path, "image_size \(config.imageSize) is not a multiple of patch_size \(config.patchSize)")
+        }
+        guard config.numAttentionHeads > 0, config.hiddenSize % config.numAttentionHeads == 0 else {
+            throw FormatError(path, "hidden_size \(config.hiddenSize) is not divisible by num_attention_heads \(config.numAttentionHeads)")
         }
         return try Parameters.load(from: SafetensorsShards.open(folder), ignoring: ["text_model.", "text_projection.", "logit_scale"]) {
             try CLIPVision($0, config: config)

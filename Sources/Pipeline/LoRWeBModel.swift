@@ -51,7 +51,7 @@ public final class LoRWeBModel {
                               seed: UInt64, runFolder: String? = nil, trainingBatch: Int? = nil) throws -> LoRWeBModel
     {
         guard keysDim % heads == 0 else { throw ValidationFailure("the key width \(keysDim) is not divisible by \(heads) heads") }
-        let base = try FluxTransformer.load(basePath)
+        let (base, baseSettings) = try loadBase(basePath)
         let encoder = ImageEncoder(model: try CLIPVision.load(encoderPath))
         let adapter = LoRABasisConfig(n: n, r: r, keysDim: keysDim, queryDim: queryMode.queryDim(embedding: encoder.embeddingWidth),
                                       heads: heads, softmax: softmax, mixing: .mean, scale: 1)
@@ -67,7 +67,7 @@ public final class LoRWeBModel {
                                basePath: runFolder.map { relativePath(basePath, from: $0) } ?? basePath,
                                encoderPath: runFolder.map { relativePath(encoderPath, from: $0) } ?? encoderPath)
         config.gridResolution = resolution
-        return LoRWeBModel(config: config, base: base, baseSettings: try BaseEditorSettings.read(base: basePath), adapters: adapters, encoder: encoder)
+        return LoRWeBModel(config: config, base: base, baseSettings: baseSettings, adapters: adapters, encoder: encoder)
     }
 
     /// A lower bound of the bytes training `adapter` on `base` with batches of `batch` grids of
@@ -95,15 +95,34 @@ public final class LoRWeBModel {
             throw FormatError(configPath, "does not say where the base model and image encoder are (base_path / encoder_path)")
         }
         func resolve(_ p: String) -> String { RunConfig.resolve(p, in: folder) }
-        let base = try FluxTransformer.load(resolve(basePath))
+        let (base, baseSettings) = try loadBase(resolve(basePath))
         let encoder = ImageEncoder(model: try CLIPVision.load(resolve(encoderPath)))
         let (_, adapters) = try RunCheckpoint.load(folder, attachingTo: base)
         let expected = config.queryMode.queryDim(embedding: encoder.embeddingWidth)
         guard expected == config.adapter.queryDim else {
             throw FormatError(resolve(encoderPath), "its \(encoder.embeddingWidth)-d embeddings give a \(expected)-d query; the adapters expect \(config.adapter.queryDim)")
         }
-        return LoRWeBModel(config: config, base: base, baseSettings: try BaseEditorSettings.read(base: resolve(basePath)),
-                           adapters: adapters, encoder: encoder)
+        return LoRWeBModel(config: config, base: base, baseSettings: baseSettings, adapters: adapters, encoder: encoder)
+    }
+
+    /// The base in `path` with its sidecars, refused before its weights are read when it does not fit its codec.
+    static func loadBase(_ path: String) throws -> (FluxTransformer, (settings: BaseEditorSettings, codec: LatentCodec)) {
+        let config = try FluxConfig.read(path)
+        let sidecars = try BaseEditorSettings.read(base: path)
+        try checkTokenWidth(config, codec: sidecars, base: path)
+        return (try FluxTransformer.load(path, config: config), sidecars)
+    }
+
+    /// Refuses a base whose token width is not what its codec makes (a stock Flux's 64 or 16
+    /// against the small world's 192): the mismatch would otherwise surface as a shape failure
+    /// deep inside the first forward pass.
+    static func checkTokenWidth(_ config: FluxConfig, codec sidecars: (settings: BaseEditorSettings, codec: LatentCodec), base path: String) throws {
+        let latent = sidecars.codec.latentChannels, tokens = 4 * latent
+        guard config.inChannels == tokens, config.outputChannels == tokens else {
+            throw FormatError(path + "/config.json", "in_channels \(config.inChannels), out_channels \(config.outputChannels): lorweb's "
+                              + "\(sidecars.settings.codec.rawValue) codec makes \(tokens)-d tokens (\(latent) latent channels packed 2x2), "
+                              + "so a base for it needs in_channels = out_channels = \(tokens)")
+        }
     }
 
     /// Writes the adapters and lorweb.json into `folder`.

@@ -41,9 +41,11 @@ func trainingPictures(_ data: SmallWorldDataset) -> [String] {
 
 public enum EncoderPretraining {
     public static let folder = "encoder"
+    public static let preprocessorFile = "preprocessor_config.json"
 
     /// SimCLR on the training pictures (no labels of any kind), then the encoder is written as a
-    /// Hugging Face CLIP vision folder `RUN/encoder` (config.json + model.safetensors);
+    /// Hugging Face CLIP vision folder `RUN/encoder` (config.json + model.safetensors +
+    /// preprocessor_config.json);
     /// checkpoints and metrics.jsonl go to `RUN/encoder-training`.
     @discardableResult
     public static func run(data: SmallWorldDataset, out: String, options o: PretrainOptions, resume: Bool,
@@ -77,6 +79,7 @@ public enum EncoderPretraining {
         try Safetensors.write(p.all.map { ($0.key, $0.tensor) }, dtype: .f32, metadata: ["format": "pt"], to: folder + "/model.safetensors")
         try writeConfig(model.config, marker: ["model_type": "clip_vision_model", "architectures": ["CLIPVisionModelWithProjection"]],
                         to: folder + "/config.json")
+        try JSONFile.write(object: CLIPPreprocessor(size: model.config.imageSize).transformersConfig, to: folder + "/" + preprocessorFile)
     }
 }
 
@@ -119,10 +122,12 @@ public enum BasePretraining {
         let p: Parameters, model: FluxTransformer, codec: WhitenedSpaceToDepthCodec
         if let start {
             // A second stage: the weights and codec of an existing base, trained further.
+            let startConfig = try FluxConfig.read(start), sidecars = try BaseEditorSettings.read(base: start)
+            try LoRWeBModel.checkTokenWidth(startConfig, codec: sidecars, base: start)
             p = Parameters.loading(from: try SafetensorsShards.open(start))
-            model = try FluxTransformer(p, config: try FluxConfig.read(start))
+            model = try FluxTransformer(p, config: startConfig)
             try p.validate()
-            guard let whitened = try BaseEditorSettings.read(base: start).codec as? WhitenedSpaceToDepthCodec else {
+            guard let whitened = sidecars.codec as? WhitenedSpaceToDepthCodec else {
                 throw FormatError(start, "is not a base made by pretrain-base (no whitened codec in \(BaseEditorSettings.codecFile))")
             }
             codec = whitened

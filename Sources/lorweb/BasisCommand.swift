@@ -170,41 +170,83 @@ struct CoefficientSource: ParsableArguments {
 struct ExportLoRACommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export-lora",
-        abstract: "Bake the mixed LoRA of one analogy (or of given coefficients) into an ordinary diffusers/PEFT LoRA file.",
+        abstract: "Bake the mixed LoRA of one analogy (or of given coefficients) into an ordinary diffusers or PEFT LoRA.",
         discussion: """
-            Keys: transformer.<layer>.lora_A.weight [k, in] and .lora_B.weight [out, k], weight += lora_B @ lora_A.
-            Exact at the full rank n*r; with --rank K, the best rank-K approximation, with each layer's relative
-            Frobenius error written to OUT.errors.csv.
+            --out X.safetensors writes one diffusers LoRA file: keys transformer.<layer>.lora_A.weight [k, in] and
+            .lora_B.weight [out, k], weight += lora_B @ lora_A, and the PEFT LoraConfig in its lora_adapter_metadata.
+            Any other --out is a PEFT adapter folder: adapter_model.safetensors (base_model.model.<layer> keys) and
+            adapter_config.json. Both record the model, the analogy's images or --coeffs, and the mean coefficients.
+            Exact at the full rank n*r; with --rank K < n*r, the best rank-K approximation, with each layer's relative
+            Frobenius error written to OUT.errors.csv (a folder: OUT/errors.csv). The recorded rank is the tensors'.
             """)
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "The authors' adapter .safetensors, or a lorweb run folder.") var model: String
     @OptionGroup var source: CoefficientSource
-    @Option(help: "Rank of the exported LoRA (default: exact, n*r).") var rank: Int?
-    @Option(help: "Output .safetensors.") var out: String
+    @Option(help: "Rank of the exported LoRA (default: exact, n*r; a larger K is exact too).") var rank: Int?
+    @Option(help: "Stored precision: f32, f16 or bf16.") var dtype = "f32"
+    @Option(help: "Output: a diffusers .safetensors file, or a PEFT adapter folder.") var out: String
 
     func run() throws {
         try global.apply()
         try reportingErrors {
             if let rank, rank < 1 { throw ValidationError("--rank must be at least 1") }
-            let csvPath = (out as NSString).deletingPathExtension + ".errors.csv"
-            try checkOutputs([out] + (rank == nil ? [] : [csvPath]),
-                             inputs: InputFiles([model, source.coeffs, source.a, source.aPrime, source.b, source.clip, source.config]))
+            let dtypes: [String: SafetensorsDType] = ["f32": .f32, "f16": .f16, "bf16": .bf16]
+            guard let storage = dtypes[dtype] else { throw ValidationError("--dtype must be f32, f16 or bf16") }
+            let peft = !out.hasSuffix(".safetensors")
+            let csvPath = peft ? out + "/errors.csv" : (out as NSString).deletingPathExtension + ".errors.csv"
+            let inputs = [model, source.coeffs, source.a, source.aPrime, source.b, source.clip, source.config]
+            if peft {
+                try checkOutputFolder(out, inputs: inputs)
+            } else {
+                try checkOutputs([out] + (rank == nil ? [] : [csvPath]), inputs: InputFiles(inputs))
+            }
             let stream = try AdapterStream(model: model, configPath: source.config, mixing: source.coeffs == nil)
             let coefficients = try source.coefficients(stream)
             let progress = ProgressLine(label: "export", unit: "layers")
-            let layers = try stream.map(progress: { progress.update($0, $1) }) { i, basis in
-                try ExportLoRA.layer(stream.layers[i], basis: basis, alpha: try coefficients(i, basis), rank: rank)
+            let exported = try stream.map(progress: { progress.update($0, $1) }) { i, basis in
+                let alpha = try coefficients(i, basis)
+                return (try ExportLoRA.layer(stream.layers[i], basis: basis, alpha: alpha, rank: rank), alpha)
             }
             progress.finish()
-            try ExportLoRA.write(layers, to: out, metadata: ["lorweb": "export-lora", "rank": rank.map(String.init) ?? "full"])
+            let layers = exported.map(\.0), written = ExportLoRA.rank(of: layers)
+            let baseModel = try stream.runFolder.flatMap { folder in
+                try RunCheckpoint.config(in: folder).basePath.map { fullPath(RunConfig.resolve($0, in: folder)) }
+            }
+            let metadata = try provenance(alphas: exported.map(\.1), rank: written)
+            if peft {
+                try ExportLoRA.writePEFT(layers, to: out, dtype: storage, metadata: metadata, baseModel: baseModel)
+            } else {
+                try ExportLoRA.write(layers, to: out, dtype: storage, metadata: metadata, baseModel: baseModel)
+            }
             let errors = layers.map(\.relativeError)
-            if rank != nil {
+            let truncated = written < stream.config.n * stream.config.r
+            if truncated {
                 try CSV.write(header: ["layer", "relative_frobenius_error"], rows: layers.map { [.text($0.key), .double(Double($0.relativeError))] }, to: csvPath)
             }
             let worst = errors.indices.max { errors[$0] < errors[$1] }!
-            print(String(format: "%d layers -> %@ (rank %@); relative error mean %.4g, max %.4g (%@)", layers.count, out,
-                         rank.map(String.init) ?? "full", Double(errors.reduce(0, +) / Float(errors.count)), Double(errors[worst]), layers[worst].key))
+            // A --rank at or above n*r adds no rank: the line says what the tensors hold.
+            var label = truncated ? "rank \(written)" : "rank \(written), exact"
+            if let rank, rank > written { label += "; --rank \(rank) exceeds n*r" }
+            print(String(format: "%d layers -> %@ (%@, %@); relative error mean %.4g, max %.4g (%@)", layers.count, out, label, dtype,
+                         Double(errors.reduce(0, +) / Float(errors.count)), Double(errors[worst]), layers[worst].key))
         }
+    }
+
+    func fullPath(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
+
+    /// Where the export came from, in the safetensors metadata: the model, the analogy's images
+    /// (or the --coeffs given), and the coefficients averaged over layers.
+    func provenance(alphas: [[Float]], rank: Int) throws -> [String: String] {
+        var meta = ["lorweb": "export-lora", "rank": String(rank), "lorweb_model": fullPath(model)]
+        if let requested = self.rank { meta["lorweb_requested_rank"] = String(requested) }
+        if let a = source.a, let aPrime = source.aPrime, let b = source.b {
+            meta["lorweb_analogy"] = try ExportLoRA.json(["a": fullPath(a), "a_prime": fullPath(aPrime), "b": fullPath(b)], path: out)
+        }
+        if let coeffs = source.coeffs { meta["lorweb_coeffs"] = coeffs }
+        let n = alphas.first?.count ?? 0
+        let mean = (0..<n).map { j in Double(alphas.map { $0[j] }.reduce(0, +)) / Double(alphas.count) }
+        meta["lorweb_coefficients"] = try ExportLoRA.json(["layers": alphas.count, "n": n, "mean_over_layers": mean], path: out)
+        return meta
     }
 }

@@ -35,6 +35,7 @@ struct Inspect: ParsableCommand {
             emit(json ? Self.jsonObject(summary) : nil, text: Self.text(summary))
             return
         }
+        let peftConfig = try Self.peftAlpha(in: path)
 
         if FileManager.default.fileExists(atPath: "\(path)/\(RunCheckpoint.configFile)") { return try inspectRun() }
         let entries: [String]
@@ -48,7 +49,14 @@ struct Inspect: ParsableCommand {
         var summaries: [SafetensorsSummary] = []
         var failed = false
         for name in names {
-            do { summaries.append(SafetensorsSummary(try SafetensorsFile(path: "\(path)/\(name)"))) } catch {
+            do {
+                var summary = SafetensorsSummary(try SafetensorsFile(path: "\(path)/\(name)"))
+                if summary.lora != nil, summary.lora?.alpha == nil, let peftConfig {
+                    summary.lora?.alpha = peftConfig
+                    summary.lora?.alphaSource = "adapter_config.json"
+                }
+                summaries.append(summary)
+            } catch {
                 printError(error)
                 failed = true
             }
@@ -80,6 +88,16 @@ struct Inspect: ParsableCommand {
         emit(json ? object : nil, text: text)
     }
 
+    /// The `lora_alpha` of a PEFT folder's adapter_config.json, if the folder has one.
+    private static func peftAlpha(in folder: String) throws -> Double? {
+        let configPath = folder + "/adapter_config.json"
+        guard FileManager.default.fileExists(atPath: configPath) else { return nil }
+        guard let config = (try? JSONSerialization.jsonObject(with: readFileBytes(configPath))) as? [String: Any] else {
+            throw FormatError(configPath, "not a JSON object")
+        }
+        return (config["lora_alpha"] as? NSNumber)?.doubleValue
+    }
+
     /// Prints the JSON object if there is one, else the text.
     private func emit(_ object: [String: Any]?, text: String) {
         guard let object else { return print(text) }
@@ -98,6 +116,11 @@ struct Inspect: ParsableCommand {
             o["adapted_layers"] = a.layers
             o["n"] = a.n; o["r"] = a.r; o["kdim"] = a.kdim; o["qdim"] = a.qdim
             if !a.problems.isEmpty { o["problems"] = a.problems }
+        }
+        if let l = s.lora {
+            o["adapted_layers"] = l.layers
+            o["rank_min"] = l.minRank; o["rank_max"] = l.maxRank
+            if let alpha = l.alpha { o["lora_alpha"] = alpha; o["alpha_source"] = l.alphaSource ?? "" }
         }
         return o
     }
@@ -118,6 +141,14 @@ struct Inspect: ParsableCommand {
             lines.append("  adapted layers  \(a.layers)")
             lines.append("  basis           n \(a.n), r \(a.r), kdim \(a.kdim), qdim \(a.qdim)")
             lines += a.problems.map { "  warning         \($0)" }
+        }
+        if let l = s.lora {
+            lines.append("  adapted layers  \(l.layers)")
+            lines.append("  rank            " + (l.minRank == l.maxRank ? "\(l.minRank)" : "\(l.minRank) to \(l.maxRank)"))
+            if let alpha = l.alpha {
+                let scale = l.minRank == l.maxRank ? String(format: " (scale alpha/r %.4g)", alpha / Double(l.minRank)) : ""
+                lines.append(String(format: "  lora_alpha      %.4g", alpha) + scale + " from \(l.alphaSource ?? "")")
+            }
         }
         return lines.joined(separator: "\n")
     }

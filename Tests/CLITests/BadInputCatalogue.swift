@@ -216,6 +216,16 @@ enum Bad {
         encoder["vision_model.post_layernorm.weight"]!.data[0] = .nan
         try Safetensors.write(encoder, to: path("clip-nan/model.safetensors"))
 
+        // Diffusers Flux folders of another token width (a stock FLUX.1 takes 64, a 16-channel
+        // VAE latent unpacked 16): refused from config.json alone, so they need no weights.
+        let baseConfig = URL(fileURLWithPath: clip).deletingLastPathComponent().appendingPathComponent("base/config.json")
+        for channels in [16, 64] {
+            var json = try JSONSerialization.jsonObject(with: Data(contentsOf: baseConfig)) as! [String: Any]
+            json["in_channels"] = channels
+            try FileManager.default.createDirectory(atPath: path("flux-in\(channels)"), withIntermediateDirectories: true)
+            try AtomicFile.write(JSONSerialization.data(withJSONObject: json), to: path("flux-in\(channels)/config.json"))
+        }
+
         // ai-toolkit config.yaml variants (export-lora --config).
         let yaml = try String(contentsOfFile: CLI.fixtures + "/formats/config.yaml", encoding: .utf8)
         try write("config-empty.yaml", "")
@@ -548,6 +558,18 @@ enum Catalogue {
                    absent: [missing]),
             BadRow("train --base without config.json", ["train", "--data", world, "--out", Bad.out("train-b"), "--base", Bad.path("empty-folder"),
                                                         "--steps", "1"], 1, "config.json", absent: [Bad.out("train-b")]),
+            BadRow("train --base with in_channels 16", ["train", "--data", world, "--out", Bad.out("train-in16"), "--base", Bad.path("flux-in16"),
+                                                        "--steps", "1"], 1, "in_channels 16, out_channels 16: lorweb's space-to-depth codec makes 192-d tokens",
+                   absent: [Bad.out("train-in16")]),
+            BadRow("train --base with in_channels 64", ["train", "--data", world, "--out", Bad.out("train-in64"), "--base", Bad.path("flux-in64"),
+                                                        "--steps", "1"], 1, "needs in_channels = out_channels = 192", absent: [Bad.out("train-in64")]),
+            BadRow("train --base given a CLIP folder", ["train", "--data", world, "--out", Bad.out("train-clip-base"), "--base", Bad.clip,
+                                                         "--steps", "1"], 1,
+                   "config.json: is a transformers CLIPVisionModelWithProjection config, not a diffusers FluxTransformer2DModel config",
+                   absent: [Bad.out("train-clip-base")]),
+            BadRow("train --encoder given a Flux folder", ["train", "--data", world, "--out", Bad.out("train-flux-encoder"), "--encoder",
+                                                            Bad.path("flux-in64"), "--steps", "1"], 1,
+                   "config.json: is a diffusers FluxTransformer2DModel config, not a CLIP vision config", absent: [Bad.out("train-flux-encoder")]),
             BadRow("train --encoder with a NaN weight", ["train", "--data", world, "--out", Bad.out("train-c"), "--encoder", Bad.path("clip-nan"),
                                                          "--steps", "1"], 1, "holds nan", absent: [Bad.out("train-c")]),
             // Absurd sizes are refused from an estimate before anything of that size is allocated.
@@ -707,6 +729,8 @@ enum Catalogue {
         BadRow("bench ops --reps 0", ["bench", "ops", "--reps", "0"], 2, "--reps must be at least 1"),
         BadRow("train --query-mode bogus", ["train", "--data", Bad.out("none"), "--out", Bad.out("u13"), "--query-mode", "bogus"], 2,
                "--query-mode must be one of", absent: [Bad.out("u13")]),
+        BadRow("export-lora --dtype f8", ["export-lora", "--model", A, "--coeffs", "uniform", "--dtype", "f8", "--out", Bad.out("u-dtype.safetensors")], 2,
+               "--dtype must be f32, f16 or bf16", absent: [Bad.out("u-dtype.safetensors")]),
         BadRow("train --single-lora --loras 4", ["train", "--data", Bad.out("none"), "--out", Bad.out("u14"), "--single-lora", "--loras", "4"], 2,
                "drop --loras 4", absent: [Bad.out("u14")]),
         BadRow("train --steps 0", ["train", "--data", Bad.out("none"), "--out", Bad.out("u15"), "--steps", "0"], 2, "must be >= 1",

@@ -36,6 +36,25 @@ private func lorweb(_ arguments: String...) throws -> Run {
     #expect(object?["tensors"] as? Int == files.reduce(0) { $0 + ($1["tensors"] as? Int ?? 0) })
 }
 
+/// LoRAs written by diffusers and PEFT themselves (tools/make_lora_fixtures.py) are LoRAs, not
+/// a Flux transformer or a plain file, with their ranks and alpha (from the file's metadata or the
+/// folder's adapter_config.json).
+@Test func inspectRecognisesDiffusersAndPEFTLoRAs() throws {
+    let lora = Fixtures.root.appendingPathComponent("lora").path
+    let diffusers = try lorweb("inspect", "--json", lora + "/diffusers/pytorch_lora_weights.safetensors")
+    #expect(diffusers.status == 0, "\(diffusers.stderr)")
+    let d = try JSONSerialization.jsonObject(with: Data(diffusers.stdout.utf8)) as? [String: Any]
+    #expect(d?["format"] as? String == "diffusers-lora" && d?["adapted_layers"] as? Int == 2)
+    #expect(d?["rank_min"] as? Int == 4 && d?["rank_max"] as? Int == 4 && d?["lora_alpha"] as? Double == 8)
+    #expect(d?["alpha_source"] as? String == "lora_adapter_metadata" && d?["parameters"] as? Int == 4096)
+
+    let peft = try lorweb("inspect", lora + "/peft")
+    #expect(peft.status == 0, "\(peft.stderr)")
+    #expect(peft.stdout.contains("format          peft-lora") && peft.stdout.contains("adapted layers  2"))
+    #expect(peft.stdout.contains("rank            2 to 6") && peft.stdout.contains("lora_alpha      3 from adapter_config.json"))
+    #expect(peft.stdout.contains("dtypes          F32 x 4"))
+}
+
 @Test(arguments: ["truncated-mid-header", "unknown-dtype", "overlapping"])
 func inspectBadFileExitsOneWithOneLine(_ name: String) throws {
     let bad = try #require(badFiles.first { $0.name == name })

@@ -37,6 +37,10 @@ import Tensor
         #expect(l.count == 16 && falls(l), "encoder losses \(l)")
         let encoder = ImageEncoder(model: try CLIPVision.load(run + "/encoder"))
         #expect(encoder.embed([Image(width: 32, height: 32, color: [10, 200, 30])]).shape == [1, 64])
+        // The shipped encoder's preprocessor_config.json is what pretrain-encoder writes.
+        let written = try Data(contentsOf: URL(fileURLWithPath: run + "/encoder/" + EncoderPretraining.preprocessorFile))
+        let shipped = try Data(contentsOf: repositoryRoot.appendingPathComponent("models/small-world/encoder/" + EncoderPretraining.preprocessorFile))
+        #expect(try JSONSerialization.jsonObject(with: written) as? NSDictionary == JSONSerialization.jsonObject(with: shipped) as? NSDictionary)
     }
 
     @Test func baseLossFallsAndTheEditorLoads() throws {

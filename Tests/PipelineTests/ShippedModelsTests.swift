@@ -28,6 +28,17 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         check(encoder(try fixture("encoder_pixels")).imageEmbeds, try fixture("encoder_embeds"), "shipped encoder")
     }
 
+    /// AutoImageProcessor (reading the folder's preprocessor_config.json) and the model give what
+    /// lorweb's ImageEncoder gives for a shipped example picture.
+    @Test func encoderFolderPreprocessesAsLorwebDoes() throws {
+        let folder = repositoryRoot.appendingPathComponent("models/small-world/encoder").path
+        let encoder = ImageEncoder(model: try CLIPVision.load(folder))
+        let image = try Image.read(repositoryRoot.appendingPathComponent("models/small-world/examples/seen_000000_a.png").path)
+        let pixels = encoder.preprocess.batch([image]), want = try fixture("encoder_example_pixels")
+        #expect(pixels.shape == want.shape && pixels.toArray() == want.toArray(), "pixel_values differ from AutoImageProcessor's")
+        check(encoder.embed([image]), try fixture("encoder_example_embeds"), "shipped encoder on AutoImageProcessor's pixels")
+    }
+
     @Test func baseMatchesDiffusers() throws {
         let base = try FluxTransformer.load(repositoryRoot.appendingPathComponent("models/small-world/base").path)
         #expect(base.config == .small)
