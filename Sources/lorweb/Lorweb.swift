@@ -21,15 +21,22 @@ struct GlobalOptions: ParsableArguments {
 
     /// Applies the options; call first in `run()`.
     func apply() throws {
-        if let threads {
-            guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
-            // Threads beyond the cores only add stacks and contention; thousands of them under a
-            // memory limit left OpenBLAS's allocator retrying for ever.
+        // Threads beyond the cores only add stacks and contention; thousands of them under a
+        // memory limit left OpenBLAS's allocator retrying for ever. The environment's count is
+        // held to the same bound as the option's.
+        func checked(_ threads: Int, _ source: String) throws -> Int {
+            guard threads >= 1 else { throw ValidationError("\(source) must be at least 1, got \(threads)") }
             let cores = ProcessInfo.processInfo.activeProcessorCount
             guard threads <= 4 * cores else {
-                throw ValidationError("--threads \(threads) is more than 4x this machine's \(cores) cores (at most \(4 * cores))")
+                throw ValidationError("\(source) \(threads) is more than 4x this machine's \(cores) cores (at most \(4 * cores))")
             }
-            Runtime.threads = threads
+            return threads
+        }
+        if let threads {
+            Runtime.threads = try checked(threads, "--threads")
+        } else if let text = ProcessInfo.processInfo.environment["LORWEB_THREADS"] {
+            guard let threads = Int(text.prefix(40)) else { throw ValidationError("LORWEB_THREADS '\(text.prefix(40))' is not a whole number") }
+            Runtime.threads = try checked(threads, "LORWEB_THREADS")
         }
         if let maxPixels {
             guard maxPixels >= 1 else { throw ValidationError("--max-pixels must be at least 1, got \(maxPixels)") }

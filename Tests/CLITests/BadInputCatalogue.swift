@@ -24,10 +24,13 @@ struct BadRow: CustomTestStringConvertible, Sendable {
     let absent: [String]
     /// Whether `--threads 1` is appended (not for arguments that fail before a command is known).
     let pinThreads: Bool
+    /// Variables added to the binary's environment.
+    let environment: [String: String]
 
-    init(_ label: String, _ arguments: [String], _ status: Int32, _ fragment: String, absent: [String] = [], pinThreads: Bool = true) {
+    init(_ label: String, _ arguments: [String], _ status: Int32, _ fragment: String, absent: [String] = [], pinThreads: Bool = true,
+         environment: [String: String] = [:]) {
         self.label = label; self.arguments = arguments; self.status = status; self.fragment = fragment; self.absent = absent
-        self.pinThreads = pinThreads
+        self.pinThreads = pinThreads; self.environment = environment
     }
 
     var testDescription: String { label }
@@ -37,7 +40,7 @@ struct BadRow: CustomTestStringConvertible, Sendable {
 
     @discardableResult
     func check(sourceLocation: SourceLocation = #_sourceLocation) throws -> Run {
-        let started = try CLI.start(arguments, threads: pinThreads ? 1 : nil)
+        let started = try CLI.start(arguments, threads: pinThreads ? 1 : nil, environment: environment)
         let pid = started.0.processIdentifier
         DispatchQueue.global().asyncAfter(deadline: .now() + Self.timeout) { if started.0.isRunning { kill(pid, SIGKILL) } }
         let run = CLI.finish(started)
@@ -708,6 +711,10 @@ enum Catalogue {
                absent: [Bad.out("u29")], pinThreads: false),
         BadRow("--threads 2^61", ["basis", "--model", A, "--out", Bad.out("u30"), "--threads", "2305843009213693952"], 2, "more than 4x this machine's",
                absent: [Bad.out("u30")], pinThreads: false),
+        BadRow("LORWEB_THREADS=10000", ["basis", "--model", A, "--out", Bad.out("u40")], 2, "LORWEB_THREADS 10000 is more than 4x this machine's",
+               absent: [Bad.out("u40")], pinThreads: false, environment: ["LORWEB_THREADS": "10000"]),
+        BadRow("LORWEB_THREADS=many", ["basis", "--model", A, "--out", Bad.out("u41")], 2, "LORWEB_THREADS 'many' is not a whole number",
+               absent: [Bad.out("u41")], pinThreads: false, environment: ["LORWEB_THREADS": "many"]),
         BadRow("--max-pixels 0", ["basis", "--model", A, "--out", Bad.out("u31"), "--max-pixels", "0"], 2, "--max-pixels must be at least 1",
                absent: [Bad.out("u31")]),
         BadRow("--threads not a number", ["basis", "--model", A, "--out", Bad.out("u3"), "--threads", "two"], 2, "--threads", absent: [Bad.out("u3")]),
