@@ -27,8 +27,8 @@ func writeConfig<C: Encodable>(_ config: C, marker: [String: Any], to path: Stri
 }
 
 /// `path` made absolute and tidied (no "." or ".." parts), so that a resume given the same folder
-/// by another spelling is not taken for a change of data.
-func absolutePath(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
+/// by another spelling is not taken for a change of data, and provenance names a file anywhere.
+public func absolutePath(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
 
 /// Every distinct picture of the training split (a, a', b, b' of each triplet), in manifest order.
 func trainingPictures(_ data: SmallWorldDataset) -> [String] {

@@ -211,7 +211,7 @@ struct ExportLoRACommand: ParsableCommand {
             progress.finish()
             let layers = exported.map(\.0), written = ExportLoRA.rank(of: layers)
             let baseModel = try stream.runFolder.flatMap { folder in
-                try RunCheckpoint.config(in: folder).basePath.map { fullPath(RunConfig.resolve($0, in: folder)) }
+                try RunCheckpoint.config(in: folder).basePath.map { absolutePath(RunConfig.resolve($0, in: folder)) }
             }
             let metadata = try provenance(alphas: exported.map(\.1), rank: written)
             if peft {
@@ -233,15 +233,13 @@ struct ExportLoRACommand: ParsableCommand {
         }
     }
 
-    func fullPath(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
-
     /// Where the export came from, in the safetensors metadata: the model, the analogy's images
     /// (or the --coeffs given), and the coefficients averaged over layers.
     func provenance(alphas: [[Float]], rank: Int) throws -> [String: String] {
-        var meta = ["lorweb": "export-lora", "rank": String(rank), "lorweb_model": fullPath(model)]
+        var meta = ["lorweb": "export-lora", "rank": String(rank), "lorweb_model": absolutePath(model)]
         if let requested = self.rank { meta["lorweb_requested_rank"] = String(requested) }
         if let a = source.a, let aPrime = source.aPrime, let b = source.b {
-            meta["lorweb_analogy"] = try ExportLoRA.json(["a": fullPath(a), "a_prime": fullPath(aPrime), "b": fullPath(b)], path: out)
+            meta["lorweb_analogy"] = try ExportLoRA.json(["a": absolutePath(a), "a_prime": absolutePath(aPrime), "b": absolutePath(b)], path: out)
         }
         if let coeffs = source.coeffs { meta["lorweb_coeffs"] = coeffs }
         let n = alphas.first?.count ?? 0

@@ -84,7 +84,7 @@ struct Train: ParsableCommand {
                                                seed: seed, runFolder: out, trainingBatch: o.batch)
             let start = Date()
             let summary = try LoRWeBTraining.run(model, pairs: pairs, out: out, options: o, resume: resume,
-                                                 info: ["data": URL(fileURLWithPath: data).standardizedFileURL.path, "kind": singleLora ? "single-lora" : "lorweb"])
+                                                 info: ["data": absolutePath(data), "kind": singleLora ? "single-lora" : "lorweb"])
             print(String(format: "train: %d pairs, %d steps (n %d, r %d, %d adapted layers), last loss %.4f, %.0f s -> %@", pairs.indices.count,
                          o.steps, n, r, model.adapters.layers.count, Double(summary.lastLoss ?? .nan), Date().timeIntervalSince(start), out))
         }
@@ -197,7 +197,8 @@ struct Eval: ParsableCommand {
         let figurePath = figure ?? (out as NSString).deletingPathExtension + ".png"
         try reportingErrors {
             let triplets: [EvalTriplet]
-            var inputs = [data, try modelOption.resolved()]
+            let modelPath = try modelOption.resolved()
+            var inputs = [data, modelPath]
             if data.lowercased().hasSuffix(".csv") {
                 let list = try TripletList.read(data)
                 inputs += images(of: list)
@@ -207,7 +208,6 @@ struct Eval: ParsableCommand {
                 guard !triplets.isEmpty else { throw FormatError(data, "has no \(split) triplets") }
             }
             try checkOutputs([out, figurePath], inputs: InputFiles(inputs))
-            let modelPath = try modelOption.resolved()
             let model = try modelOption.load()
             let progress = ProgressLine(label: "eval", unit: "triplets")
             let results = try Evaluation.run(model, triplets: triplets, steps: sampling.steps(for: model), seed: sampling.seed, guidance: sampling.guidance,

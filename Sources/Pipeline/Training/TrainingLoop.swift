@@ -124,8 +124,12 @@ public struct TrainingLoop {
     public static func settings(_ options: some Encodable, _ extra: [String: Any] = [:]) throws -> String {
         var object = (try JSONSerialization.jsonObject(with: Data(try JSONFile.line(options).utf8)) as? [String: Any]) ?? [:]
         object.merge(extra) { _, new in new }
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        return String(decoding: data, as: UTF8.self)
+        return try line(object)
+    }
+
+    /// `object` as one line of JSON with sorted keys, as `config` is stored.
+    private static func line(_ object: Any) throws -> String {
+        String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
     }
 
     /// This run's `config` for a resume of `state`: refused, listing every difference, when a
@@ -137,9 +141,8 @@ public struct TrainingLoop {
             (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
         }
         func text(_ value: Any?) -> String {
-            guard let value, let data = try? JSONSerialization.data(withJSONObject: [value], options: [.sortedKeys, .withoutEscapingSlashes])
-            else { return "(none)" }
-            return String(decoding: data.dropFirst().dropLast(), as: UTF8.self)
+            guard let value, let line = try? Self.line([value]) else { return "(none)" }
+            return String(line.dropFirst().dropLast())   // without the wrapping array's brackets
         }
         let (old, new) = (object(state.config), object(config))
         var changes: [String] = []
@@ -158,10 +161,8 @@ public struct TrainingLoop {
         var history = old["history"] as? [Any] ?? []
         if let before, let after, after != before { history.append(["resumed_at": state.step, "steps": [before, after]]) }
         if !history.isEmpty { resumed["history"] = history }
-        guard let data = try? JSONSerialization.data(withJSONObject: resumed, options: [.sortedKeys, .withoutEscapingSlashes]) else {
-            throw TrainingError.mismatch("the run's settings cannot be stored as JSON")
-        }
-        return String(decoding: data, as: UTF8.self)
+        guard let line = try? Self.line(resumed) else { throw TrainingError.mismatch("the run's settings cannot be stored as JSON") }
+        return line
     }
 
     private func steps(from start: Int, optimizer: AdamW, rng: RNG, metrics: MetricsLog, bar: inout ProgressReporter,
