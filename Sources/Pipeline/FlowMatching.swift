@@ -154,7 +154,7 @@ public enum FlowMatching {
     public static func trainingTarget(_ prediction: PredictionType, x0: Tensor, eps: Tensor) -> Tensor {
         switch prediction {
         case .velocity: return velocityTarget(x0: x0, eps: eps)
-        case .sample: return x0.detached()
+        case .sample, .contextResidual: return x0.detached()
         }
     }
 
@@ -163,7 +163,7 @@ public enum FlowMatching {
     public static func velocity(from output: Tensor, prediction: PredictionType, x: Tensor, t: Float) -> Tensor {
         switch prediction {
         case .velocity: return output
-        case .sample:
+        case .sample, .contextResidual:
             precondition(t > 0 && x.shape == output.shape, "velocity: x0 estimate \(output.shape) at t = \(t) for x \(x.shape)")
             let v = Tensor(uninitialized: x.shape)
             let a = x.data, b = output.data, o = v.data, inv = 1 / t

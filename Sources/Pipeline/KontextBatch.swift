@@ -41,24 +41,29 @@ public struct KontextBatch {
 
     public var batchSize: Int { target.shape[0] }
 
-    /// The transformer's output for the target tokens of the noisy state `x` [B, St, C] at times
+    /// The transformer's estimate for the target tokens of the noisy state `x` [B, St, C] at times
     /// `t` [B] in [0, 1], with guidance `guidance` [B] and the adapters mixed by a query or by given
-    /// coefficients. What it means (a velocity or x0) is the base's `PredictionType`.
-    public func output(_ model: FluxTransformer, x: Tensor, t: Tensor, guidance: Tensor?, adapters: AdapterInput? = nil) -> Tensor {
+    /// coefficients, in the terms of `prediction`: a velocity or x0 (for `.contextResidual` the
+    /// output plus the context). Differentiable in the model's parameters.
+    public func output(_ model: FluxTransformer, prediction: PredictionType, x: Tensor, t: Tensor, guidance: Tensor?,
+                       adapters: AdapterInput? = nil) -> Tensor {
         let out = model(hiddenStates: Tensor.concat([x, context], axis: 1), encoderHiddenStates: text,
                         pooledProjections: pooled, timestep: t, guidance: guidance, imgIds: imgIds, txtIds: txtIds, adapters: adapters)
-        return out.sliced(axis: 1, 0..<x.shape[1])
+            .sliced(axis: 1, 0..<x.shape[1])
+        guard prediction == .contextResidual else { return out }
+        precondition(context.shape == out.shape, "a context-residual base needs target and context of one layout: target \(out.shape), context \(context.shape)")
+        return out + context
     }
 
     /// The same as `output` with a LoRWeB query.
-    public func output(_ model: FluxTransformer, x: Tensor, t: Tensor, guidance: Tensor?, query: Tensor?) -> Tensor {
-        output(model, x: x, t: t, guidance: guidance, adapters: query.map(AdapterInput.query))
+    public func output(_ model: FluxTransformer, prediction: PredictionType, x: Tensor, t: Tensor, guidance: Tensor?, query: Tensor?) -> Tensor {
+        output(model, prediction: prediction, x: x, t: t, guidance: guidance, adapters: query.map(AdapterInput.query))
     }
 
     /// The flow's velocity at (x, t) for sampling, whatever the base predicts (no graph).
     public func velocity(_ model: FluxTransformer, prediction: PredictionType, x: Tensor, t: Float, guidance: Tensor?,
                          adapters: AdapterInput? = nil) -> Tensor {
-        let out = output(model, x: x, t: Tensor.full([x.shape[0]], t), guidance: guidance, adapters: adapters)
+        let out = output(model, prediction: prediction, x: x, t: Tensor.full([x.shape[0]], t), guidance: guidance, adapters: adapters)
         return FlowMatching.velocity(from: out, prediction: prediction, x: x, t: t)
     }
 

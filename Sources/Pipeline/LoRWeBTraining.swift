@@ -58,7 +58,7 @@ public enum LoRWeBTraining {
         let batch = KontextBatch(targets: targets, contexts: contexts, prompts: prompts, codec: model.codec, textEncoder: model.text)
         let t = model.trainingTimesteps.draw(batch: samples.count, rng: &rng)
         let eps = rng.normal(batch.target.shape)
-        let out = batch.output(model.base, x: FlowMatching.noised(x0: batch.target, eps: eps, t: t),
+        let out = batch.output(model.base, prediction: model.prediction, x: FlowMatching.noised(x0: batch.target, eps: eps, t: t),
                                t: Tensor(shape: [samples.count], data: t), guidance: Tensor.ones([samples.count]), query: query)
         // On the base's own output (velocity or x0) and noise levels: the adapters must help where
         // the base's sampler evaluates it (the small base samples in a few steps from t = 1, where

@@ -30,7 +30,7 @@ struct PretrainArguments: ParsableArguments {
 struct PretrainEncoder: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pretrain-encoder",
-        abstract: "Pretrain the small world's image encoder (CLIPVision architecture) by SimCLR on its pictures, then freeze it.",
+        abstract: "Pretrain the small world's image encoder (CLIPVision architecture) contrastively on its training triplets, then freeze it.",
         discussion: "Writes OUT/encoder (config.json + model.safetensors, Hugging Face CLIP layout). Defaults: 1500 steps, batch 64, lr 1e-3.")
 
     @OptionGroup var global: GlobalOptions

@@ -149,22 +149,35 @@ struct Edit: ParsableCommand {
                 let model = try modelOption.load()
                 let progress = ProgressLine(label: "edit", unit: "triplets")
                 for (i, t) in list.triplets.enumerated() {
-                    let made = try model.edit([try AnalogyQuery.read(a: t.a, aPrime: t.aPrime, b: t.b)], prompts: [prompt],
-                                              steps: sampling.steps(for: model), seed: sampling.seed, guidance: sampling.guidance, firstIndex: i)[0]
+                    let made = try naming(a: t.a, "\(triplets) row \(i + 1)") {
+                        try model.edit([try AnalogyQuery.read(a: t.a, aPrime: t.aPrime, b: t.b)], prompts: [prompt],
+                                       steps: sampling.steps(for: model), seed: sampling.seed, guidance: sampling.guidance, firstIndex: i)[0]
+                    }
                     try made.bPrime.write(to: targets[i])
                     progress.update(i + 1, list.triplets.count)
                 }
                 progress.finish()
                 print("edit: \(list.triplets.count) triplets -> \(folder)")
             } else {
+                // The pictures first: a bad one is reported before the model's seconds of loading.
+                let triplet = try AnalogyQuery.read(a: a!, aPrime: aPrime!, b: b!)
                 let model = try modelOption.load()
-                let made = try model.edit([try AnalogyQuery.read(a: a!, aPrime: aPrime!, b: b!)], prompts: [prompt],
-                                          steps: sampling.steps(for: model), seed: sampling.seed, guidance: sampling.guidance)[0]
+                let made = try naming(a: a!, nil) {
+                    try model.edit([triplet], prompts: [prompt], steps: sampling.steps(for: model), seed: sampling.seed, guidance: sampling.guidance)[0]
+                }
                 try made.bPrime.write(to: out!)
                 if let grid { try made.grid.write(to: grid) }
                 print("edit: b' \(made.bPrime.width)x\(made.bPrime.height) -> \(out!)" + (grid.map { ", grid -> \($0)" } ?? ""))
             }
         }
+    }
+}
+
+/// Runs one edit, naming its picture a (whose size sets the grid's) and, for a list, the row in
+/// a validation failure such as a grid too small for any bucket.
+private func naming<T>(a: String, _ row: String?, _ body: () throws -> T) throws -> T {
+    do { return try body() } catch let e as ValidationFailure {
+        throw ValidationFailure((row.map { $0 + ": " } ?? "") + "a \(a): \(e.description)")
     }
 }
 

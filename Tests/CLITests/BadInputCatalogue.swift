@@ -176,6 +176,7 @@ enum Bad {
         // Images for the analogy (export-lora --a/--a-prime/--b).
         try Image(width: 8, height: 8, color: [10, 20, 30]).write(to: path("good.png"))
         try Image(width: 13, height: 5, color: [10, 20, 30]).write(to: path("other-size.png"))
+        try Image(width: 2, height: 2, color: [10, 20, 30]).write(to: path("speck.png"))
         let png = try Data(contentsOf: URL(fileURLWithPath: path("good.png")))
         try write("empty.png", [])
         try write("truncated.png", Array(png.prefix(png.count / 2)))
@@ -676,6 +677,9 @@ enum Catalogue {
             BadRow("svd --coeffs of the wrong shape names the file", ["svd", "--model", A, "--coeffs", Bad.path("coeffs-2layers.npy"), "--out",
                                                                       Bad.out("svd-shape")], 1, Bad.path("coeffs-2layers.npy") + ": the coefficients have shape [2, 4]",
                    absent: [Bad.out("svd-shape")]),
+            BadRow("edit --a too small for any grid names it", ["edit", "--a", Bad.path("speck.png"), "--a-prime", good, "--b", good, "--out",
+                                                               Bad.out("speck.png"), "--steps", "1"],
+                   1, "a " + Bad.path("speck.png") + ": a 4x4 grid is too small", absent: [Bad.out("speck.png")]),
             BadRow("edit --a a FIFO", ["edit", "--a", Bad.path("fifo.png"), "--a-prime", good, "--b", good, "--out", Bad.out("fifo.png"), "--steps", "1"],
                    1, Bad.path("fifo.png") + ": is a FIFO (named pipe), not a regular file", absent: [Bad.out("fifo.png")]),
             BadRow("edit --triplets a FIFO", ["edit", "--triplets", Bad.path("fifo.csv"), "--out-dir", Bad.out("fifo-dir"), "--steps", "1"], 1,

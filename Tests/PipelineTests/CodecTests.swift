@@ -127,13 +127,19 @@ import Tensor
         var c = FluxConfig.small
         c.numLayers = 1; c.numSingleLayers = 1
         let model = try FluxTransformer(.initialising(seed: 0), config: c)
-        let out = withNoGrad { batch.output(model, x: batch.target, t: Tensor(shape: [2], data: [0.5, 0.9]), guidance: Tensor.ones([2])) }
+        let out = withNoGrad { batch.output(model, prediction: .sample, x: batch.target, t: Tensor(shape: [2], data: [0.5, 0.9]), guidance: Tensor.ones([2])) }
         #expect(out.shape == [2, 32, 192])
+        // A context-residual model's x0 is its output plus the context token at the same place.
+        let residual = withNoGrad { batch.output(model, prediction: .contextResidual, x: batch.target, t: Tensor(shape: [2], data: [0.5, 0.9]), guidance: Tensor.ones([2])) }
+        #expect(residual.toArray() == (out + batch.context).toArray())
         // A velocity model's output is the velocity; an x0 model's is turned into (x - x0) / t.
         let x = rng.normal([2, 32, 192])
         let v = withNoGrad { batch.velocity(model, prediction: .velocity, x: x, t: 0.5, guidance: Tensor.ones([2])) }
         let fromSample = withNoGrad { batch.velocity(model, prediction: .sample, x: x, t: 0.5, guidance: Tensor.ones([2])) }
         let expected = (x - v) * 2
         #expect(zip(fromSample.toArray(), expected.toArray()).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) })
+        let fromResidual = withNoGrad { batch.velocity(model, prediction: .contextResidual, x: x, t: 0.5, guidance: Tensor.ones([2])) }
+        let expectedResidual = (x - v - batch.context) * 2
+        #expect(zip(fromResidual.toArray(), expectedResidual.toArray()).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) })
     }
 }
