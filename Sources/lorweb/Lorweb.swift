@@ -8,7 +8,7 @@ struct Lorweb: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lorweb",
         abstract: "LoRWeB workbench: visual analogies with a weight basis of LoRAs, and tools to study the basis.",
-        subcommands: [Inspect.self, Synth.self, PretrainEncoder.self, PretrainBase.self, Train.self, Edit.self, Eval.self, Basis.self, SVD.self, KeyGraphCommand.self, ExportLoRACommand.self, Bench.self, Coeffs.self, PCA.self, Interpolate.self, Report.self])
+        subcommands: [Inspect.self, Synth.self, PretrainEncoder.self, PretrainBase.self, Train.self, Edit.self, Eval.self, Basis.self, SVD.self, KeyGraphCommand.self, ExportLoRACommand.self, LoRACommand.self, Bench.self, Coeffs.self, PCA.self, Interpolate.self, Report.self])
 }
 
 /// Options every command accepts.
