@@ -148,6 +148,20 @@ enum Bad {
         }
         try adapterVariant("missing-keys.safetensors") { t in t["\(layer).lora_keys"] = nil }
         try adapterVariant("no-layers.safetensors") { t in t = ["unrelated.weight": Tensor(shape: [2], data: [1, 2])] }
+        // Ordinary LoRAs (`lora`): q.safetensors of the fixtures adapts this layer at 256 x 256.
+        let q = "transformer_blocks.0.attn.to_q"
+        try Safetensors.write(["\(q).lora_A.weight": Tensor.zeros([2, 512]), "\(q).lora_B.weight": Tensor.ones([256, 2])], to: path("lora-wide.safetensors"))
+        try Safetensors.write(["\(q).lora_A.weight": Tensor.ones([2, 256])], to: path("lora-no-up.safetensors"))
+        try Safetensors.write(["\(q).lora_A.weight": Tensor.ones([2, 256]), "\(q).lora_B.weight": Tensor.ones([256, 3])],
+                              to: path("lora-ranks-disagree.safetensors"))
+        try FileManager.default.createDirectory(atPath: path("lora-bad-config"), withIntermediateDirectories: true)
+        try Safetensors.write(["base_model.model.\(q).lora_A.weight": Tensor.ones([2, 256]), "base_model.model.\(q).lora_B.weight": Tensor.ones([256, 2])],
+                              to: path("lora-bad-config/adapter_model.safetensors"))
+        try write("lora-bad-config/adapter_config.json", "{\"r\": 2, \"lora_alpha\": ")
+        try FileManager.default.createDirectory(atPath: path("lora-wrong-rank"), withIntermediateDirectories: true)
+        try Safetensors.write(["base_model.model.\(q).lora_A.weight": Tensor.ones([2, 256]), "base_model.model.\(q).lora_B.weight": Tensor.ones([256, 2])],
+                              to: path("lora-wrong-rank/adapter_model.safetensors"))
+        try write("lora-wrong-rank/adapter_config.json", "{\"r\": 8, \"lora_alpha\": 8, \"rank_pattern\": {\"attn.to_q\": 4}}")
         try FileManager.default.createDirectory(atPath: path("empty-folder"), withIntermediateDirectories: true)
 
         // Coefficients (.npy) for an adapter with n = 4 and 3 layers.
@@ -705,6 +719,27 @@ enum Catalogue {
         ]
     }()
 
+    /// `lora FILE_OR_FOLDER...`: ordinary LoRAs, alone and side by side.
+    static let loras: [BadRow] = {
+        _ = Bad.made
+        let set = CLI.fixtures + "/lora/set", q = set + "/q.safetensors"
+        let base = URL(fileURLWithPath: Bad.clip).deletingLastPathComponent().appendingPathComponent("base").path
+        let cases: [(String, [String], String)] = [
+            ("a missing file", [Bad.path("missing.safetensors")], "no such file or folder"),
+            ("a full Flux transformer", [base], "is not an ordinary LoRA"),
+            ("a LoRWeB basis", [A], "a LoRWeB basis is analysed with `lorweb basis`"),
+            ("a layer of another size", [q, Bad.path("lora-wide.safetensors")], "is 256x512 (out x in) but 256x256 in"),
+            ("A without B", [Bad.path("lora-no-up.safetensors")], "has no transformer_blocks.0.attn.to_q.lora_B.weight beside it"),
+            ("A and B of different ranks", [Bad.path("lora-ranks-disagree.safetensors")], "are not [r, in] and [out, r]"),
+            ("a broken adapter_config.json", [Bad.path("lora-bad-config")], "adapter_config.json: not a JSON object"),
+            ("a rank_pattern the tensors contradict", [Bad.path("lora-wrong-rank")], "has rank 2 but"),
+            ("no common layer", [q, CLI.fixtures + "/lora/peft"], "similarity needs common layers"),
+        ]
+        return cases.enumerated().map { i, c in
+            BadRow("lora \(c.0)", ["lora"] + c.1 + ["--out", Bad.out("lora-\(i)")], 1, c.2, absent: [Bad.out("lora-\(i)")])
+        } + [BadRow("lora without a LoRA", ["lora", "--out", Bad.out("lora-u")], 2, "Missing expected argument", absent: [Bad.out("lora-u")])]
+    }()
+
     /// Usage errors: exit status 2, the problem on one line.
     static let usage: [BadRow] = [
         BadRow("no command argument", ["inspect"], 2, "Missing expected argument"),
@@ -785,6 +820,7 @@ enum Catalogue {
     @Test(arguments: Catalogue.pipeline) func pipeline(_ row: BadRow) throws { try row.check() }
     @Test(arguments: Catalogue.outputs) func output(_ row: BadRow) throws { try row.check() }
     @Test(arguments: Catalogue.writeSafety) func writeSafety(_ row: BadRow) throws { try row.check() }
+    @Test(arguments: Catalogue.loras) func lora(_ row: BadRow) throws { try row.check() }
     @Test(.enabled(if: !Bad.writesIgnorePermissions, "running as root: a read-only folder does not stop writes"),
           arguments: Catalogue.readOnlyOutputs)
     func readOnlyOutput(_ row: BadRow) throws { try row.check() }
