@@ -124,3 +124,23 @@ private func close(_ ours: Double, _ theirs: Double, relative: Double = 1e-4) ->
         #expect(try LoRACollection.spectra(lora).map(\.singularValues.count) == [2, 1])
     }
 }
+
+/// The command end to end: every output, the notes on stdout, and the arrays' shapes.
+@Test func loraCommandWritesTablesArraysAndFigures() throws {
+    let out = NSTemporaryDirectory() + "lorweb-lora-\(UUID().uuidString.prefix(8))"
+    defer { try? FileManager.default.removeItem(atPath: out) }
+    let run = try CLI.run(["lora", set + "/p-peft", set + "/q.safetensors", set + "/r.safetensors", "--out", out])
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(run.stdout.contains("note: 1 layer(s) are not adapted by every LoRA and are left out of the comparison: transformer_blocks.0.attn.to_v"))
+    #expect(run.stdout.contains("p-peft: peft-lora, 3 layers, rank 2-4"))
+    for file in ["layers.csv", "spectra.npy", "similarity.csv", "similarity.npy", "similarity_layers.npy", "layers.txt", "pca.csv",
+                 "pca_variance.csv", "similarity.png", "similarity.svg", "pca.png", "pca.svg"] {
+        #expect(FileManager.default.fileExists(atPath: out + "/" + file), "\(file) missing")
+    }
+    #expect(try NPY.read(out + "/spectra.npy").shape == [8, 4])
+    let similarity = try NPY.read(out + "/similarity.npy")
+    #expect(similarity.shape == [3, 3] && (0..<3).allSatisfy { abs(similarity[$0, $0] - 1) < 1e-6 })
+    #expect(try NPY.read(out + "/similarity_layers.npy").shape == [2, 3, 3])
+    let table = try String(contentsOfFile: out + "/layers.csv", encoding: .utf8).split(whereSeparator: \.isNewline)
+    #expect(table.first == "lora,layer,rank,in,out,alpha,scale,frobenius,effective_rank,dtype" && table.count == 9)
+}

@@ -79,6 +79,8 @@ enum Determinism {
         ("keygraph png", { ["keygraph", "--model", adapter, "--layer", "transformer_blocks.0.ff.net.2", "--threshold", "0", "--out", $0 + ".png"] }),
         ("export-lora full", { ["export-lora", "--model", adapter, "--coeffs", "uniform", "--out", $0 + ".safetensors"] }),
         ("export-lora rank 3", { ["export-lora", "--model", adapter, "--coeffs", "onehot:1", "--rank", "3", "--out", $0 + ".safetensors"] }),
+        ("lora", { ["lora", CLI.fixtures + "/lora/set/p-kohya.safetensors", CLI.fixtures + "/lora/set/q.safetensors",
+                    CLI.fixtures + "/lora/set/r.safetensors", "--out", $0] }),
         ("train", { ["train", "--data", inputs.world, "--out", $0, "--steps", "3", "--batch", "2", "--loras", "4", "--rank", "2",
                      "--checkpoint-every", "2"] }),
         ("edit", { ["edit", "--a", example("seen_000000_a.png"), "--a-prime", example("seen_000000_ap.png"), "--b", example("seen_000000_b.png"),
