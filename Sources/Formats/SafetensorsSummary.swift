@@ -15,6 +15,8 @@ public struct SafetensorsSummary: Sendable {
         case diffusersLoRA = "diffusers-lora"
         /// A PEFT adapter (`base_model.model.<layer>.lora_A.weight`, `adapter_config.json` beside it).
         case peftLoRA = "peft-lora"
+        /// A kohya-style LoRA (`lora_unet_<layer with _>.lora_down.weight`, `.lora_up.weight`, `.alpha`).
+        case kohyaLoRA = "kohya-lora"
         case plain
 
         /// The name people read, e.g. "lorweb-adapter (LoRWeB release layout)".
@@ -49,7 +51,7 @@ public struct SafetensorsSummary: Sendable {
         if adapter != nil {
             layout = .lorwebAdapter
         } else if let lora {
-            layout = lora.peft ? .peftLoRA : .diffusersLoRA
+            layout = lora.kohya ? .kohyaLoRA : lora.peft ? .peftLoRA : .diffusersLoRA
         } else {
             layout = Self.layout(of: file.names)
         }
@@ -135,21 +137,27 @@ public struct LoRAGeometry: Sendable, Equatable {
     public let minRank: Int, maxRank: Int
     /// Whether the keys carry PEFT's `base_model.model.` prefix.
     public let peft: Bool
+    /// Whether the keys are kohya's `lora_down`/`lora_up`.
+    public let kohya: Bool
     /// `lora_alpha` when the metadata or a config says it (scale = alpha / r).
     public var alpha: Double?
     /// Where `alpha` came from.
     public var alphaSource: String?
 
     init?(_ tensors: [SafetensorsTensorInfo], metadata: [String: String]) {
+        // kohya's down/up are PEFT's A/B; its alpha is a tensor, which a header does not show.
+        let kohya = tensors.contains { $0.name.hasSuffix(".lora_down.weight") }
+        let (down, up) = kohya ? (".lora_down.weight", ".lora_up.weight") : (".lora_A.weight", ".lora_B.weight")
         var ranks: [String: Int] = [:], ups = 0
         for t in tensors {
-            if t.name.hasSuffix(".lora_A.weight"), t.shape.count == 2 { ranks[String(t.name.dropLast(".lora_A.weight".count))] = t.shape[0] }
-            if t.name.hasSuffix(".lora_B.weight") { ups += 1 }
+            if t.name.hasSuffix(down), t.shape.count == 2 { ranks[String(t.name.dropLast(down.count))] = t.shape[0] }
+            if t.name.hasSuffix(up) { ups += 1 }
         }
         guard !ranks.isEmpty, ups > 0 else { return nil }
         layers = ranks.count
         minRank = ranks.values.min()!
         maxRank = ranks.values.max()!
+        self.kohya = kohya
         peft = ranks.keys.contains { $0.hasPrefix("base_model.model.") }
         // diffusers' pipeline files prefix every LoraConfig field with the component ("transformer.lora_alpha").
         if let text = metadata["lora_adapter_metadata"],

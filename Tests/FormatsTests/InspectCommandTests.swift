@@ -53,6 +53,11 @@ private func lorweb(_ arguments: String...) throws -> Run {
     #expect(peft.stdout.contains("format          peft-lora") && peft.stdout.contains("adapted layers  2"))
     #expect(peft.stdout.contains("rank            2 to 6") && peft.stdout.contains("lora_alpha      3 from adapter_config.json"))
     #expect(peft.stdout.contains("dtypes          F32 x 4"))
+
+    let kohya = try lorweb("inspect", lora + "/set/p-kohya.safetensors")
+    #expect(kohya.status == 0, "\(kohya.stderr)")
+    #expect(kohya.stdout.contains("format          kohya-lora") && kohya.stdout.contains("adapted layers  3")
+            && kohya.stdout.contains("rank            2 to 4"))
 }
 
 @Test(arguments: ["truncated-mid-header", "unknown-dtype", "overlapping"])
