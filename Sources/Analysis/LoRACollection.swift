@@ -44,8 +44,9 @@ public enum LoRACollection {
                 try LayerFactors(loraA: layer.a.transposed().reshaped([1, inF, r]), loraB: layer.b.transposed().reshaped([1, r, outF]),
                                  scale: layer.scale)
             }
-            defer { progress() }
-            return LoRALayerSpectrum(layer: layer, singularValues: try factors.singularValues([1]).toArray())
+            let values = try factors.singularValues([1]).toArray()
+            progress()
+            return LoRALayerSpectrum(layer: layer, singularValues: values)
         }
     }
 

@@ -71,7 +71,7 @@ public struct OrdinaryLoRA {
     /// or a PEFT folder with `adapter_config.json`). Errors name the file or tensor at fault.
     public static func read(_ path: String) throws -> OrdinaryLoRA {
         let shards = try SafetensorsShards.open(path)
-        let keys = shards.keys
+        let keys = shards.keys, present = Set(keys)
         guard let rule = LoRAKeyRule.all.first(where: { r in keys.contains(where: r.claims) }) else {
             let kind = SafetensorsSummary(shards.files[0]).layout
             let hint = kind == .lorwebAdapter ? "; a LoRWeB basis is analysed with `lorweb basis`" : ""
@@ -106,7 +106,7 @@ public struct OrdinaryLoRA {
             if alpha == nil { defaulted += 1 }
             let value = alpha ?? Double(r)
             guard value.isFinite else { throw FormatError(path, "\(stem): alpha \(value) is not finite") }
-            if rule.magnitude.contains(where: { keys.contains(stem + $0) }) { magnitudes += 1 }
+            if rule.magnitude.contains(where: { present.contains(stem + $0) }) { magnitudes += 1 }
             let dtype = shards.files.lazy.compactMap { $0.info(key)?.dtype }.first!
             let scale = config.rsLoRA ? value / Double(r).squareRoot() : value / Double(r)
             layers.append(LoRALayer(name: name, a: a, b: b, alpha: value, scale: Float(scale), dtype: dtype))
