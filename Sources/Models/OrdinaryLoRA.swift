@@ -191,7 +191,7 @@ struct KohyaNames {
     let map: [String: String]
 
     init(_ keys: [String]) {
-        var config = FluxConfig()
+        var config = FluxConfig.flux1KontextDev   // with the guidance embedder, which FLUX.1-schnell lacks
         func blocks(_ prefix: String) -> Int {
             keys.compactMap { key -> Int? in
                 guard let range = key.range(of: "_" + prefix + "_") else { return nil }

@@ -34,4 +34,14 @@ import Tensor
         #expect(adapterShapes == m.adapter_tensors)
         #expect(adapters.parameterCount == 835_051_520 && m.adapter.parameters == 835_051_520)
     }
+
+    /// Kohya's underscored names map back to every Linear of the real transformer, blocks or not.
+    @Test func kohyaNamesMapBackToEveryLinearOfFlux1() throws {
+        let url = fixturesRoot.appendingPathComponent("manifests/flux1-kontext-dev.json")
+        let m = try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: url))
+        let modules = m.transformer.filter { $0.key.hasSuffix(".weight") && $0.value.count == 2 }.keys.map { String($0.dropLast(".weight".count)) }
+        #expect(modules.count > 494)
+        let names = KohyaNames(modules.map { "lora_unet_" + $0.replacingOccurrences(of: ".", with: "_") + ".lora_down.weight" })
+        for module in modules { #expect(names.map[module.replacingOccurrences(of: ".", with: "_")] == module, "\(module)") }
+    }
 }
