@@ -108,6 +108,25 @@ private func close(_ ours: Double, _ theirs: Double, relative: Double = 1e-4) ->
         #expect(lora.notes.contains { $0.contains("no alpha") })
     }
 
+    /// PEFT's rules: a pattern key matches a module path's tail (or is a regular expression), and
+    /// rsLoRA scales by alpha / sqrt(r).
+    @Test func patternsMatchLikePEFTAndRSLoRAScalesBySquareRoot() throws {
+        let folder = NSTemporaryDirectory() + "lorweb-rslora-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        var tensors: [String: Tensor] = [:]
+        for (layer, r) in [("transformer_blocks.0.attn.to_q", 4), ("transformer_blocks.1.attn.to_q", 4), ("single_transformer_blocks.0.proj_mlp", 1)] {
+            tensors["base_model.model.\(layer).lora_A.weight"] = Tensor.ones([r, 8])
+            tensors["base_model.model.\(layer).lora_B.weight"] = Tensor.ones([8, r])
+        }
+        try Safetensors.write(tensors, to: folder + "/adapter_model.safetensors")
+        try Data(#"{"r": 4, "lora_alpha": 8, "use_rslora": true, "rank_pattern": {"proj_mlp": 1}, "alpha_pattern": {"transformer_blocks\\.1\\..*": 2}}"#.utf8)
+            .write(to: URL(fileURLWithPath: folder + "/adapter_config.json"))
+        let lora = try OrdinaryLoRA.read(folder)
+        #expect(lora.layers.map(\.name) == ["single_transformer_blocks.0.proj_mlp", "transformer_blocks.0.attn.to_q", "transformer_blocks.1.attn.to_q"])
+        #expect(lora.layers.map(\.alpha) == [8, 8, 2] && lora.layers.map(\.scale) == [8, 4, 1])
+    }
+
     /// Kohya names of other models keep their names and are still analysed.
     @Test func unmappedKohyaNamesKeepTheirNames() throws {
         let path = NSTemporaryDirectory() + "lorweb-kohya-\(UUID().uuidString.prefix(8)).safetensors"
