@@ -174,7 +174,7 @@ func printError(_ error: Error) {
 func reportingErrors(_ body: () throws -> Void) throws {
     do { try body() } catch let exit as ExitCode { throw exit } catch let usage as ValidationError { throw usage } catch {
         printError(error)
-        if case TrainingError.interrupted(let signal, _, _) = error { throw ExitCode(128 + signal) }
+        if let signal = (error as? TrainingError)?.signal { throw ExitCode(128 + signal) }
         throw ExitCode.failure
     }
 }

@@ -139,9 +139,12 @@ func batchTargets(_ list: TripletList, listPath: String, folder: String) throws 
 /// Takes a training run's folder `out` for this process: locks it (`purpose` names the stage when
 /// several share the folder) and refuses it when it holds a finished run (the file `product`)
 /// unless the run is resumed or `force`d; `force` first removes the old run's checkpoints and
-/// log in `training`, so the new run starts from scratch.
+/// log in `training`, so the new run starts from scratch. From here until the training loop
+/// starts, SIGINT and SIGTERM end the process at once, removing the lock and a folder it made.
 func claimRun(_ out: String, product: String, training: String, purpose: String? = nil, resume: Bool, force: Bool) throws -> FolderLock {
+    StopSignals.duringSetup()
     let lock = try FolderLock(folder: out, purpose: purpose)
+    StopSignals.removeOnSetupSignal(files: [lock.path], folders: lock.createdFolder ? [lock.folder] : [])
     if FileManager.default.fileExists(atPath: out + "/" + product) {
         guard resume || force else {
             lock.release()

@@ -7,7 +7,8 @@ import Formats
 // Crash safety of a real training process: `lorweb pretrain-encoder` on a tiny small world,
 // killed with SIGKILL at random moments (inside steps, inside checkpoint writes) and resumed,
 // must always find a valid checkpoint and end with the same bytes as a run never interrupted;
-// SIGTERM must checkpoint the step under way and exit with 143.
+// SIGTERM must checkpoint the step under way and exit with 143, and end a run still setting up
+// at once.
 
 /// A tiny small world and the weights of an uninterrupted run on it, made once.
 enum TinyRun {
@@ -102,4 +103,28 @@ enum TinyRun {
         #expect(resumed.status == 0, "resume failed: \(resumed.stderr)")
         #expect(try TinyRun.weights(out) == reference)
     }
+
+    /// A signal while `train` loads its data and models must end it within seconds, not after a
+    /// first step, and leave no run behind (the folder was made by this run, so it goes too).
+    @Test func sigtermDuringSetupEndsAtOnce() throws {
+        let folder = try scratchFolder("setup-signal"), world = folder + "/world", out = folder + "/run"
+        let synth = try CLI.run(["synth", "--out", world, "--train", "40", "--eval", "10"])
+        try #require(synth.status == 0, "\(synth.stderr)")
+        let process = try CLI.start(["train", "--data", world, "--out", out, "--steps", "1000"])
+        // The lock file appears once the run folder is claimed, the start of setup.
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, process.0.isRunning, !FileManager.default.fileExists(atPath: out + "/" + FolderLock.fileName()) {
+            Thread.sleep(forTimeInterval: 0.002)
+        }
+        let sent = Date()
+        kill(process.0.processIdentifier, SIGTERM)
+        let run = CLI.finish(process)
+        let seconds = Date().timeIntervalSince(sent)
+        #expect(!run.signalled && run.status == 143, "status \(run.status): \(run.stderr)")
+        #expect(seconds < 3, "exited \(seconds) s after SIGTERM")
+        #expect(run.stderr.contains("lorweb: stopped by SIGTERM during setup, before the first training step; nothing was trained")
+                || run.stderr.contains("lorweb: stopped by SIGTERM before the first training step; nothing was trained"), "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out), "\(out) was left behind")
+    }
 }
+
