@@ -96,8 +96,7 @@ public enum CoefficientEmbedding {
     public static func index(of path: String) throws -> [String: [String]]? {
         let csv = (path as NSString).deletingPathExtension + ".csv"
         guard FileManager.default.fileExists(atPath: csv) else { return nil }
-        let text = try readTextFile(csv, what: "the index of a coefficient file")
-        let (header, rows) = try CSV.parse(text, path: csv)
+        let (header, rows) = try CSV.read(csv, what: "the index of a coefficient file")
         var columns: [String: [String]] = [:]
         for (j, name) in header.enumerated() { columns[name] = rows.map { j < $0.count ? $0[j] : "" } }
         return columns

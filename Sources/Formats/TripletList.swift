@@ -32,11 +32,11 @@ public struct TripletList: Equatable {
     /// Reads and checks the CSV at `path`, and that every image it names is a regular file that
     /// opens (not decoded), so that a typo in row 900 fails before the work on rows 1-899.
     /// - Throws: `FormatError` naming the file (and line) for an unreadable file, malformed CSV,
+    ///   a file beyond `CSV.Limits` (size, rows, line length),
     ///   a missing required column, an empty path, a duplicate id, a table without rows, or an
     ///   image that cannot be read.
     public static func read(_ path: String) throws -> TripletList {
-        let text = try readTextFile(path, what: "a CSV triplet list")
-        let list = try parse(text, path: path, folder: (path as NSString).deletingLastPathComponent)
+        let list = try make(CSV.read(path, what: "a CSV triplet list"), path: path, folder: (path as NSString).deletingLastPathComponent)
         for t in list.triplets {
             for image in [t.a, t.aPrime, t.b] + (t.bPrime.map { [$0] } ?? []) {
                 do { close(try openRegularFile(image).fd) } catch let error as FormatError {
@@ -49,7 +49,11 @@ public struct TripletList: Equatable {
 
     /// Parses CSV text; relative image paths are resolved against `folder`.
     public static func parse(_ text: String, path: String = "<triplets>", folder: String = "") throws -> TripletList {
-        let (header, rows) = try CSV.parse(text, path: path)
+        try make(CSV.parse(text, path: path), path: path, folder: folder)
+    }
+
+    private static func make(_ table: (header: [String], rows: [[String]]), path: String, folder: String) throws -> TripletList {
+        let (header, rows) = table
         let names = header.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         func column(_ name: String) -> Int? { names.firstIndex(of: name) }
         guard let ia = column("a"), let iap = column("a_prime"), let ib = column("b") else {

@@ -283,6 +283,13 @@ enum Bad {
         try write("list-no-truth.csv", "id,a,a_prime,b\nx,good.png,good.png,good.png\n")
         try write("list-text-image.csv", "id,a,a_prime,b,b_prime\nx,good.png,text.png,good.png,good.png\n")
         try write("list-duplicate-ids.csv", "id,a,a_prime,b\nx,good.png,good.png,good.png\nx,good.png,good.png,good.png\n")
+        // Lists past CSV.Limits, refused while read: a row too many, a line of 64 MB (sparse, so
+        // NUL bytes, which no newline ends) and a sparse terabyte refused by its size.
+        try write("list-million-rows.csv", "a,a_prime,b\n" + String(repeating: "x,y,z\n", count: 1_000_001))
+        try write("list-giant-line.csv", "a,a_prime,b\n")
+        try extend("list-giant-line.csv", to: 64 << 20)
+        try write("list-terabyte.csv", "a,a_prime,b\n")
+        try extend("list-terabyte.csv", to: 1 << 40)
 
         // Coefficients for the shipped model's PCA: [triplets, 52 layers, 32].
         let coefficients = Tensor(shape: [2, 52, 32], data: [Float](repeating: 1.0 / 32, count: 2 * 52 * 32))
@@ -636,6 +643,9 @@ enum Catalogue {
                 list(command, "list-missing-image.csv", "triplet \"y\": \(Bad.path("missing.png")): cannot open: No such file or directory"),
                 list(command, "list-duplicate-ids.csv", "list-duplicate-ids.csv"),
                 list(command, "missing.csv", Bad.path("missing.csv") + ": "),
+                list(command, "list-million-rows.csv", "list-million-rows.csv: has more than 1000000 rows, the most a list may hold"),
+                list(command, "list-giant-line.csv", "list-giant-line.csv: line 2 is longer than 1048576 bytes"),
+                list(command, "list-terabyte.csv", "list-terabyte.csv: holds 1099511627776 bytes, more than the 268435456"),
             ]
         }
         rows.append(list("eval", "list-no-truth.csv", "triplet x has no b_prime"))
