@@ -500,12 +500,22 @@ enum Catalogue {
             ("data-bad-manifest", "manifest"),
             ("a-file", "manifest"),
         ]
-        return ["pretrain-encoder", "pretrain-base"].flatMap { command in
+        let rows = ["pretrain-encoder", "pretrain-base"].flatMap { command in
             cases.map { folder, fragment in
                 let out = Bad.out("\(command)-\(folder)")
                 return BadRow("\(command) --data \(folder)", [command, "--data", Bad.path(folder), "--out", out, "--steps", "1", "--batch", "2"],
                               1, fragment, absent: [out])
             }
+        }
+        // A second stage must start from a base the codec fits, refused before the folder is used.
+        let misfits: [(String, String, String)] = [
+            ("a CLIP folder", Bad.clip, "config.json: is a transformers CLIPVisionModelWithProjection config, not a diffusers FluxTransformer2DModel config"),
+            ("a Flux with in_channels 16", Bad.path("flux-in16"), "in_channels 16, out_channels 16: lorweb's space-to-depth codec makes 192-d tokens"),
+        ]
+        return rows + misfits.enumerated().map { i, misfit in
+            let out = Bad.out("pretrain-base-from-\(i)")
+            return BadRow("pretrain-base --from \(misfit.0)", ["pretrain-base", "--data", Bad.path("world"), "--out", out, "--from", misfit.1,
+                                                               "--steps", "1", "--batch", "2"], 1, misfit.2, absent: [out])
         }
     }()
 
