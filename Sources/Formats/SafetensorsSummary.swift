@@ -1,7 +1,7 @@
 import Foundation
 
-/// What a safetensors file holds, from its header alone (no tensor data is read): the
-/// facts `lorweb inspect` prints.
+/// What a safetensors file, or the shards of one model, hold, from their headers (no tensor data
+/// is read but a kohya LoRA's scalar alphas): the facts `lorweb inspect` prints.
 public struct SafetensorsSummary: Sendable {
     /// Which model family the key names belong to.
     public enum Layout: String, Sendable {
@@ -24,36 +24,45 @@ public struct SafetensorsSummary: Sendable {
     }
 
     public let path: String
+    /// Bytes over all files.
     public let fileSize: Int
+    /// How many files the model is stored in (1 unless sharded).
+    public let files: Int
     public let layout: Layout
     public let tensors: Int
     /// Total number of elements over all tensors.
     public let parameters: Int
     /// Number of tensors of each dtype, ordered by dtype name.
     public let dtypes: [(dtype: SafetensorsDType, tensors: Int)]
+    /// The files' metadata; on a key the shards disagree on, the first file's value.
     public let metadata: [String: String]
     /// Basis geometry, for adapter files.
     public let adapter: AdapterGeometry?
     /// Ranks and alpha, for ordinary LoRA files.
     public var lora: LoRAGeometry?
 
-    public init(_ file: SafetensorsFile) {
-        path = file.path
-        fileSize = file.fileSize
-        tensors = file.tensors.count
-        parameters = file.tensors.reduce(0) { $0 + $1.count }
+    public init(_ file: SafetensorsFile) { self.init([file], path: file.path) }
+
+    /// One model stored in `files` (the shards of a folder at `path`).
+    public init(_ files: [SafetensorsFile], path: String) {
+        self.path = path
+        self.files = files.count
+        fileSize = files.reduce(0) { $0 + $1.fileSize }
+        let all = files.flatMap(\.tensors)
+        tensors = all.count
+        parameters = all.reduce(0) { $0 + $1.count }
         var counts: [SafetensorsDType: Int] = [:]
-        for t in file.tensors { counts[t.dtype, default: 0] += 1 }
+        for t in all { counts[t.dtype, default: 0] += 1 }
         dtypes = counts.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        metadata = file.metadata
-        adapter = AdapterGeometry(file.tensors)
-        lora = adapter == nil ? LoRAGeometry(file.tensors, metadata: file.metadata) : nil
+        metadata = files.reduce(into: [:]) { $0.merge($1.metadata) { kept, _ in kept } }
+        adapter = AdapterGeometry(all)
+        lora = adapter == nil ? LoRAGeometry(files, metadata: metadata) : nil
         if adapter != nil {
             layout = .lorwebAdapter
         } else if let lora {
             layout = lora.kohya ? .kohyaLoRA : lora.peft ? .peftLoRA : .diffusersLoRA
         } else {
-            layout = Self.layout(of: file.names)
+            layout = Self.layout(of: all.map(\.name))
         }
     }
 
@@ -131,7 +140,8 @@ public struct AdapterGeometry: Sendable, Equatable {
 
 /// An ordinary LoRA read off its tensors: per layer `lora_A.weight` [r, in] and `lora_B.weight`
 /// [out, r] (PEFT's and diffusers' convention), with alpha from the file's `lora_adapter_metadata`
-/// or (set by the caller) a PEFT folder's `adapter_config.json`.
+/// or (set by the caller) a PEFT folder's `adapter_config.json`; kohya files store one alpha per
+/// layer as a scalar tensor, which is read.
 public struct LoRAGeometry: Sendable, Equatable {
     public let layers: Int
     public let minRank: Int, maxRank: Int
@@ -139,12 +149,16 @@ public struct LoRAGeometry: Sendable, Equatable {
     public let peft: Bool
     /// Whether the keys are kohya's `lora_down`/`lora_up`.
     public let kohya: Bool
-    /// `lora_alpha` when the metadata or a config says it (scale = alpha / r).
+    /// `lora_alpha` when the metadata or a config says it (scale = alpha / r); for kohya files the
+    /// smallest of the layers' alphas.
     public var alpha: Double?
+    /// The largest alpha, where layers have their own (kohya).
+    public var maxAlpha: Double?
     /// Where `alpha` came from.
     public var alphaSource: String?
 
-    init?(_ tensors: [SafetensorsTensorInfo], metadata: [String: String]) {
+    init?(_ files: [SafetensorsFile], metadata: [String: String]) {
+        let tensors = files.flatMap(\.tensors)
         // kohya's down/up are PEFT's A/B; its alpha is a tensor, which a header does not show.
         let kohya = tensors.contains { $0.name.hasSuffix(".lora_down.weight") }
         let (down, up) = kohya ? (".lora_down.weight", ".lora_up.weight") : (".lora_A.weight", ".lora_B.weight")
@@ -165,6 +179,19 @@ public struct LoRAGeometry: Sendable, Equatable {
            let value = config.first(where: { $0.key == "lora_alpha" || $0.key.hasSuffix(".lora_alpha") })?.value as? NSNumber {
             alpha = value.doubleValue
             alphaSource = "lora_adapter_metadata"
+        }
+        if kohya {
+            // A few scalars; a file whose alpha is not one float is left to the LoRA reader to refuse.
+            let alphas = ranks.keys.compactMap { stem -> Double? in
+                guard let file = files.first(where: { $0.info(stem + ".alpha")?.count == 1 }),
+                      let value = try? file.tensor(stem + ".alpha", cache: false).toArray()[0] else { return nil }
+                return Double(value)
+            }
+            if let low = alphas.min(), let high = alphas.max() {
+                alpha = low
+                maxAlpha = high > low ? high : nil
+                alphaSource = alphas.count == ranks.count ? ".alpha tensors" : ".alpha tensors of \(alphas.count) layer(s)"
+            }
         }
     }
 }

@@ -29,6 +29,8 @@ public struct SafetensorsShards: TensorSource {
     }
 
     /// A file, or a folder: the shards its `*.safetensors.index.json` lists, else every `*.safetensors` in it.
+    /// The index's `weight_map` is checked against the shards: a listed shard that is missing, or a
+    /// tensor mapped to a shard that does not hold it, is an error naming the file.
     public static func open(_ path: String) throws -> SafetensorsShards {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
@@ -42,7 +44,16 @@ public struct SafetensorsShards: TensorSource {
                   let map = json["weight_map"] as? [String: String] else {
                 throw FormatError(url.path, "not a safetensors index (no weight_map object)")
             }
-            return try SafetensorsShards(Set(map.values).sorted().map { try SafetensorsFile(path: path + "/" + $0) })
+            var shards: [String: SafetensorsFile] = [:]
+            for shard in Set(map.values).sorted() {
+                let shardPath = path + "/" + shard
+                guard FileManager.default.fileExists(atPath: shardPath) else { throw FormatError(shardPath, "is listed in \(index) but missing") }
+                shards[shard] = try SafetensorsFile(path: shardPath)
+            }
+            for (tensor, shard) in map.sorted(by: { $0.key < $1.key }) where !shards[shard]!.contains(tensor) {
+                throw FormatError(path + "/" + shard, "lacks tensor \(quotedInput(tensor)), which \(index) maps to it")
+            }
+            return try SafetensorsShards(shards.sorted { $0.key < $1.key }.map(\.value))
         }
         let shards = entries.filter { $0.hasSuffix(".safetensors") }
         guard !shards.isEmpty else { throw FormatError(path, "no .safetensors files in this folder") }
@@ -56,7 +67,7 @@ public struct SafetensorsShards: TensorSource {
 
 /// What a config.json says it describes, for refusing the wrong kind of folder: diffusers'
 /// `_class_name`, else transformers' `architectures` or `model_type`.
-func configKind(_ json: [String: Any]) -> String? {
+public func configKind(_ json: [String: Any]) -> String? {
     if let name = json["_class_name"] as? String { return "diffusers \(name)" }
     if let names = json["architectures"] as? [String], !names.isEmpty { return "transformers \(names.joined(separator: ", "))" }
     return (json["model_type"] as? String).map { "transformers \($0)" }

@@ -9,12 +9,15 @@ struct Inspect: ParsableCommand {
         abstract: "Describe a safetensors file or a folder of them: format, tensors, dtypes, parameters, adapter geometry.",
         discussion: """
             Reads headers only, so even multi-gigabyte checkpoints open instantly.
-            For the authors' adapter file it also reports the adapted layer count and n, r, kdim, qdim.
+            For the authors' adapter file it also reports the adapted layer count and n, r, kdim, qdim; for an ordinary
+            LoRA its layers, ranks and alpha (a kohya file's per-layer .alpha scalars are read). A folder with a
+            *.safetensors.index.json is one sharded model (its weight_map checked against the shards); a folder's
+            adapter_config.json (PEFT) and config.json (diffusers, transformers) are reported.
             """)
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "A .safetensors file, or a folder: every *.safetensors in it is inspected.")
+    @Argument(help: "A .safetensors file, or a folder: a sharded model, else every *.safetensors in it is inspected.")
     var path: String
 
     @Flag(help: "Print one JSON object instead of text.")
@@ -35,12 +38,18 @@ struct Inspect: ParsableCommand {
             emit(json ? Self.jsonObject(summary) : nil, text: Self.text(summary))
             return
         }
-        let peftConfig = try Self.peftAlpha(in: path)
-
         if FileManager.default.fileExists(atPath: "\(path)/\(RunCheckpoint.configFile)") { return try inspectRun() }
+        let sidecars = try Sidecars(folder: path)
         let entries: [String]
         do { entries = try FileManager.default.contentsOfDirectory(atPath: path) } catch {
             throw FormatError(path, "cannot list folder: \((error as NSError).localizedDescription)")
+        }
+        if entries.contains(where: { $0.hasSuffix(".safetensors.index.json") }) {
+            var summary = SafetensorsSummary(try SafetensorsShards.open(path).files, path: path)
+            sidecars.apply(to: &summary)
+            emit(json ? Self.jsonObject(summary).merging(sidecars.json) { _, new in new } : nil,
+                 text: ([Self.text(summary)] + sidecars.lines).joined(separator: "\n"))
+            return
         }
         let names = entries.filter { $0.hasSuffix(".safetensors") }.sorted()
         guard !names.isEmpty else { throw FormatError(path, "folder has no .safetensors files") }
@@ -51,10 +60,7 @@ struct Inspect: ParsableCommand {
         for name in names {
             do {
                 var summary = SafetensorsSummary(try SafetensorsFile(path: "\(path)/\(name)"))
-                if summary.lora != nil, summary.lora?.alpha == nil, let peftConfig {
-                    summary.lora?.alpha = peftConfig
-                    summary.lora?.alphaSource = "adapter_config.json"
-                }
+                sidecars.apply(to: &summary)
                 summaries.append(summary)
             } catch {
                 printError(error)
@@ -65,8 +71,8 @@ struct Inspect: ParsableCommand {
         let jsonObject: [String: Any] = [
             "format": "folder", "path": path, "files": summaries.map(Self.jsonObject),
             "tensors": tensors, "parameters": parameters,
-        ]
-        let text = summaries.map(Self.text).joined(separator: "\n")
+        ].merging(sidecars.json) { _, new in new }
+        let text = (summaries.map(Self.text) + sidecars.lines).joined(separator: "\n")
             + "\ntotal: \(summaries.count) file(s), \(tensors) tensors, \(grouped(parameters)) parameters"
         emit(json ? jsonObject : nil, text: text)
         if failed { throw ExitCode.failure }
@@ -88,16 +94,6 @@ struct Inspect: ParsableCommand {
         emit(json ? object : nil, text: text)
     }
 
-    /// The `lora_alpha` of a PEFT folder's adapter_config.json, if the folder has one.
-    private static func peftAlpha(in folder: String) throws -> Double? {
-        let configPath = folder + "/adapter_config.json"
-        guard FileManager.default.fileExists(atPath: configPath) else { return nil }
-        guard let config = (try? JSONSerialization.jsonObject(with: readFileBytes(configPath))) as? [String: Any] else {
-            throw FormatError(configPath, "not a JSON object")
-        }
-        return (config["lora_alpha"] as? NSNumber)?.doubleValue
-    }
-
     /// Prints the JSON object if there is one, else the text.
     private func emit(_ object: [String: Any]?, text: String) {
         guard let object else { return print(text) }
@@ -112,6 +108,7 @@ struct Inspect: ParsableCommand {
             "tensors": s.tensors, "parameters": s.parameters, "metadata": s.metadata,
             "dtypes": Dictionary(uniqueKeysWithValues: s.dtypes.map { ($0.dtype.rawValue, $0.tensors) }),
         ]
+        if s.files > 1 { o["shards"] = s.files }
         if let a = s.adapter {
             o["adapted_layers"] = a.layers
             o["n"] = a.n; o["r"] = a.r; o["kdim"] = a.kdim; o["qdim"] = a.qdim
@@ -121,6 +118,7 @@ struct Inspect: ParsableCommand {
             o["adapted_layers"] = l.layers
             o["rank_min"] = l.minRank; o["rank_max"] = l.maxRank
             if let alpha = l.alpha { o["lora_alpha"] = alpha; o["alpha_source"] = l.alphaSource ?? "" }
+            if let high = l.maxAlpha { o["lora_alpha_max"] = high }
         }
         return o
     }
@@ -129,7 +127,7 @@ struct Inspect: ParsableCommand {
         var lines = [
             s.path,
             "  format          \(s.layout.title)",
-            "  file size       \(grouped(s.fileSize)) bytes",
+            "  file size       \(grouped(s.fileSize)) bytes" + (s.files > 1 ? " in \(s.files) shards" : ""),
             "  tensors         \(s.tensors)",
             "  dtypes          \(s.dtypes.map { "\($0.dtype.rawValue) x \($0.tensors)" }.joined(separator: ", "))",
             "  parameters      \(grouped(s.parameters))",
@@ -145,12 +143,75 @@ struct Inspect: ParsableCommand {
         if let l = s.lora {
             lines.append("  adapted layers  \(l.layers)")
             lines.append("  rank            " + (l.minRank == l.maxRank ? "\(l.minRank)" : "\(l.minRank) to \(l.maxRank)"))
-            if let alpha = l.alpha {
+            if let alpha = l.alpha, let high = l.maxAlpha {
+                lines.append(String(format: "  lora_alpha      %.4g to %.4g", alpha, high) + " from \(l.alphaSource ?? "")")
+            } else if let alpha = l.alpha {
                 let scale = l.minRank == l.maxRank ? String(format: " (scale alpha/r %.4g)", alpha / Double(l.minRank)) : ""
                 lines.append(String(format: "  lora_alpha      %.4g", alpha) + scale + " from \(l.alphaSource ?? "")")
             }
         }
         return lines.joined(separator: "\n")
+    }
+}
+
+/// What a model folder's configs say: PEFT's adapter_config.json and a diffusers or transformers
+/// config.json, as text lines and JSON fields.
+private struct Sidecars {
+    var lines: [String] = []
+    var json: [String: Any] = [:]
+    /// PEFT's `lora_alpha`, for LoRA files whose own metadata does not say it.
+    var alpha: Double?
+
+    init(folder: String) throws {
+        if let config = try Self.object(folder + "/adapter_config.json") {
+            alpha = (config["lora_alpha"] as? NSNumber)?.doubleValue
+            var facts: [String: Any] = [:]
+            for key in ["peft_type", "r", "lora_alpha", "target_modules", "use_rslora", "use_dora", "rank_pattern", "alpha_pattern",
+                        "base_model_name_or_path"] {
+                if let value = config[key], !(value is NSNull) { facts[key] = value }
+            }
+            if let base = (config["auto_mapping"] as? [String: Any])?["base_model_class"] as? String { facts["base_model_class"] = base }
+            json["adapter_config"] = facts
+            var parts = ["\(config["peft_type"] as? String ?? "PEFT adapter")"]
+            if let r = config["r"] as? NSNumber { parts.append("r \(r)") }
+            if let alpha { parts.append(String(format: "lora_alpha %.4g", alpha)) }
+            if let modules = config["target_modules"] as? [String] {
+                let shown = modules.prefix(4).joined(separator: ", ") + (modules.count > 4 ? ", ..." : "")
+                parts.append("target_modules \(modules.count) (\(shown))")
+            } else if let pattern = config["target_modules"] as? String {
+                parts.append("target_modules \(quotedInput(pattern))")
+            }
+            for key in ["rank_pattern", "alpha_pattern"] {
+                if let pattern = config[key] as? [String: Any], !pattern.isEmpty { parts.append("\(key) \(pattern.count)") }
+            }
+            if config["use_rslora"] as? Bool == true { parts.append("rsLoRA") }
+            if config["use_dora"] as? Bool == true { parts.append("DoRA") }
+            if let base = facts["base_model_class"] as? String { parts.append("base \(base)") }
+            lines.append("  adapter_config  " + parts.joined(separator: ", "))
+        }
+        if let config = try Self.object(folder + "/config.json") {
+            let kind = configKind(config) ?? "unlabelled"
+            let sizes = ["in_channels", "out_channels", "num_layers", "num_single_layers", "hidden_size", "num_hidden_layers", "projection_dim"]
+                .compactMap { key in (config[key] as? NSNumber).map { (key, $0) } }
+            json["config"] = ["kind": kind].merging(sizes.map { ($0.0, $0.1 as Any) }) { first, _ in first }
+            lines.append("  config.json     \(kind)" + (sizes.isEmpty ? "" : " (" + sizes.map { "\($0.0) \($0.1)" }.joined(separator: ", ") + ")"))
+        }
+    }
+
+    /// The JSON object in `path`, or nil if there is no such file.
+    private static func object(_ path: String) throws -> [String: Any]? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        guard let object = (try? JSONSerialization.jsonObject(with: readFileBytes(path, limit: 1 << 24))) as? [String: Any] else {
+            throw FormatError(path, "not a JSON object")
+        }
+        return object
+    }
+
+    /// Gives a LoRA without an alpha of its own the folder's `lora_alpha`.
+    func apply(to summary: inout SafetensorsSummary) {
+        guard summary.lora != nil, summary.lora?.alpha == nil, let alpha else { return }
+        summary.lora?.alpha = alpha
+        summary.lora?.alphaSource = "adapter_config.json"
     }
 }
 

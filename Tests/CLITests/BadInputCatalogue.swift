@@ -163,6 +163,19 @@ enum Bad {
                               to: path("lora-wrong-rank/adapter_model.safetensors"))
         try write("lora-wrong-rank/adapter_config.json", "{\"r\": 8, \"lora_alpha\": 8, \"rank_pattern\": {\"attn.to_q\": 4}}")
         try FileManager.default.createDirectory(atPath: path("empty-folder"), withIntermediateDirectories: true)
+        // Sharded PEFT folders whose index does not fit its shards: one shard gone, and a tensor
+        // mapped to a shard that does not hold it.
+        let sharded = CLI.fixtures + "/lora/set/p-sharded", index = "adapter_model.safetensors.index.json"
+        for name in ["sharded-missing", "sharded-mismapped"] {
+            try? FileManager.default.removeItem(atPath: path(name))
+            try FileManager.default.copyItem(atPath: sharded, toPath: path(name))
+        }
+        try FileManager.default.removeItem(atPath: path("sharded-missing/adapter_model-00003-of-00005.safetensors"))
+        var mapped = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: sharded + "/" + index))) as! [String: Any]
+        var weightMap = mapped["weight_map"] as! [String: String]
+        weightMap["base_model.model.transformer_blocks.0.attn.to_q.lora_A.weight"] = "adapter_model-00002-of-00005.safetensors"
+        mapped["weight_map"] = weightMap
+        try AtomicFile.write(JSONSerialization.data(withJSONObject: mapped), to: path("sharded-mismapped/" + index))
 
         // Coefficients (.npy) for an adapter with n = 4 and 3 layers.
         try NPY.write(Tensor(shape: [4], data: [0.1, 0.2, 0.3, 0.4]), to: path("coeffs-good.npy"))
@@ -397,6 +410,17 @@ enum Catalogue {
         }
         for file in ["empty.safetensors", "truncated-header.safetensors", "text.safetensors", "huge-length.safetensors", "missing.safetensors"] {
             rows.append(BadRow("inspect \(file)", ["inspect", Bad.path(file)], 1, Bad.path(file) + ": "))
+        }
+        let shards: [(String, String)] = [
+            ("sharded-missing", Bad.path("sharded-missing/adapter_model-00003-of-00005.safetensors")
+                + ": is listed in adapter_model.safetensors.index.json but missing"),
+            ("sharded-mismapped", Bad.path("sharded-mismapped/adapter_model-00002-of-00005.safetensors")
+                + ": lacks tensor \"base_model.model.transformer_blocks.0.attn.to_q.lora_A.weight\", which adapter_model.safetensors.index.json maps to it"),
+        ]
+        for (folder, fragment) in shards {
+            rows.append(BadRow("inspect \(folder)", ["inspect", Bad.path(folder)], 1, fragment))
+            rows.append(BadRow("lora \(folder)", ["lora", Bad.path(folder), "--out", Bad.out("lora-\(folder)")], 1, fragment,
+                               absent: [Bad.out("lora-\(folder)")]))
         }
         return rows
     }()

@@ -57,7 +57,34 @@ private func lorweb(_ arguments: String...) throws -> Run {
     let kohya = try lorweb("inspect", lora + "/set/p-kohya.safetensors")
     #expect(kohya.status == 0, "\(kohya.stderr)")
     #expect(kohya.stdout.contains("format          kohya-lora") && kohya.stdout.contains("adapted layers  3")
-            && kohya.stdout.contains("rank            2 to 4"))
+            && kohya.stdout.contains("rank            2 to 4") && kohya.stdout.contains("lora_alpha      4 to 16 from .alpha tensors"))
+}
+
+/// A sharded PEFT folder (an index and five shards, as PEFT writes them) is one model, with what
+/// its adapter_config.json says; a diffusers folder's config.json is reported with its sizes.
+@Test func inspectReadsAShardedFolderAsOneModelWithItsConfigs() throws {
+    let lora = Fixtures.root.appendingPathComponent("lora").path
+    let sharded = try lorweb("inspect", lora + "/set/p-sharded")
+    #expect(sharded.status == 0, "\(sharded.stderr)")
+    #expect(sharded.stdout.hasPrefix(lora + "/set/p-sharded\n") && !sharded.stdout.contains("total:"))
+    #expect(sharded.stdout.contains("format          peft-lora") && sharded.stdout.contains("in 5 shards"))
+    #expect(sharded.stdout.contains("tensors         6") && sharded.stdout.contains("parameters      5,120"))
+    #expect(sharded.stdout.contains("adapted layers  3") && sharded.stdout.contains("rank            2 to 4"))
+    #expect(sharded.stdout.contains("adapter_config  LORA, r 4, lora_alpha 4, target_modules 3 (transformer_blocks.0.attn.to_q,"))
+    #expect(sharded.stdout.contains("rank_pattern 1, alpha_pattern 1, base FluxTransformer2DModel"))
+
+    let json = try lorweb("inspect", "--json", lora + "/set/p-sharded")
+    let o = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+    #expect(o?["format"] as? String == "peft-lora" && o?["shards"] as? Int == 5 && o?["tensors"] as? Int == 6)
+    #expect(o?["dtypes"] as? [String: Int] == ["F32": 6] && o?["lora_alpha"] as? Double == 4)
+    let config = o?["adapter_config"] as? [String: Any]
+    #expect(config?["r"] as? Int == 4 && (config?["target_modules"] as? [String])?.count == 3)
+
+    let base = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("models/small-world/base").path
+    let flux = try lorweb("inspect", base)
+    #expect(flux.status == 0, "\(flux.stderr)")
+    #expect(flux.stdout.contains("config.json     diffusers FluxTransformer2DModel (in_channels 192,"))
 }
 
 @Test(arguments: ["truncated-mid-header", "unknown-dtype", "overlapping"])
