@@ -159,7 +159,7 @@ public struct LoRAGeometry: Sendable, Equatable {
 
     init?(_ files: [SafetensorsFile], metadata: [String: String]) {
         let tensors = files.flatMap(\.tensors)
-        // kohya's down/up are PEFT's A/B; its alpha is a tensor, which a header does not show.
+        // kohya's down/up are PEFT's A/B; its alpha is a scalar tensor per layer, read below.
         let kohya = tensors.contains { $0.name.hasSuffix(".lora_down.weight") }
         let (down, up) = kohya ? (".lora_down.weight", ".lora_up.weight") : (".lora_A.weight", ".lora_B.weight")
         var ranks: [String: Int] = [:], ups = 0

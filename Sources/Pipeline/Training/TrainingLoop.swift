@@ -169,7 +169,7 @@ public struct TrainingLoop {
                        summary: inout Summary, _ body: (_ step: Int, _ rng: RNG) throws -> (loss: Float, extra: [String: Double])) throws
     {
         let parameters = optimizer.parameters.map(\.tensor)
-        // A signal that came while the loop was being set up stops it before a step it would not keep.
+        // A signal that came as the loop started (or was held blocked until it did) stops it before a step.
         if let signal = StopSignals.pending {
             guard let last = summary.lastCheckpoint else { throw TrainingError.stoppedBeforeFirstStep(signal: signal) }
             throw TrainingError.interrupted(signal: signal, step: start, checkpoint: last)
