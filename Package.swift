@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "Tensor", targets: ["Tensor"]),
         // For the fuzzing package under Fuzz/, which builds its harnesses against these.
         .library(name: "Formats", targets: ["Formats"]),
+        .library(name: "SmallWorld", targets: ["SmallWorld"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
     ],
     dependencies: [
@@ -27,30 +28,45 @@ let package = Package(
         // Softmax exponentials built for AVX-512/AVX2 as well (Swift code compiles for baseline SSE), picked at run time.
         .target(name: "CKernels"),
 
-        // MARK: - Libraries (dependencies point one way: Tensor <- ... <- lorweb)
+        // MARK: - Libraries, bottom to top (dependencies point one way: each uses only those above it)
+        // Tensors, autograd, BLAS/LAPACK kernels, threads, the seeded RNG.
         .target(name: "Tensor", dependencies: ["CBLAS", "CLAPACKE", "CKernels"]),
+        // File formats and untrusted input: safetensors, images, CSV/JSON/YAML, adapter configs, locks.
         .target(name: "Formats", dependencies: ["Tensor", "CImageIO", "Yams"]),
+        // The networks, written to read like their upstream: Flux transformer, CLIP vision, the LoRA basis.
         .target(name: "Models", dependencies: ["Tensor", "Formats"]),
-        .target(name: "Pipeline", dependencies: ["Tensor", "Formats", "Models"]),
+        // Training machinery for any model: AdamW, schedules, clipping, data order, the loop,
+        // checkpoints, metrics log, progress, stop signals.
+        .target(name: "Training", dependencies: ["Tensor", "Formats"]),
+        // The synthetic dataset: scenes, edit families, tasks, synth, manifest.
+        .target(name: "SmallWorld", dependencies: ["Tensor", "Formats"]),
+        // The LoRWeB editor itself: the analogy (grid, buckets, crops, folders), codec, base editor,
+        // adapters' training and pretraining, evaluation, shipped models.
+        .target(name: "Pipeline", dependencies: ["Tensor", "Formats", "Models", "Training", "SmallWorld"]),
+        // Plots (Cairo), independent of the models.
         .target(name: "Figures", dependencies: ["Formats", "CCairo"]),
-        .target(name: "Analysis", dependencies: ["Tensor", "Formats", "Models", "Pipeline", "Figures", "CGraphviz"]),
+        // Studies of a trained basis and of LoRA collections: spectra, PCA, key graphs, reports, export.
+        .target(name: "Analysis", dependencies: ["Tensor", "Formats", "Models", "Pipeline", "SmallWorld", "Figures", "CGraphviz"]),
 
-        // MARK: - Command-line tool
+        // MARK: - Command-line tool (options, errors and printing; the work is in the libraries)
         .executableTarget(
             name: "lorweb",
-            dependencies: ["Tensor", "Formats", "Models", "Pipeline", "Analysis", "Figures", "CBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Tensor", "Formats", "Models", "Training", "SmallWorld", "Pipeline", "Analysis", "Figures", "CBLAS",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
-        // MARK: - Tests
-        // Running the built binary and crafted bad inputs, shared by the test targets below.
-        .target(name: "TestSupport", dependencies: ["Formats"], path: "Tests/Support"),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-        .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"], resources: [.copy("../Fixtures")]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "Formats", "Tensor"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Models", "Formats", "Tensor"]),
-        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Models", "Formats", "Tensor", "TestSupport"]),
-        // Runs the built `lorweb` binary: the bad-input catalogue, kill/resume, determinism.
-        .testTarget(name: "CLITests", dependencies: ["Pipeline", "Formats", "Tensor", "TestSupport"]),
-        .testTarget(name: "FiguresTests", dependencies: ["Figures", "Formats"]),
+        // MARK: - Tests (one target per library; CLITests runs the built binary)
+        // Scratch folders, fixtures, bit equality and running the built binary, shared by every test target.
+        .target(name: "TestSupport", dependencies: ["Formats", "Tensor"], path: "Tests/Support"),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
+        .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Formats", "Tensor", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Formats", "Tensor", "TestSupport"]),
+        .testTarget(name: "SmallWorldTests", dependencies: ["SmallWorld", "Formats", "Tensor", "TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Training", "SmallWorld", "Models", "Formats", "Tensor", "TestSupport"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Pipeline", "Models", "Formats", "Tensor", "TestSupport"]),
+        .testTarget(name: "FiguresTests", dependencies: ["Figures", "Formats", "TestSupport"]),
+        // Runs the built `lorweb` binary: the bad-input catalogue, kill/resume, determinism, --help and --version.
+        .testTarget(name: "CLITests", dependencies: ["Pipeline", "Training", "SmallWorld", "Formats", "Tensor", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -3,6 +3,7 @@ import Formats
 import Models
 import Pipeline
 import Tensor
+import SmallWorld
 
 // Coefficient embeddings: for each triplet, the per-layer mixing coefficients the model gives
 // it, [triplets, layers, n]. Triplets come from a CSV list or a small world's manifest (which

@@ -2,6 +2,7 @@ import Foundation
 import Formats
 import Models
 import Tensor
+import SmallWorld
 
 // `lorweb eval`: generate b' for every triplet with ground truth, score it, and aggregate as
 // the paper does: first per task, then over tasks (so a task with many triplets weighs as much

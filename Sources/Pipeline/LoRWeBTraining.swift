@@ -2,6 +2,8 @@ import Foundation
 import Formats
 import Models
 import Tensor
+import Training
+import SmallWorld
 
 // LoRWeB training as the release does it: the frozen Kontext base sees the conditioning grid
 // (a | a' / b | b) as context tokens and learns, through the adapters only, the rectified-flow

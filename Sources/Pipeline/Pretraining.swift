@@ -2,6 +2,8 @@ import Foundation
 import Formats
 import Models
 import Tensor
+import Training
+import SmallWorld
 
 // The two pretraining stages that give the small world what LoRWeB assumes it is handed:
 // a frozen image encoder (CLIP's role) and a text-guided single-image editor (Flux-Kontext's role).

@@ -5,6 +5,7 @@ import Foundation
 import Models
 import Pipeline
 import Tensor
+import Training
 
 // Whole-step benchmarks, the side of `tools/peer/compare.sh` that PyTorch is measured against.
 // Every one counts its FLOPs from the list of matrix products the step needs (the same list that

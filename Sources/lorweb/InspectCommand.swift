@@ -3,6 +3,7 @@ import Formats
 import Foundation
 import Pipeline
 import Models
+import Training
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(

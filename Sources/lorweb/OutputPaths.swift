@@ -1,6 +1,7 @@
 import Formats
 import Pipeline
 import Foundation
+import Training
 
 // Output checks, all made before any work, so that a typo fails in a second with a clear line
 // instead of after the work, and no input is ever overwritten: every file a command writes

@@ -3,6 +3,7 @@ import Formats
 import Foundation
 import Models
 import Pipeline
+import SmallWorld
 
 /// Options of both pretraining stages.
 struct PretrainArguments: ParsableArguments {

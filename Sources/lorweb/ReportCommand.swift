@@ -6,6 +6,7 @@ import Formats
 import Models
 import Pipeline
 import Tensor
+import SmallWorld
 
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Pipeline
+import SmallWorld
 
 struct Synth: ParsableCommand {
     static let configuration = CommandConfiguration(

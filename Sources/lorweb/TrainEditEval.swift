@@ -3,6 +3,8 @@ import Formats
 import Foundation
 import Models
 import Pipeline
+import Training
+import SmallWorld
 
 /// `--model`, defaulting to the shipped default model.
 struct ModelOption: ParsableArguments {

@@ -4,11 +4,11 @@ import Formats
 import Models
 import Tensor
 @testable import Analysis
+import TestSupport
 
 /// A file of Tests/Fixtures/formats.
 func formatsFixture(_ name: String) -> String {
-    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/formats/\(name)").path
+    Fixtures.formats(name)
 }
 
 @Suite struct BasisReportTests {
@@ -25,7 +25,7 @@ func formatsFixture(_ name: String) -> String {
             let f = try LayerFactors(loraA: a, loraB: b, scale: 1)
             #expect(layer.gram == f.gram().toArray() && layer.inFeatures == a.shape[1] && layer.outFeatures == b.shape[2])
         }
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("basis-\(UUID().uuidString)").path
+        let out = scratchPath("basis")
         try BasisReport.write(layers, to: out)
         #expect(try NPY.read(out + "/gram.npy").shape == [3, 4, 4])
         #expect(try NPY.read(out + "/element_spectra.npy").shape == [3, 4, 2])

@@ -3,6 +3,7 @@ import Testing
 import Formats
 import Tensor
 @testable import Analysis
+import TestSupport
 
 @Suite struct KeyGraphTests {
     /// Two planted clusters {0,1,2} and {3,4} with similarity 0.9 inside, 0.1 across.
@@ -23,8 +24,7 @@ import Tensor
     }
 
     @Test func rendersSVGAndPNGWithTheDOTBeside() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("keygraph-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try scratchFolder("keygraph")
         let g = KeyGraph(similarity: planted(), mass: [0.5, 0.2, 0.1, 0.1, 0.1])
         try g.render(to: dir + "/g.svg")
         let svg = try String(contentsOfFile: dir + "/g.svg", encoding: .utf8)

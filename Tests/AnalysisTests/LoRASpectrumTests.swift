@@ -3,6 +3,7 @@ import Testing
 import Models
 import Tensor
 @testable import Analysis
+import TestSupport
 
 // The thin-factor quantities against brute force on materialised weights.
 

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Analysis
 import Tensor
+import TestSupport
 
 // PCA in coefficient space under the Gram metric must equal PCA of the materialised, vectorised
 // mixed LoRAs: same variances, same scores (both with the same sign rule).

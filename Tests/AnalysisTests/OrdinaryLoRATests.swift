@@ -10,8 +10,7 @@ import Tensor
 // (tools/make_lora_fixtures.py) against the numbers numpy computes from their dense Delta W
 // (Tests/Fixtures/lora/set/expected.json).
 
-private let set = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Fixtures/lora/set").path
+private let set = Fixtures.path("lora/set")
 
 private struct Expected: Decodable {
     struct Layer: Decodable {
@@ -97,7 +96,7 @@ private func close(_ ours: Double, _ theirs: Double, relative: Double = 1e-4) ->
 
     /// DoRA magnitudes cannot be analysed as B A; the reader says so instead of dropping them silently.
     @Test func doraMagnitudesAreNoted() throws {
-        let path = NSTemporaryDirectory() + "lorweb-dora-\(UUID().uuidString.prefix(8)).safetensors"
+        let path = scratchPath("dora") + ".safetensors"
         defer { try? FileManager.default.removeItem(atPath: path) }
         let q = "transformer_blocks.0.attn.to_q"
         try Safetensors.write(["\(q).lora_A.weight": Tensor.ones([2, 8]), "\(q).lora_B.weight": Tensor.ones([8, 2]),
@@ -111,8 +110,7 @@ private func close(_ ours: Double, _ theirs: Double, relative: Double = 1e-4) ->
     /// PEFT's rules: a pattern key matches a module path's tail (or is a regular expression), and
     /// rsLoRA scales by alpha / sqrt(r).
     @Test func patternsMatchLikePEFTAndRSLoRAScalesBySquareRoot() throws {
-        let folder = NSTemporaryDirectory() + "lorweb-rslora-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try scratchFolder("rslora")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         var tensors: [String: Tensor] = [:]
         for (layer, r) in [("transformer_blocks.0.attn.to_q", 4), ("transformer_blocks.1.attn.to_q", 4), ("single_transformer_blocks.0.proj_mlp", 1)] {
@@ -129,7 +127,7 @@ private func close(_ ours: Double, _ theirs: Double, relative: Double = 1e-4) ->
 
     /// Kohya names of other models keep their names and are still analysed.
     @Test func unmappedKohyaNamesKeepTheirNames() throws {
-        let path = NSTemporaryDirectory() + "lorweb-kohya-\(UUID().uuidString.prefix(8)).safetensors"
+        let path = scratchPath("kohya") + ".safetensors"
         defer { try? FileManager.default.removeItem(atPath: path) }
         let stem = "lora_unet_double_blocks_0_img_attn_qkv"
         try Safetensors.write(["\(stem).lora_down.weight": Tensor.ones([2, 8]), "\(stem).lora_up.weight": Tensor.ones([24, 2]),
@@ -142,24 +140,4 @@ private func close(_ ours: Double, _ theirs: Double, relative: Double = 1e-4) ->
         #expect(lora.notes.contains { $0.contains("1 kohya layer(s) match no Flux transformer module") })
         #expect(try LoRACollection.spectra(lora).map(\.singularValues.count) == [2, 1])
     }
-}
-
-/// The command end to end: every output, the notes on stdout, and the arrays' shapes.
-@Test func loraCommandWritesTablesArraysAndFigures() throws {
-    let out = NSTemporaryDirectory() + "lorweb-lora-\(UUID().uuidString.prefix(8))"
-    defer { try? FileManager.default.removeItem(atPath: out) }
-    let run = try CLI.run(["lora", set + "/p-peft", set + "/q.safetensors", set + "/r.safetensors", "--out", out])
-    #expect(run.status == 0, "\(run.stderr)")
-    #expect(run.stdout.contains("note: 1 layer(s) are not adapted by every LoRA and are left out of the comparison: transformer_blocks.0.attn.to_v"))
-    #expect(run.stdout.contains("p-peft: peft-lora, 3 layers, rank 2-4"))
-    for file in ["layers.csv", "spectra.npy", "similarity.csv", "similarity.npy", "similarity_layers.npy", "layers.txt", "pca.csv",
-                 "pca_variance.csv", "similarity.png", "similarity.svg", "pca.png", "pca.svg"] {
-        #expect(FileManager.default.fileExists(atPath: out + "/" + file), "\(file) missing")
-    }
-    #expect(try NPY.read(out + "/spectra.npy").shape == [8, 4])
-    let similarity = try NPY.read(out + "/similarity.npy")
-    #expect(similarity.shape == [3, 3] && (0..<3).allSatisfy { abs(similarity[$0, $0] - 1) < 1e-6 })
-    #expect(try NPY.read(out + "/similarity_layers.npy").shape == [2, 3, 3])
-    let table = try String(contentsOfFile: out + "/layers.csv", encoding: .utf8).split(whereSeparator: \.isNewline)
-    #expect(table.first == "lora,layer,rank,in,out,alpha,scale,frobenius,effective_rank,dtype" && table.count == 9)
 }

@@ -61,13 +61,13 @@ struct BadRow: CustomTestStringConvertible, Sendable {
 
 /// The malformed inputs, written once into a scratch folder.
 enum Bad {
-    static let root: String = try! scratchFolder("catalogue")
+    static let root: String = try! try scratchFolder("catalogue")
     static func path(_ name: String) -> String { root + "/" + name }
     /// A fresh output path no row shares (rows run in parallel).
     static func out(_ name: String) -> String { root + "/out-" + name }
 
-    static let adapter = CLI.fixtures + "/formats/adapter_tiny.safetensors"
-    static let clip = URL(fileURLWithPath: CLI.fixtures).deletingLastPathComponent().deletingLastPathComponent()
+    static let adapter = Fixtures.root.path + "/formats/adapter_tiny.safetensors"
+    static let clip = Fixtures.root.deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("models/small-world/encoder").path
     static let layer = "transformer.transformer_blocks.0.attn.to_q"
 
@@ -133,7 +133,7 @@ enum Bad {
         try write("truncated-header.safetensors", Array(good.prefix(100)))
         try write("truncated-data.safetensors", Array(good.prefix(good.count - 64)))
         try write("text.safetensors", "these are not the weights you are looking for\n")
-        try write("png.safetensors", Array(try Data(contentsOf: URL(fileURLWithPath: CLI.fixtures + "/images/grid_a.png"))))
+        try write("png.safetensors", Array(try Data(contentsOf: URL(fileURLWithPath: Fixtures.root.path + "/images/grid_a.png"))))
         try retyped("int16.safetensors", from: good, tensor: "\(layer).lora_keys", to: "I16")
         try raw("petabytes.safetensors", header: ["w": ["dtype": "F32", "shape": [1 << 48], "data_offsets": [0, 1 << 50]]], data: [0, 0, 0, 0])
         try raw("huge-length.safetensors", header: [:], data: [])
@@ -165,7 +165,7 @@ enum Bad {
         try FileManager.default.createDirectory(atPath: path("empty-folder"), withIntermediateDirectories: true)
         // Sharded PEFT folders whose index does not fit its shards: one shard gone, and a tensor
         // mapped to a shard that does not hold it.
-        let sharded = CLI.fixtures + "/lora/set/p-sharded", index = "adapter_model.safetensors.index.json"
+        let sharded = Fixtures.root.path + "/lora/set/p-sharded", index = "adapter_model.safetensors.index.json"
         for name in ["sharded-missing", "sharded-mismapped"] {
             try? FileManager.default.removeItem(atPath: path(name))
             try FileManager.default.copyItem(atPath: sharded, toPath: path(name))
@@ -258,7 +258,7 @@ enum Bad {
         }
 
         // ai-toolkit config.yaml variants (export-lora --config).
-        let yaml = try String(contentsOfFile: CLI.fixtures + "/formats/config.yaml", encoding: .utf8)
+        let yaml = try String(contentsOfFile: Fixtures.root.path + "/formats/config.yaml", encoding: .utf8)
         try write("config-empty.yaml", "")
         try write("config-not-yaml.yaml", "config: [unclosed\n")
         try write("config-no-loras-num.yaml", yaml.replacingOccurrences(of: "loras_num: 32", with: "loras_number: 32"))
@@ -766,7 +766,7 @@ enum Catalogue {
     /// `lora FILE_OR_FOLDER...`: ordinary LoRAs, alone and side by side.
     static let loras: [BadRow] = {
         _ = Bad.made
-        let set = CLI.fixtures + "/lora/set", q = set + "/q.safetensors"
+        let set = Fixtures.root.path + "/lora/set", q = set + "/q.safetensors"
         let base = URL(fileURLWithPath: Bad.clip).deletingLastPathComponent().appendingPathComponent("base").path
         let cases: [(String, [String], String)] = [
             ("a missing file", [Bad.path("missing.safetensors")], "no such file or folder"),
@@ -777,7 +777,7 @@ enum Catalogue {
             ("A and B of different ranks", [Bad.path("lora-ranks-disagree.safetensors")], "are not [r, in] and [out, r]"),
             ("a broken adapter_config.json", [Bad.path("lora-bad-config")], "adapter_config.json: not a JSON object"),
             ("a rank_pattern the tensors contradict", [Bad.path("lora-wrong-rank")], "has rank 2 but"),
-            ("no common layer", [q, CLI.fixtures + "/lora/peft"], "similarity needs common layers"),
+            ("no common layer", [q, Fixtures.root.path + "/lora/peft"], "similarity needs common layers"),
         ]
         return cases.enumerated().map { i, c in
             BadRow("lora \(c.0)", ["lora"] + c.1 + ["--out", Bad.out("lora-\(i)")], 1, c.2, absent: [Bad.out("lora-\(i)")])

@@ -50,8 +50,8 @@ enum Determinism {
         return Data(text.replacingOccurrences(of: #""seconds":[0-9.e+-]+,?"#, with: "", options: .regularExpression).utf8)
     }
 
-    static let adapter = CLI.fixtures + "/formats/adapter_tiny.safetensors"
-    static let repository = URL(fileURLWithPath: CLI.fixtures).deletingLastPathComponent().deletingLastPathComponent().path
+    static let adapter = Fixtures.root.path + "/formats/adapter_tiny.safetensors"
+    static let repository = Fixtures.root.deletingLastPathComponent().deletingLastPathComponent().path
     /// The shipped default model and its example triplets.
     static let model = repository + "/models/small-world/lorweb"
     static let examples = repository + "/models/small-world/examples"
@@ -60,7 +60,7 @@ enum Determinism {
     /// A small world (6 training triplets) for train and eval, and coefficients of the
     /// example triplets for pca; made once per test run.
     static let inputs: (world: String, coeffs: String) = {
-        let root = try! scratchFolder("determinism-inputs")
+        let root = try! try scratchFolder("determinism-inputs")
         let world = root + "/world", coeffs = root + "/coeffs.npy"
         for arguments in [["synth", "--out", world, "--train", "6", "--eval", "4", "--seed", "5"],
                           ["coeffs", "--model", model, "--triplets", examples + "/triplets.csv", "--out", coeffs]] {
@@ -79,8 +79,8 @@ enum Determinism {
         ("keygraph png", { ["keygraph", "--model", adapter, "--layer", "transformer_blocks.0.ff.net.2", "--threshold", "0", "--out", $0 + ".png"] }),
         ("export-lora full", { ["export-lora", "--model", adapter, "--coeffs", "uniform", "--out", $0 + ".safetensors"] }),
         ("export-lora rank 3", { ["export-lora", "--model", adapter, "--coeffs", "onehot:1", "--rank", "3", "--out", $0 + ".safetensors"] }),
-        ("lora", { ["lora", CLI.fixtures + "/lora/set/p-kohya.safetensors", CLI.fixtures + "/lora/set/q.safetensors",
-                    CLI.fixtures + "/lora/set/r.safetensors", "--out", $0] }),
+        ("lora", { ["lora", Fixtures.root.path + "/lora/set/p-kohya.safetensors", Fixtures.root.path + "/lora/set/q.safetensors",
+                    Fixtures.root.path + "/lora/set/r.safetensors", "--out", $0] }),
         ("train", { ["train", "--data", inputs.world, "--out", $0, "--steps", "3", "--batch", "2", "--loras", "4", "--rank", "2",
                      "--checkpoint-every", "2"] }),
         ("edit", { ["edit", "--a", example("seen_000000_a.png"), "--a-prime", example("seen_000000_ap.png"), "--b", example("seen_000000_b.png"),

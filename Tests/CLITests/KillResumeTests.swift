@@ -3,6 +3,7 @@ import Testing
 import TestSupport
 import Formats
 @testable import Pipeline
+import Training
 
 // Crash safety of a real training process: `lorweb pretrain-encoder` on a tiny small world,
 // killed with SIGKILL at random moments (inside steps, inside checkpoint writes) and resumed,
@@ -13,7 +14,7 @@ import Formats
 /// A tiny small world and the weights of an uninterrupted run on it, made once.
 enum TinyRun {
     static let steps = 20
-    static let folder: String = try! scratchFolder("tinyrun")
+    static let folder: String = try! try scratchFolder("tinyrun")
     static let data = folder + "/data"
 
     static func arguments(out: String, checkpointEvery: Int = 2, resume: Bool = false) -> [String] {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Figures
 import Formats
+import TestSupport
 
 /// The size an SVG declares (cairo writes width="Wpt" height="Hpt").
 func svgSize(_ data: Data) -> (Double, Double)? {
@@ -16,8 +17,7 @@ func svgSize(_ data: Data) -> (Double, Double)? {
 }
 
 private func folder() throws -> String {
-    let path = NSTemporaryDirectory() + "lorweb-figures-\(UUID().uuidString.prefix(8))"
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    let path = try scratchFolder("figures")
     return path
 }
 

@@ -1,5 +1,6 @@
 import Testing
 @testable import Formats
+import TestSupport
 
 // config.yaml is the release's ai-toolkit config as its trainer saves it (see tools/make_format_fixtures.py).
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Formats
+import TestSupport
 
 // CSV, JSON and the atomic writer under them.
 
@@ -12,7 +13,7 @@ import Testing
 }
 
 @Test func csvRowLengthMismatchIsNamed() throws {
-    let path = try temporaryFolder() + "/t.csv"
+    let path = try scratchFolder() + "/t.csv"
     let e = formatError { try CSV.write(header: ["a", "b"], rows: [["x", 1], ["y"]], to: path) }
     #expect(e?.path == path && e?.problem == "row 2 has 1 fields but the header has 2")
     #expect(!FileManager.default.fileExists(atPath: path))
@@ -20,7 +21,7 @@ import Testing
 
 @Test func jsonIsSortedPrettyAndEndsInNewline() throws {
     struct Report: Encodable { let zeta: Int; let alpha: [Double]; let path: String }
-    let folder = try temporaryFolder()
+    let folder = try scratchFolder()
     try JSONFile.write(Report(zeta: 1, alpha: [0.5], path: "a/b"), to: folder + "/r.json")
     let text = try String(contentsOfFile: folder + "/r.json", encoding: .utf8)
     #expect(text == "{\n  \"alpha\" : [\n    0.5\n  ],\n  \"path\" : \"a/b\",\n  \"zeta\" : 1\n}\n")
@@ -30,7 +31,7 @@ import Testing
 }
 
 @Test func jsonRejectsNaNWithTheFileName() throws {
-    let path = try temporaryFolder() + "/nan.json"
+    let path = try scratchFolder() + "/nan.json"
     let e = formatError { try JSONFile.write(["x": Double.nan], to: path) }
     #expect(e?.path == path && e?.problem.hasPrefix("cannot encode as JSON") == true)
     #expect(formatError { try JSONFile.write(object: ["x": Double.nan], to: path) }?.path == path)
@@ -38,7 +39,7 @@ import Testing
 }
 
 @Test func atomicWriteReplacesWholeFilesAndReportsBadFolders() throws {
-    let folder = try temporaryFolder()
+    let folder = try scratchFolder()
     let path = folder + "/f.bin"
     try AtomicFile.write([UInt8](repeating: 1, count: 100), to: path)
     try AtomicFile.write([UInt8]([2, 3]), to: path)

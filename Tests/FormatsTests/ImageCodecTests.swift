@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import Formats
 
@@ -42,7 +43,7 @@ import Testing
     }
 
     @Test func pngRoundTripIsExact() throws {
-        let folder = F.scratchFolder()
+        let folder = try scratchFolder("image-tests")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         for name in ["resize_src_rgb_37x23.png", "resize_src_rgba_31x27.png"] {
             let image = try Image.read(F.path(name))
@@ -55,7 +56,7 @@ import Testing
     }
 
     @Test func jpegRoundTripIsClose() throws {
-        let folder = F.scratchFolder()
+        let folder = try scratchFolder("image-tests")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         // A smooth image survives q95 with small error; the bound is loose, the point is the plumbing.
         var smooth = Image(width: 48, height: 32, color: [0, 0, 0])
@@ -106,7 +107,7 @@ import Testing
     @Test(arguments: badInputs.map(\.name))
     func badInputGivesFormatErrorNamingFileAndProblem(_ name: String) throws {
         let problem = Self.badInputs.first { $0.name == name }!.problem
-        let folder = F.scratchFolder()
+        let folder = try scratchFolder("image-tests")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let path = folder + "/" + name
         let png = try Data(contentsOf: URL(fileURLWithPath: F.path("png_rgb8.png")))
@@ -141,7 +142,7 @@ import Testing
 
     @Test(arguments: ["no-such-folder/out.png", "a-file/out.png", "out.jpg", "out.gif"])
     func unwritableOutputGivesFormatErrorAndNoFile(_ relative: String) throws {
-        let folder = F.scratchFolder()
+        let folder = try scratchFolder("image-tests")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try Data("x".utf8).write(to: URL(fileURLWithPath: folder + "/a-file"))
         let rgba = Image(width: 4, height: 3, color: [1, 2, 3, 4])   // JPEG refuses alpha

@@ -1,11 +1,11 @@
 import Foundation
 @testable import Formats
+import TestSupport
 
 /// Access to Tests/Fixtures/images (made by tools/make_image_fixtures.py), located from this
 /// source file so it works under `swift test` without resource bundles.
 enum ImageFixtures {
-    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures/images")
+    static let folder = Fixtures.root.appendingPathComponent("images")
 
     static func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
 
@@ -67,12 +67,5 @@ enum ImageFixtures {
         precondition(a.width == b.width && a.height == b.height && a.channels == b.channels,
                      "geometry \(a.width)x\(a.height)x\(a.channels) vs \(b.width)x\(b.height)x\(b.channels)")
         return zip(a.pixels, b.pixels).reduce(0) { max($0, abs(Int($1.0) - Int($1.1))) }
-    }
-
-    /// A fresh empty folder for output files.
-    static func scratchFolder() -> String {
-        let path = NSTemporaryDirectory() + "lorweb-image-tests-\(UUID().uuidString)"
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
     }
 }

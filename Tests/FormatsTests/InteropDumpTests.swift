@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Formats
 import Tensor
+import TestSupport
 
 // Writes our versions of the fixtures for tools/make_format_fixtures.py --check to verify with
 // numpy and safetensors. Set LORWEB_DUMP_DIR to keep them:
@@ -10,7 +11,7 @@ import Tensor
 // Without the variable the files go to a temporary folder and are only read back here.
 
 @Test func interopDumpWritesFilesPythonChecks() throws {
-    let folder = try ProcessInfo.processInfo.environment["LORWEB_DUMP_DIR"] ?? temporaryFolder()
+    let folder = try ProcessInfo.processInfo.environment["LORWEB_DUMP_DIR"] ?? scratchFolder()
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     let source = try SafetensorsFile(path: Fixtures.formats("tensors_f32.safetensors"))
     for dtype in [SafetensorsDType.f32, .f16, .bf16] {

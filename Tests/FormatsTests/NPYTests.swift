@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Formats
 import Tensor
+import TestSupport
 
 // The .npy fixtures were written by np.save (tools/make_format_fixtures.py).
 
@@ -25,7 +26,7 @@ import Tensor
 
 @Test(arguments: [[Int](), [5], [2, 3], [2, 0, 4], [1, 2, 3, 4, 5]])
 func writeThenReadRoundTrips(shape: [Int]) throws {
-    let path = try temporaryFolder() + "/a.npy"
+    let path = try scratchFolder() + "/a.npy"
     let t = Tensor(shape: shape, data: (0..<Shape.count(shape)).map { Float($0) * 0.25 - 1 })
     try NPY.write(t, to: path)
     let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -36,7 +37,7 @@ func writeThenReadRoundTrips(shape: [Int]) throws {
 }
 
 @Test func truncatedOrForeignNpyIsANamedError() throws {
-    let folder = try temporaryFolder()
+    let folder = try scratchFolder()
     let path = folder + "/t.npy"
     try NPY.write(Tensor(shape: [4], data: [1, 2, 3, 4]), to: path)
     let full = try Data(contentsOf: URL(fileURLWithPath: path))

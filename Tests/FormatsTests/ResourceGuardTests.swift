@@ -11,7 +11,7 @@ import TestSupport
     let count = MemoryBudget.limit.bytes / 4 + 1024
     let header = Data(#"{"big":{"dtype":"F16","shape":[\#(count)],"data_offsets":[0,\#(2 * count)]}}"#.utf8)
     var length = UInt64(header.count).littleEndian
-    let path = try temporaryFolder() + "/sparse.safetensors"
+    let path = try scratchFolder() + "/sparse.safetensors"
     try AtomicFile.write(Data(bytes: &length, count: 8) + header, to: path)
     let fd = open(path, O_WRONLY)
     defer { unlink(path) }

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Formats
 import Tensor
+import TestSupport
 
 // Reading the Python-written fixtures (tools/make_format_fixtures.py) and round trips through
 // our writer. Malformed files are in SafetensorsBadInputTests.
@@ -31,7 +32,7 @@ func readsPythonHalfFixturesAsRoundedSource(dtype: String) throws {
         // numpy rounded the f16 file; Swift's Float16 is the independent reference here.
         // The bf16 file was rounded by the script's own bit arithmetic, so this checks ours against it.
         let expected = source.toArray().map { dtype == "f16" ? Float(Float16($0)) : HalfFloat.float(fromBF16: HalfFloat.bf16(from: $0)) }
-        #expect(sameValues(t.toArray(), expected), "\(name): \(t.toArray()) vs \(expected)")
+        #expect(sameBits(t.toArray(), expected), "\(name): \(t.toArray()) vs \(expected)")
     }
 }
 
@@ -43,7 +44,7 @@ func readsPythonHalfFixturesAsRoundedSource(dtype: String) throws {
 }
 
 @Test func writingIntoALoadedTensorNeverChangesTheFile() throws {
-    let folder = try temporaryFolder()
+    let folder = try scratchFolder()
     let path = folder + "/w.safetensors"
     try Safetensors.write(["w": Tensor(shape: [4], data: [1, 2, 3, 4])], to: path)
     do {
@@ -62,7 +63,7 @@ func readsPythonHalfFixturesAsRoundedSource(dtype: String) throws {
 
 @Test(arguments: [SafetensorsDType.f32, .f16, .bf16])
 func writeThenReadRoundTrips(dtype: SafetensorsDType) throws {
-    let folder = try temporaryFolder()
+    let folder = try scratchFolder()
     let source = try fixtureSource()
     let path = folder + "/out.safetensors"
     try Safetensors.write(source, dtype: dtype, metadata: ["k": "v", "ü": "\"quoted\"\n"], to: path)
@@ -78,7 +79,7 @@ func writeThenReadRoundTrips(dtype: SafetensorsDType) throws {
             default: x
             }
         }
-        #expect(try sameValues(back.tensor(name).toArray(), expected), "\(name)")
+        #expect(try sameBits(back.tensor(name).toArray(), expected), "\(name)")
         #expect(try back.tensor(name).shape == t.shape)
     }
     // Nothing but the file itself is left in the folder (no temporary files).
@@ -86,7 +87,7 @@ func writeThenReadRoundTrips(dtype: SafetensorsDType) throws {
 }
 
 @Test func writerIsDeterministicAndPadsTheHeader() throws {
-    let folder = try temporaryFolder()
+    let folder = try scratchFolder()
     let tensors = try fixtureSource()
     try Safetensors.write(tensors, metadata: ["b": "2", "a": "1"], to: folder + "/1.safetensors")
     try Safetensors.write(tensors.map { ($0.key, $0.value) }.reversed(), metadata: ["a": "1", "b": "2"], to: folder + "/2.safetensors")
@@ -99,7 +100,7 @@ func writeThenReadRoundTrips(dtype: SafetensorsDType) throws {
 }
 
 @Test func writerRejectsDuplicateAndReservedNamesAndOtherDtypes() throws {
-    let folder = try temporaryFolder()
+    let folder = try scratchFolder()
     let t = Tensor(shape: [1], data: [0])
     let e1 = formatError { try Safetensors.write([("a", t), ("a", t)], to: folder + "/d.safetensors") }
     #expect(e1?.problem.contains("'a' appears twice") == true)
@@ -120,7 +121,7 @@ func writeThenReadRoundTrips(dtype: SafetensorsDType) throws {
     let header = #"{"i":{"dtype":"I64","shape":[2],"data_offsets":[0,16]},"u":{"dtype":"U8","shape":[2],"data_offsets":[16,18]},"b":{"dtype":"BOOL","shape":[2],"data_offsets":[18,20]},"d":{"dtype":"F64","shape":[],"data_offsets":[20,28]},"e":{"dtype":"F8_E4M3","shape":[2],"data_offsets":[28,30]}}"#
     var bytes: [UInt8] = []
     withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { bytes += $0 }
-    let path = try temporaryFolder() + "/mixed.safetensors"
+    let path = try scratchFolder() + "/mixed.safetensors"
     try AtomicFile.write(bytes + Array(header.utf8) + data, to: path)
     let file = try SafetensorsFile(path: path)
     #expect(try file.tensor("i").toArray() == [-2, 3])

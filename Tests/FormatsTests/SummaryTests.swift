@@ -1,6 +1,7 @@
 import Testing
 @testable import Formats
 import Tensor
+import TestSupport
 
 // Format detection and adapter geometry, from headers alone.
 
@@ -19,7 +20,7 @@ private func sizes(_ g: AdapterGeometry?) -> [Int]? { g.map { [$0.layers, $0.n, 
 
 /// Summary of a file holding zero tensors of the given names and shapes.
 private func summary(_ tensors: [(String, [Int])]) throws -> SafetensorsSummary {
-    let path = try temporaryFolder() + "/s.safetensors"
+    let path = try scratchFolder() + "/s.safetensors"
     try Safetensors.write(tensors.map { ($0.0, Tensor.zeros($0.1)) }, dtype: .bf16, to: path)
     return SafetensorsSummary(try SafetensorsFile(path: path))
 }

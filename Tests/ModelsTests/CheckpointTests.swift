@@ -3,6 +3,7 @@ import Testing
 import Formats
 import Tensor
 @testable import Models
+import TestSupport
 
 // Loading by upstream layout: model folders (config.json + safetensors) and the authors' adapter
 // file with its config.yaml, including the errors a user sees when something does not fit.
@@ -10,8 +11,7 @@ import Tensor
 /// A model folder made from a parity fixture: config.json (the constructor config) + weights.
 func modelFolder(from fixture: String) throws -> String {
     let src = fixturesRoot.appendingPathComponent("parity/\(fixture)").path
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lorweb-\(fixture)-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let dir = try scratchFolder(fixture)
     let meta = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: src + "/config.json"))) as! [String: Any]
     try JSONSerialization.data(withJSONObject: meta["config"]!).write(to: URL(fileURLWithPath: dir + "/config.json"))
     try FileManager.default.copyItem(atPath: src + "/weights.safetensors", toPath: dir + "/model.safetensors")
@@ -52,7 +52,7 @@ func modelFolder(from fixture: String) throws -> String {
             .replacingOccurrences(of: "loras_num: 32", with: "loras_num: 4")
             .replacingOccurrences(of: "lora_keys_dim: 128", with: "lora_keys_dim: 8")
             .replacingOccurrences(of: "linear: 4", with: "linear: 2")
-        let tiny = FileManager.default.temporaryDirectory.appendingPathComponent("tiny-\(UUID().uuidString).yaml").path
+        let tiny = scratchPath("tiny") + ".yaml"
         try yaml.write(toFile: tiny, atomically: true, encoding: .utf8)
         let adapters = try LoRWeBAdapters.loadRelease(adapter, config: tiny)
         #expect(adapters.layers.count == 3)

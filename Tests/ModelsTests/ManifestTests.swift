@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import Tensor
 @testable import Models
+import TestSupport
 
 // The real Flux.1-Kontext-dev transformer and the release's adapter file, by name and shape, as
 // tools/make_release_manifest.py read them off diffusers (meta tensors: nothing is allocated).

@@ -3,6 +3,7 @@ import Testing
 import Formats
 import Tensor
 @testable import Models
+import TestSupport
 
 @Suite struct RunCheckpointTests {
     func tinyBase() -> FluxConfig {
@@ -17,7 +18,7 @@ import Tensor
         let adapterConfig = LoRABasisConfig(n: 4, r: 2, keysDim: 8, queryDim: 12, heads: 2, softmax: false, mixing: .sum)
         let adapters = try LoRWeBAdapters(.initialising(seed: 1), attachingTo: model, config: adapterConfig)
         let config = RunConfig(adapter: adapterConfig, queryMode: .concatenated, base: base, encoder: .vitL14, info: ["steps": "10"])
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("run-\(UUID().uuidString)").path
+        let dir = scratchPath("run")
         try RunCheckpoint.save(adapters, config: config, to: dir)
 
         let fresh = try FluxTransformer(.initialising(seed: 0), config: base)

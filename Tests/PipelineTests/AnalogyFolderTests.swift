@@ -2,10 +2,11 @@ import Foundation
 import Testing
 import Formats
 @testable import Pipeline
+import TestSupport
 
 @Suite struct AnalogyFolderTests {
     func folder() throws -> String {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("analogies-\(UUID().uuidString)").path
+        let root = scratchPath("analogies")
         for sub in ["control", "target"] { try FileManager.default.createDirectory(atPath: root + "/" + sub, withIntermediateDirectories: true) }
         return root
     }

@@ -4,6 +4,7 @@ import Formats
 import Models
 import Tensor
 @testable import Pipeline
+import TestSupport
 
 @Suite struct CodecTests {
     @Test func spaceToDepthIsLosslessAndPlacesPixels() {
@@ -83,8 +84,7 @@ import Tensor
     }
 
     @Test func baseSettingsRoundTripAndRefuseBadFiles() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("codec-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try scratchFolder("codec")
         // A folder without sidecars is Flux-Kontext's convention.
         let plain = try BaseEditorSettings.read(base: dir)
         #expect(plain.settings == BaseEditorSettings() && plain.codec is SpaceToDepthCodec)

@@ -3,6 +3,7 @@ import Testing
 import Formats
 import Tensor
 @testable import Pipeline
+import TestSupport
 
 @Suite struct ContrastiveTests {
     /// Reference NT-Xent in Float64 on explicit loops.

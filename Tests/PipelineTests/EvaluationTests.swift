@@ -1,6 +1,7 @@
 import Testing
 import Formats
 @testable import Pipeline
+import TestSupport
 
 @Suite struct EvaluationTests {
     /// A smooth ramp ignores any grid (ratio 1); the same ramp with a per-token offset shows it.

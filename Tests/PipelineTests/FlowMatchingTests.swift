@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import Tensor
 @testable import Pipeline
+import TestSupport
 
 @Suite struct FlowMatchingTests {
     /// Flux's calculate_shift: 0.5 at 256 tokens, 1.15 at 4096, linear between and beyond.

@@ -4,6 +4,9 @@ import Formats
 import Models
 import Tensor
 @testable import Pipeline
+import Training
+import SmallWorld
+import TestSupport
 
 // LoRWeB end to end on a tiny world: a few training steps on a tiny random base with the shipped
 // encoder, resume to the same bits, editing any triplet sizes, evaluation reports.
@@ -11,8 +14,7 @@ import Tensor
 @Suite(.serialized) struct LoRWeBTrainingTests {
     /// A tiny world and a one-step base (1 double + 1 single block) written as a diffusers folder.
     static let setup: (world: String, base: String) = {
-        let dir = NSTemporaryDirectory() + "lorweb-e2e-\(UUID().uuidString.prefix(8))"
-        try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try! scratchFolder("e2e")
         var o = SmallWorldSynth.Options()
         o.train = 40
         o.evalPerSplit = 6
@@ -52,7 +54,7 @@ import Tensor
     }
 
     @Test func trainingOnlyTheAdaptersLowersTheLossAndWritesALoadableRun() throws {
-        let run = NSTemporaryDirectory() + "lorweb-train-\(UUID().uuidString.prefix(8))"
+        let run = scratchPath("train")
         let before = try SafetensorsFile(path: Self.setup.base + "/diffusion_pytorch_model.safetensors").allTensors()
         let initial = try fixedLoss(try LoRWeBModel.create(basePath: Self.setup.base, encoderPath: Self.encoder, n: 4, r: 2, keysDim: 16, seed: 3))
         try train(run, steps: 8, checkpointEvery: 4)
@@ -69,8 +71,8 @@ import Tensor
     }
 
     @Test func resumeContinuesToTheSameBitsAsAnUninterruptedRun() throws {
-        let whole = NSTemporaryDirectory() + "lorweb-whole-\(UUID().uuidString.prefix(8))"
-        let split = NSTemporaryDirectory() + "lorweb-split-\(UUID().uuidString.prefix(8))"
+        let whole = scratchPath("whole")
+        let split = scratchPath("split")
         try train(whole, steps: 6, checkpointEvery: 3)
         try train(split, steps: 3, checkpointEvery: 3)
         let summary = try train(split, steps: 6, checkpointEvery: 3, resume: true)
@@ -81,7 +83,7 @@ import Tensor
     }
 
     @Test func singleLoRAIsABasisOfOne() throws {
-        let run = NSTemporaryDirectory() + "lorweb-single-\(UUID().uuidString.prefix(8))"
+        let run = scratchPath("single")
         try train(run, steps: 2, n: 1, r: 8)
         let model = try LoRWeBModel.load(run)
         #expect(model.config.adapter.n == 1 && model.config.adapter.r == 8)
@@ -90,7 +92,7 @@ import Tensor
     }
 
     @Test func gridQueryModeEmbedsTheGridWithoutItsBottomRight() throws {
-        let run = NSTemporaryDirectory() + "lorweb-gridq-\(UUID().uuidString.prefix(8))"
+        let run = scratchPath("gridq")
         try train(run, steps: 2, queryMode: .grid)
         let model = try LoRWeBModel.load(run)
         #expect(model.config.queryMode == .grid && model.config.adapter.queryDim == model.encoder.embeddingWidth)
@@ -108,7 +110,7 @@ import Tensor
     }
 
     @Test func editKeepsBsSizeAndIsDeterministic() throws {
-        let run = NSTemporaryDirectory() + "lorweb-edit-\(UUID().uuidString.prefix(8))"
+        let run = scratchPath("edit")
         try train(run, steps: 1)
         let model = try LoRWeBModel.load(run)
         let a = Image(width: 40, height: 24, color: [30, 60, 90]), aPrime = Image(width: 20, height: 20, color: [200, 10, 10])
@@ -121,7 +123,7 @@ import Tensor
     }
 
     @Test func evaluationReportAggregatesPerTaskThenOverTasks() throws {
-        let run = NSTemporaryDirectory() + "lorweb-eval-\(UUID().uuidString.prefix(8))"
+        let run = scratchPath("eval")
         try train(run, steps: 1)
         let model = try LoRWeBModel.load(run)
         let triplets = EvalTriplet.smallWorld(try SmallWorldDataset(folder: Self.setup.world), split: .unseen, limitPerTask: 1, prompts: true)
@@ -138,17 +140,13 @@ import Tensor
     }
 
     @Test func aRunForAnotherBaseIsRefusedByName() throws {
-        let run = NSTemporaryDirectory() + "lorweb-other-\(UUID().uuidString.prefix(8))"
+        let run = scratchPath("other")
         try train(run, steps: 1)
         var config = try RunCheckpoint.config(in: run)
         config.base.numSingleLayers = 3
         try JSONFile.write(config, to: run + "/" + RunCheckpoint.configFile)
         #expect { try LoRWeBModel.load(run) } throws: { "\($0)".contains("trained on another base model") }
     }
-}
-
-func sameBits(_ a: Tensor, _ b: Tensor) -> Bool {
-    a.shape == b.shape && zip(a.toArray(), b.toArray()).allSatisfy { $0.bitPattern == $1.bitPattern }
 }
 
 @Suite struct EditMetricsTests {

@@ -4,13 +4,15 @@ import Formats
 import Models
 import Tensor
 @testable import Pipeline
+import SmallWorld
+import TestSupport
 
 // Smoke runs of both pretraining stages on a tiny world: a few steps, the loss must fall, and
 // the weights must come out in the upstream layouts the loaders read.
 
 @Suite(.serialized) struct PretrainingTests {
     static let world: String = {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("world-\(UUID().uuidString)").path
+        let dir = scratchPath("world")
         var o = SmallWorldSynth.Options()
         o.train = 60
         o.evalPerSplit = 8
@@ -28,7 +30,7 @@ import Tensor
     func falls(_ l: [Double]) -> Bool { l.suffix(4).reduce(0, +) < l.prefix(4).reduce(0, +) }
 
     @Test func encoderLossFallsAndTheEncoderLoads() throws {
-        let run = FileManager.default.temporaryDirectory.appendingPathComponent("enc-\(UUID().uuidString)").path
+        let run = scratchPath("enc")
         var config = CLIPVisionConfig.smallWorld
         config.numHiddenLayers = 1
         try EncoderPretraining.run(data: try SmallWorldDataset(folder: Self.world), out: run,
@@ -44,7 +46,7 @@ import Tensor
     }
 
     @Test func baseLossFallsAndTheEditorLoads() throws {
-        let run = FileManager.default.temporaryDirectory.appendingPathComponent("base-\(UUID().uuidString)").path
+        let run = scratchPath("base")
         var config = FluxConfig.small
         config.numLayers = 1; config.numSingleLayers = 1
         let data = try SmallWorldDataset(folder: Self.world)

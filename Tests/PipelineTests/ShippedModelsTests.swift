@@ -4,11 +4,12 @@ import Formats
 import Models
 import Tensor
 @testable import Pipeline
+import TestSupport
 
 // The committed small-world models load through the upstream-layout loaders and compute what
 // transformers / diffusers compute from the same folders (tools/check_shipped_models.py).
 
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let repositoryRoot = Fixtures.repository
 
 @Suite struct ShippedModelsTests {
     func fixture(_ name: String) throws -> Tensor {

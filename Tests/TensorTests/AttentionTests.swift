@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Tensor
+import TestSupport
 
 /// softmax(scale Q K^T) V per batch row and head, by plain loops in Float64.
 private func referenceAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, heads: Int, scale: Double) -> [Double] {

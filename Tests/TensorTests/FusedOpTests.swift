@@ -1,5 +1,6 @@
 import Testing
 @testable import Tensor
+import TestSupport
 
 // The fused ops (adapted Linear, AdaLN modulation, gated residual): finite-difference gradient
 // checks, and values and gradients against the unfused ops they replace.

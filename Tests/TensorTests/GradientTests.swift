@@ -1,5 +1,6 @@
 import Testing
 @testable import Tensor
+import TestSupport
 
 // Finite-difference checks of every differentiable op in the core (attention, RoPE and the
 // rest have their own files). Inputs are kept away from kinks (|x| > eps) where an op has one.

@@ -1,5 +1,6 @@
 import Testing
 @testable import Tensor
+import TestSupport
 
 // float16 is checked against Swift's `Float16` (compiler-rt's conversions, themselves IEEE-exact);
 // bfloat16 against a reference that rounds by comparing exact distances in Double.

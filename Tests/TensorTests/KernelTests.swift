@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Tensor
+import TestSupport
 
 // Forward kernels against straightforward reference loops, broadcasting and batching included.
 
@@ -188,7 +189,7 @@ func referenceMatmul(_ a: Tensor, _ b: Tensor, ta: Bool, tb: Bool) -> [Double] {
     @Test func oneAndTwoThreadsGiveIdenticalBits() {
         let one = workload(threads: 1), two = workload(threads: 2)
         for (i, (a, b)) in zip(one, two).enumerated() {
-            let same = a.map(\.bitPattern) == b.map(\.bitPattern)
+            let same = sameBits(a, b)
             #expect(same, "output \(i) differs between 1 and 2 threads (max diff \(zip(a, b).map { abs($0 - $1) }.max() ?? 0))")
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Tensor
+import TestSupport
 
 @Suite struct LinalgTests {
     static let shapes: [[Int]] = [[50, 12], [12, 50], [30, 30], [1, 7], [7, 1]]

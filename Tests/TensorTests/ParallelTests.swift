@@ -1,6 +1,7 @@
 import Dispatch
 import Testing
 @testable import Tensor
+import TestSupport
 
 @Suite struct ParallelForTests {
     /// Every index is visited exactly once: by a loop on the worker pool, by loops nested in its

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Tensor
+import TestSupport
 
 @Suite struct RandomTests {
     /// Random123's kat_vectors for philox4x32 with 10 rounds: counter (4 words), key (2 words), output.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Tensor
+import TestSupport
 
 /// Integer positions [S, 3] in 0..<limit, as Flux's image/text ids.
 private func randomIds(_ rng: inout TestRNG, tokens: Int, limit: Int) -> Tensor {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Tensor
+import TestSupport
 
 /// SplitMix64: test inputs that do not depend on the library's own RNG.
 struct TestRNG {

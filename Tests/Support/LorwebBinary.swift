@@ -1,7 +1,7 @@
 import Foundation
 import Formats
 
-// What the test targets that run the built `lorweb` binary share.
+// Running the built `lorweb` binary (the CLITests target and a few library tests that check a command end to end).
 
 /// What one run of the `lorweb` binary did.
 public struct Run: Sendable {

@@ -1,6 +1,7 @@
 import Foundation
 import Tensor
-@testable import Pipeline
+@testable import Training
+import TestSupport
 
 // Shared fixtures of the training tests: a tiny regression model and scratch folders.
 
@@ -38,12 +39,3 @@ final class TinyRegression {
     /// The bits of every parameter, for bit-identity checks.
     var bits: [[UInt32]] { parameters.map { $0.tensor.toArray().map(\.bitPattern) } }
 }
-
-/// A fresh empty folder under the temporary directory, removed by `cleanup`.
-func scratchFolder(_ name: String) -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("lorweb-\(name)-\(UUID().uuidString)").path
-    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
-
-func cleanup(_ folder: String) { try? FileManager.default.removeItem(atPath: folder) }

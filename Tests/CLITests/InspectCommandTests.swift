@@ -80,8 +80,7 @@ private func lorweb(_ arguments: String...) throws -> Run {
     let config = o?["adapter_config"] as? [String: Any]
     #expect(config?["r"] as? Int == 4 && (config?["target_modules"] as? [String])?.count == 3)
 
-    let base = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("models/small-world/base").path
+    let base = Fixtures.inRepository("models/small-world/base")
     let flux = try lorweb("inspect", base)
     #expect(flux.status == 0, "\(flux.stderr)")
     #expect(flux.stdout.contains("config.json     diffusers FluxTransformer2DModel (in_channels 192,"))
@@ -90,7 +89,7 @@ private func lorweb(_ arguments: String...) throws -> Run {
 @Test(arguments: ["truncated-mid-header", "unknown-dtype", "overlapping"])
 func inspectBadFileExitsOneWithOneLine(_ name: String) throws {
     let bad = try #require(badFiles.first { $0.name == name })
-    let path = try temporaryFolder() + "/\(name).safetensors"
+    let path = try scratchFolder() + "/\(name).safetensors"
     try AtomicFile.write(bad.bytes, to: path)
     let run = try lorweb("inspect", path)
     #expect(run.status == 1 && run.stdout.isEmpty)
@@ -105,7 +104,7 @@ func inspectBadFileExitsOneWithOneLine(_ name: String) throws {
 }
 
 @Test func inspectRunFolderReadsItsConfig() throws {
-    let run = try temporaryFolder()
+    let run = try scratchFolder()
     try FileManager.default.copyItem(atPath: Fixtures.formats("adapter_tiny.safetensors"), toPath: run + "/adapters.safetensors")
     let config = #"{"adapter": {"n": 4, "r": 2, "kdim": 8, "qdim": 12, "heads": 1, "softmax": true, "mixing": "mean", "scale": 1},"#
         + #" "query_mode": "cat-aa'b", "base": {"num_layers": 2, "num_single_layers": 4}, "info": {"steps": "300"}}"#

@@ -2,7 +2,8 @@ import Formats
 import Foundation
 import Testing
 import Tensor
-@testable import Pipeline
+@testable import SmallWorld
+import TestSupport
 
 /// A fixed set of random scenes to try edits on.
 private let scenes: [Scene] = (0..<12).map { i in

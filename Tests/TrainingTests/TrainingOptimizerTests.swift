@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 import Tensor
-@testable import Pipeline
+@testable import Training
+import TestSupport
 
 /// Parameters are leaves that require gradients; `values` are their initial data.
 private func parameter(_ shape: [Int], _ values: [Float]) -> Tensor {

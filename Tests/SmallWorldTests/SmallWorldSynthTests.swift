@@ -2,12 +2,11 @@ import Formats
 import Foundation
 import Testing
 import Tensor
-@testable import Pipeline
+@testable import SmallWorld
+import TestSupport
 
 /// A fresh path under the temporary folder (not created).
-private func scratch(_ label: String = #function) -> String {
-    NSTemporaryDirectory() + "lorweb-smallworld-\(label.filter { $0.isLetter })-\(UUID().uuidString.prefix(8))"
-}
+private func scratch(_ label: String = #function) -> String { scratchPath("smallworld-" + label) }
 
 /// Every file under `folder`, as relative path -> bytes.
 private func contents(_ folder: String) throws -> [String: Data] {

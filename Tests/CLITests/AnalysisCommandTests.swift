@@ -8,7 +8,7 @@ import TestSupport
 // triplets, a base editor trained for one step, adapters (n 4, r 2) trained for one step on the
 // shipped encoder. Checks what the analysis commands write, not what an untrained model says.
 
-private let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+private let repository = Fixtures.repository
 
 @discardableResult
 private func succeeds(_ arguments: String..., in folder: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> Run {
@@ -24,8 +24,7 @@ private func pngSize(_ path: String) throws -> (Int, Int) {
 
 @Test
 func analysisCommandsEndToEndOnATinyRun() throws {
-    let dir = NSTemporaryDirectory() + "lorweb-analysis-\(UUID().uuidString.prefix(8))"
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let dir = try scratchFolder("analysis")
     defer { try? FileManager.default.removeItem(atPath: dir) }
     try succeeds("synth", "--out", "sw", "--train", "30", "--eval", "10", in: dir)
     try succeeds("pretrain-base", "--data", "sw", "--out", "b", "--steps", "1", "--batch", "2", "--eval", "0", in: dir)
@@ -102,8 +101,7 @@ func analysisCommandsEndToEndOnATinyRun() throws {
 /// release's formula (tools/make_release_coeffs_fixture.py).
 @Test
 func coeffsWithClipOnTheReleaseLayoutMatchTransformers() throws {
-    let dir = NSTemporaryDirectory() + "lorweb-release-coeffs-\(UUID().uuidString.prefix(8))"
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let dir = try scratchFolder("release-coeffs")
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let fixture = repository.appendingPathComponent("Tests/Fixtures/release-coeffs").path
     let examples = repository.appendingPathComponent("models/small-world/examples").path

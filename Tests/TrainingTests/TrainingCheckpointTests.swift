@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 import Tensor
-@testable import Pipeline
+@testable import Training
+import TestSupport
 
 /// A state after `step` steps of a two-parameter model with recognisable values.
 private func sampleState(step: Int) -> TrainingState {
@@ -19,12 +20,10 @@ private func sampleState(step: Int) -> TrainingState {
                          dataOrder: DataOrder(count: 10, batchSize: 3, seed: 5), config: #"{"run":"a \"quoted\" name","steps":2}"#)
 }
 
-private func bits(_ t: Tensor) -> [UInt32] { t.toArray().map(\.bitPattern) }
-
 @Suite struct TrainingCheckpointTests {
     @Test func roundTripIsBitExact() throws {
-        let folder = scratchFolder("ckpt-roundtrip")
-        defer { cleanup(folder) }
+        let folder = try scratchFolder("ckpt-roundtrip")
+        defer { removeScratch(folder) }
         let state = sampleState(step: 42)
         let path = try TrainingCheckpoint.save(state, in: folder)
         #expect(path.hasSuffix("/checkpoint-42.safetensors"))
@@ -33,16 +32,16 @@ private func bits(_ t: Tensor) -> [UInt32] { t.toArray().map(\.bitPattern) }
         #expect(back.parameters.map(\.key) == ["layer.b", "layer.a"], "the optimizer's parameter order survives")
         for (key, p) in state.parameters {
             let restored = back.parameters.first { $0.key == key }!.tensor
-            #expect(bits(restored) == bits(p) && restored.shape == p.shape)
-            #expect(bits(back.optimizer.m[key]!) == bits(state.optimizer.m[key]!))
-            #expect(bits(back.optimizer.v[key]!) == bits(state.optimizer.v[key]!))
+            #expect(sameBits(restored, p))
+            #expect(sameBits(back.optimizer.m[key]!, state.optimizer.m[key]!))
+            #expect(sameBits(back.optimizer.v[key]!, state.optimizer.v[key]!))
         }
         #expect(back.optimizer.steps == state.optimizer.steps && back.optimizer.config == state.optimizer.config)
     }
 
     @Test func keepsTheLastTwoAndFallsBackFromADamagedNewest() throws {
-        let folder = scratchFolder("ckpt-fallback")
-        defer { cleanup(folder) }
+        let folder = try scratchFolder("ckpt-fallback")
+        defer { removeScratch(folder) }
         for step in [10, 20, 30] { try TrainingCheckpoint.save(sampleState(step: step), in: folder) }
         #expect(TrainingCheckpoint.checkpoints(in: folder).map(\.step) == [20, 30])
         #expect(TrainingCheckpoint.latest(in: folder)?.state.step == 30)
@@ -66,8 +65,8 @@ private func bits(_ t: Tensor) -> [UInt32] { t.toArray().map(\.bitPattern) }
     }
 
     @Test func metricsLogIsCutBackToTheCheckpointStep() throws {
-        let folder = scratchFolder("metrics")
-        defer { cleanup(folder) }
+        let folder = try scratchFolder("metrics")
+        defer { removeScratch(folder) }
         let path = folder + "/" + MetricsLog.fileName
         do {
             let log = try MetricsLog(path: path, keepingThrough: nil)

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 import Tensor
-@testable import Pipeline
+@testable import Training
+import TestSupport
 
 private struct Interrupted: Error {}
 
@@ -44,8 +45,8 @@ private func losses(_ folder: String) throws -> [Double] {
     /// 12 steps uninterrupted == 7 steps, a crash, and a resume from the step-5 checkpoint,
     /// parameter bits and logged losses alike.
     @Test func resumeIsBitIdenticalToAnUninterruptedRun() throws {
-        let straight = scratchFolder("loop-straight"), broken = scratchFolder("loop-broken")
-        defer { cleanup(straight); cleanup(broken) }
+        let straight = try scratchFolder("loop-straight"), broken = try scratchFolder("loop-broken")
+        defer { removeScratch(straight); removeScratch(broken) }
         let reference = TinyRegression(seed: 1)
         let summary = try train(reference, makeLoop(straight))
         #expect(summary.startStep == 0 && summary.lastCheckpoint?.hasSuffix("checkpoint-12.safetensors") == true)
@@ -68,8 +69,8 @@ private func losses(_ folder: String) throws -> [Double] {
     /// A signal held back until the loop installs its handler (as a parent that blocks it
     /// causes) stops the loop before its first step: nothing trained, nothing kept.
     @Test func aSignalPendingAtTheStartStopsBeforeTheFirstStep() throws {
-        let folder = scratchFolder("loop-pending-signal"), run = folder + "/run"
-        defer { cleanup(folder) }
+        let folder = try scratchFolder("loop-pending-signal"), run = folder + "/run"
+        defer { removeScratch(folder) }
         var block = sigset_t(), saved = sigset_t()
         sigemptyset(&block)
         sigaddset(&block, SIGTERM)
@@ -87,8 +88,8 @@ private func losses(_ folder: String) throws -> [Double] {
     }
 
     @Test func trainingReducesTheLoss() throws {
-        let folder = scratchFolder("loop-falls")
-        defer { cleanup(folder) }
+        let folder = try scratchFolder("loop-falls")
+        defer { removeScratch(folder) }
         try train(TinyRegression(seed: 2), makeLoop(folder, total: 60))
         let l = try losses(folder)
         let early: Double = l.prefix(10).reduce(0, +), late: Double = l.suffix(10).reduce(0, +)
@@ -96,8 +97,8 @@ private func losses(_ folder: String) throws -> [Double] {
     }
 
     @Test func nonFiniteLossStopsNamingTheStepAndKeepsTheLastCheckpoint() throws {
-        let folder = scratchFolder("loop-nan")
-        defer { cleanup(folder) }
+        let folder = try scratchFolder("loop-nan")
+        defer { removeScratch(folder) }
         let model = TinyRegression(seed: 3)
         do {
             try train(model, makeLoop(folder), poison: { $0 == 7 ? .nan : nil })
@@ -112,8 +113,8 @@ private func losses(_ folder: String) throws -> [Double] {
     }
 
     @Test func nonFiniteGradientStopsBeforeAnyCheckpoint() throws {
-        let folder = scratchFolder("loop-inf")
-        defer { cleanup(folder) }
+        let folder = try scratchFolder("loop-inf")
+        defer { removeScratch(folder) }
         let model = TinyRegression(seed: 4)
         let before = model.bits
         let loop = makeLoop(folder)
@@ -131,8 +132,8 @@ private func losses(_ folder: String) throws -> [Double] {
     }
 
     @Test func freshRunRefusesAFolderWithCheckpointsAndResumeChecksTheData() throws {
-        let folder = scratchFolder("loop-existing")
-        defer { cleanup(folder) }
+        let folder = try scratchFolder("loop-existing")
+        defer { removeScratch(folder) }
         // Resume with nothing to resume from starts fresh.
         try train(TinyRegression(seed: 5), makeLoop(folder, total: 5), resume: true)
         #expect(throws: TrainingError.self) { try train(TinyRegression(seed: 5), makeLoop(folder)) }
@@ -154,8 +155,8 @@ private func losses(_ folder: String) throws -> [Double] {
             let saved = Runtime.threads
             Runtime.threads = threads
             defer { Runtime.threads = saved }
-            let folder = scratchFolder("loop-threads")
-            defer { cleanup(folder) }
+            let folder = try scratchFolder("loop-threads")
+            defer { removeScratch(folder) }
             let model = TinyRegression(seed: 6, hidden: 8192)
             try train(model, makeLoop(folder, total: 4))
             return model.bits
