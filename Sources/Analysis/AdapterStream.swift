@@ -25,16 +25,15 @@ public struct AdapterStream {
     /// Analyses of the basis alone (`mixing: false`) need no config.yaml: heads, softmax and
     /// mixing only matter for turning a query into coefficients.
     public init(model: String, configPath: String? = nil, mixing: Bool = true) throws {
-        var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: model, isDirectory: &isFolder) else { throw FormatError(model, "no such file or folder") }
-        if isFolder.boolValue {
+        switch try AdapterFile(model) {
+        case .runFolder:
             let run = try RunCheckpoint.config(in: model)
             runFolder = model
             file = try SafetensorsFile(path: model + "/" + RunCheckpoint.weightsFile)
             config = run.adapter
             queryMode = run.queryMode
             encoderPath = run.encoderPath.map { RunConfig.resolve($0, in: model) }
-        } else {
+        case .release:
             (runFolder, encoderPath) = (nil, nil)
             file = try SafetensorsFile(path: model)
             guard !ReleaseAdapterKeys(file).layerKeys.isEmpty else {
@@ -42,20 +41,14 @@ public struct AdapterStream {
             }
             let shapes: (n: Int, r: Int, kdim: Int, qdim: Int)
             do { shapes = try ReleaseAdapterKeys(file).shapes() } catch { throw FormatError(model, "\(error)") }
-            // The release's Flux trainer forces lora_alpha = r: scale 1.
-            var c = LoRABasisConfig(n: shapes.n, r: shapes.r, keysDim: shapes.kdim, queryDim: shapes.qdim)
-            var mode = QueryMode.concatenated
-            let yamlPath = configPath ?? URL(fileURLWithPath: model).deletingLastPathComponent().appendingPathComponent("config.yaml").path
             if mixing || configPath != nil {
-                let yaml = try LoRWeBAdapterConfig.load(yamlPath)
-                (c.heads, c.softmax, c.mixing) = (yaml.heads, yaml.coefficients == .softmax, yaml.mixing == .mean ? .mean : .sum)
-                guard let m = QueryMode(rawValue: yaml.queryMode) else {
-                    throw FormatError(yamlPath, "query_mode \(yaml.queryMode) is not supported (\(QueryMode.allCases.map(\.rawValue).joined(separator: ", ")))")
-                }
-                mode = m
+                let yamlPath = AdapterFile.releaseConfigPath(of: model, given: configPath)
+                (config, queryMode) = try LoRABasisConfig.release(shapes: shapes, yaml: try LoRWeBAdapterConfig.load(yamlPath), yamlPath: yamlPath, file: model)
+            } else {
+                // The basis alone: the shapes say all it needs (scale 1, as the release's trainer forces).
+                config = LoRABasisConfig(n: shapes.n, r: shapes.r, keysDim: shapes.kdim, queryDim: shapes.qdim)
+                queryMode = .concatenated
             }
-            config = c
-            queryMode = mode
         }
         source = ReleaseAdapterKeys(file)
         layers = source.layerKeys

@@ -5,13 +5,11 @@ import Tensor
 // under its upstream key names (`weight`, `bias`), initialised as PyTorch initialises them.
 
 /// What the LoRA-basis adapters of a forward pass mix by: the analogy's query, from which every
-/// adapter computes its own coefficients (training, editing), or coefficients fixed per adapter,
-/// keyed by the adapter's identity (interpolating between analogies, probing single elements).
+/// adapter computes its own coefficients (training), or the base weights with the mixed LoRAs
+/// merged in, keyed by the adapter's identity (generating, where the coefficients stay fixed).
 public enum AdapterInput {
     /// [B, qdim]
     case query(Tensor)
-    /// [B, n] per adapter; every attached adapter must have an entry.
-    case coefficients([ObjectIdentifier: Tensor])
     /// [B, out, in] per adapter: the base weight with the mixed LoRA already added
     /// (``LoRABasis/merged(into:coefficients:)``), for a generation whose coefficients stay fixed.
     case mergedWeights([ObjectIdentifier: Tensor])
@@ -42,9 +40,6 @@ public final class Linear {
         guard let adapter, let input else { return x.linear(weight, bias) }
         switch input {
         case .query(let query): return adapter.adapted(x, weight: weight, bias: bias, coefficients: adapter.coefficients(query))
-        case .coefficients(let table):
-            guard let alpha = table[ObjectIdentifier(adapter)] else { preconditionFailure("no coefficients given for an attached adapter") }
-            return adapter.adapted(x, weight: weight, bias: bias, coefficients: alpha)
         case .mergedWeights(let table):
             guard let w = table[ObjectIdentifier(adapter)] else { preconditionFailure("no merged weight given for an attached adapter") }
             let b = w.shape[0]

@@ -52,8 +52,6 @@ public final class LoRABasis {
         toQ = try Linear(p.scoped("att_lora_to_q"), c.queryDim, c.keysDim, bias: false)
     }
 
-    public var parameters: [Tensor] { [loraA, loraB, loraKeys, toQ.weight] }
-
     /// Mixing coefficients for a batch of queries [B, qdim] -> [B, n].
     public func coefficients(_ query: Tensor) -> Tensor {
         let c = config, b = query.shape[0], dh = c.keysDim / c.heads
@@ -77,15 +75,6 @@ public final class LoRABasis {
         return alpha.reshaped([b, c.n, 1]).expanded(to: [b, c.n, c.r]).reshaped([b, c.n * c.r]) * c.scale
     }
 
-    /// The adapter's output s * sum_i alpha_i (x A_i) B_i for x [B, ..., in] and coefficients
-    /// [B, n], as one rank-n*r product: x [A_1 .. A_n] (scaled per channel by alpha) [B_1; ..; B_n].
-    public func delta(_ x: Tensor, coefficients alpha: Tensor) -> Tensor {
-        let c = config, b = x.shape[0], inF = loraA.shape[1], outF = loraB.shape[2]
-        precondition(alpha.shape == [b, c.n], "coefficients \(alpha.shape) do not match batch \(b) and n \(c.n)")
-        let h = x.reshaped([b, -1, inF]).matmul(stackedA) * channelScale(alpha).reshaped([b, 1, c.n * c.r])   // [B, T, n*r]
-        return h.matmul(stackedB).reshaped(Array(x.shape.dropLast()) + [outF])
-    }
-
     /// The base weight [out, in] with the mixed LoRA added, per sample: [B, out, in] for
     /// coefficients [B, n], W + s * sum_i alpha_i (A_i B_i)^T. With the coefficients fixed for a
     /// whole generation (they depend on the analogy alone), every Euler step then runs a plain
@@ -101,13 +90,9 @@ public final class LoRABasis {
         }, axis: 0)
     }
 
-    /// y for the adapted layer given its base output and the query.
-    public func callAsFunction(_ x: Tensor, query: Tensor) -> Tensor {
-        delta(x, coefficients: coefficients(query))
-    }
-
-    /// The adapted layer's whole output W x + b + delta(x) for coefficients [B, n], as one fused
-    /// op (same values as `linear` plus `delta`; what the models run).
+    /// The adapted layer's whole output W x + b + s * sum_i alpha_i (x A_i) B_i for x [B, ..., in]
+    /// and coefficients [B, n], as one fused op (one rank-n*r product: x [A_1 .. A_n], scaled per
+    /// channel by alpha, times [B_1; ..; B_n]).
     public func adapted(_ x: Tensor, weight: Tensor, bias: Tensor?, coefficients alpha: Tensor) -> Tensor {
         let c = config, b = x.shape[0]
         precondition(alpha.shape == [b, c.n], "coefficients \(alpha.shape) do not match batch \(b) and n \(c.n)")

@@ -45,19 +45,12 @@ public final class LoRWeBAdapters {
     }
 
     /// The authors' released adapter file with its ai-toolkit config.yaml (default: `config.yaml`
-    /// beside the file). n, r, kdim and qdim come from the shapes, heads / softmax / mixing from
-    /// the config; the Flux trainer forces alpha = r, so the scale is 1.
+    /// beside the file), translated by `LoRABasisConfig.release`.
     public static func loadRelease(_ path: String, config configPath: String? = nil) throws -> LoRWeBAdapters {
         let source = ReleaseAdapterKeys(try SafetensorsFile(path: path))
-        let yamlPath = configPath ?? URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("config.yaml").path
-        let yaml = try LoRWeBAdapterConfig.load(yamlPath)
-        let (n, r, kdim, qdim) = try source.shapes()
-        guard yaml.n == n, yaml.r == r, yaml.keysDim == kdim else {
-            throw FormatError(yamlPath, "says n \(yaml.n), r \(yaml.r), kdim \(yaml.keysDim) but \(path) holds n \(n), r \(r), kdim \(kdim)")
-        }
-        let config = LoRABasisConfig(n: n, r: r, keysDim: kdim, queryDim: qdim, heads: yaml.heads,
-                                     softmax: yaml.coefficients == .softmax,
-                                     mixing: yaml.mixing == .mean ? .mean : .sum, scale: 1)
+        let yamlPath = AdapterFile.releaseConfigPath(of: path, given: configPath)
+        let config = try LoRABasisConfig.release(shapes: try source.shapes(), yaml: try LoRWeBAdapterConfig.load(yamlPath), yamlPath: yamlPath,
+                                                 file: path).config
         do {
             return try Parameters.load(from: source) { try LoRWeBAdapters($0, layersIn: source, config: config) }
         } catch let error as LoadError {

@@ -14,9 +14,7 @@ struct ModelOption: ParsableArguments {
 
     func load() throws -> LoRWeBModel {
         let path = try resolved()
-        var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else { throw FormatError(path, "no such file or folder") }
-        guard isFolder.boolValue else {
+        guard case .runFolder = try AdapterFile(path) else {
             throw FormatError(path, "is a file; generating images needs a run folder (lorweb.json, adapters, and the base and encoder it names)")
         }
         return try LoRWeBModel.load(path)
