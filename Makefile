@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN := env -u OPENBLAS_CORETYPE
 LORWEB := .build/release/lorweb
 
-.PHONY: deps build release demo test notebooks study bench fuzz sanitize clean
+.PHONY: deps build-info build release demo test notebooks study bench fuzz sanitize clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -20,10 +20,19 @@ deps:
 	    || { echo "apt-get install failed for:$$missing" >&2; exit 1; }; \
 	fi
 
-build: deps
+# The commit `lorweb --version` and every report name: written into a git-ignored header, and the
+# one C file that reads it touched, only when the commit changes (so nothing else rebuilds).
+BUILD_INFO := Sources/CBuildInfo/commit.h
+build-info:
+	@commit=$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown); \
+	if [ "$$commit" != unknown ] && [ -n "$$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then commit="$$commit-dirty"; fi; \
+	line="#define LORWEB_COMMIT \"$$commit\""; \
+	if [ "$$(cat $(BUILD_INFO) 2>/dev/null)" != "$$line" ]; then echo "$$line" > $(BUILD_INFO); touch Sources/CBuildInfo/cbuildinfo.c; fi
+
+build: deps build-info
 	swift build
 
-release: deps
+release: deps build-info
 	swift build -c release --product lorweb
 
 DEMO := demo-out
@@ -37,7 +46,7 @@ demo: release
 	$(RUN) $(LORWEB) eval --data $(DEMO)/smallworld --split unseen --limit-per-task 1 --no-prompts --out $(DEMO)/eval_unseen.json
 	@echo "make demo: results in $(CURDIR)/$(DEMO) (edits/, eval_unseen.json, eval_unseen.png)"
 
-test: deps
+test: deps build-info
 	$(RUN) swift build --build-tests
 	$(RUN) swift test --skip-build
 	$(MAKE) notebooks

@@ -27,12 +27,14 @@ let package = Package(
         .target(name: "CImageIO", linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
         // Softmax exponentials built for AVX-512/AVX2 as well (Swift code compiles for baseline SSE), picked at run time.
         .target(name: "CKernels"),
+        // The git commit of the build, from a header `make` writes (`lorweb --version`).
+        .target(name: "CBuildInfo"),
 
         // MARK: - Libraries, bottom to top (dependencies point one way: each uses only those above it)
         // Tensors, autograd, BLAS/LAPACK kernels, threads, the seeded RNG.
         .target(name: "Tensor", dependencies: ["CBLAS", "CLAPACKE", "CKernels"]),
         // File formats and untrusted input: safetensors, images, CSV/JSON/YAML, adapter configs, locks.
-        .target(name: "Formats", dependencies: ["Tensor", "CImageIO", "Yams"]),
+        .target(name: "Formats", dependencies: ["Tensor", "CImageIO", "CBuildInfo", "Yams"]),
         // The networks, written to read like their upstream: Flux transformer, CLIP vision, the LoRA basis.
         .target(name: "Models", dependencies: ["Tensor", "Formats"]),
         // Training machinery for any model: AdamW, schedules, clipping, data order, the loop,

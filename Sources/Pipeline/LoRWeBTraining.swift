@@ -100,6 +100,7 @@ public enum LoRWeBTraining {
         var provenance = info
         provenance["steps"] = String(o.steps)
         provenance["recipe"] = summary.config
+        provenance["lorweb_version"] = LorwebVersion.description
         try model.save(to: out, info: provenance)
         return summary
     }

@@ -43,7 +43,7 @@ struct AnalysisModel {
     }
 }
 
-struct Coeffs: ParsableCommand {
+struct Coeffs: LorwebCommand {
     static let configuration = CommandConfiguration(
         abstract: "Coefficient embeddings of many triplets: the per-layer mixing coefficients [triplets, layers, n].",
         discussion: """
@@ -62,24 +62,21 @@ struct Coeffs: ParsableCommand {
     @Option(help: "The ai-toolkit config.yaml of the authors' adapter (default: config.yaml beside it).") var config: String?
     @Option(help: "Output .npy (FILE.csv and FILE.layers.txt are written beside it).") var out: String
 
-    func run() throws {
-        try global.apply()
+    func execute() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
         guard out.lowercased().hasSuffix(".npy") else { throw ValidationError("--out must end in .npy") }
-        try reportingErrors {
-            let list = try CoefficientEmbedding.triplets(triplets, split: split, limit: limit)
-            let stem = (out as NSString).deletingPathExtension
-            try checkOutputs([out, stem + ".csv", stem + ".layers.txt"],
-                             inputs: InputFiles([triplets, try modelOption.resolved(), clip, config] + images(of: TripletList(list.map(\.triplet)))))
-            let model = try AnalysisModel(modelOption, clip: clip, config: config)
-            let c = try model.coefficients(list)
-            try CoefficientEmbedding.write(c, triplets: list, layers: model.stream.layers, to: out)
-            print("coeffs: \(list.count) triplets x \(c.shape[1]) layers x \(c.shape[2]) -> \(out) (+ .csv, .layers.txt)")
-        }
+        let list = try CoefficientEmbedding.triplets(triplets, split: split, limit: limit)
+        let stem = (out as NSString).deletingPathExtension
+        try checkOutputs([out, stem + ".csv", stem + ".layers.txt"],
+                         inputs: InputFiles([triplets, try modelOption.resolved(), clip, config] + images(of: TripletList(list.map(\.triplet)))))
+        let model = try AnalysisModel(modelOption, clip: clip, config: config)
+        let c = try model.coefficients(list)
+        try CoefficientEmbedding.write(c, triplets: list, layers: model.stream.layers, to: out)
+        print("coeffs: \(list.count) triplets x \(c.shape[1]) layers x \(c.shape[2]) -> \(out) (+ .csv, .layers.txt)")
     }
 }
 
-struct PCA: ParsableCommand {
+struct PCA: LorwebCommand {
     static let configuration = CommandConfiguration(
         commandName: "pca",
         abstract: "PCA of the triplets' mixed LoRAs (per layer and pooled, under the Gram metric) and of the raw coefficients.",
@@ -99,27 +96,24 @@ struct PCA: ParsableCommand {
     @Option(help: "Principal components to keep.") var components = 10
     @Option(help: "Output folder.") var out: String
 
-    func run() throws {
-        try global.apply()
+    func execute() throws {
         guard components >= 2 else { throw ValidationError("--components must be at least 2") }
-        try reportingErrors {
-            let modelPath = try modelOption.resolved()
-            try checkOutputFolder(out, inputs: [coeffs, modelPath, (coeffs as NSString).deletingPathExtension + ".csv"])
-            let c = try NPY.read(coeffs)
-            if let problem = c.nonFiniteProblem(what: "the coefficients") { throw FormatError(coeffs, problem) }
-            let stream = try AdapterStream(model: modelPath, mixing: false)
-            guard c.rank == 3, c.shape[1] == stream.layers.count, c.shape[2] == stream.config.n else {
-                throw FormatError(coeffs, "shape \(c.shape) is not [triplets, \(stream.layers.count) layers, n \(stream.config.n)] of this model")
-            }
-            let progress = ProgressLine(label: "pca: Gram matrices", unit: "layers")
-            let grams = try stream.map(progress: { progress.update($0, $1) }) { _, basis in try LayerFactors(basis).gram() }
-            progress.finish()
-            let result = try MixedLoRAPCA.analyse(coefficients: c, grams: grams, scale: stream.config.scale, components: components)
-            try PCA.write(result, labels: try CoefficientEmbedding.index(of: coeffs), to: out)
-            let ratio = result.pooled.explainedRatio
-            print(String(format: "pca: %d triplets, %d layers; pooled PC1 %.1f%%, PC1+2 %.1f%% of the variance -> %@", c.shape[0], c.shape[1],
-                         100 * ratio[0], 100 * (ratio[0] + (ratio.count > 1 ? ratio[1] : 0)), out))
+        let modelPath = try modelOption.resolved()
+        try checkOutputFolder(out, inputs: [coeffs, modelPath, (coeffs as NSString).deletingPathExtension + ".csv"])
+        let c = try NPY.read(coeffs)
+        if let problem = c.nonFiniteProblem(what: "the coefficients") { throw FormatError(coeffs, problem) }
+        let stream = try AdapterStream(model: modelPath, mixing: false)
+        guard c.rank == 3, c.shape[1] == stream.layers.count, c.shape[2] == stream.config.n else {
+            throw FormatError(coeffs, "shape \(c.shape) is not [triplets, \(stream.layers.count) layers, n \(stream.config.n)] of this model")
         }
+        let progress = ProgressLine(label: "pca: Gram matrices", unit: "layers")
+        let grams = try stream.map(progress: { progress.update($0, $1) }) { _, basis in try LayerFactors(basis).gram() }
+        progress.finish()
+        let result = try MixedLoRAPCA.analyse(coefficients: c, grams: grams, scale: stream.config.scale, components: components)
+        try PCA.write(result, labels: try CoefficientEmbedding.index(of: coeffs), to: out)
+        let ratio = result.pooled.explainedRatio
+        print(String(format: "pca: %d triplets, %d layers; pooled PC1 %.1f%%, PC1+2 %.1f%% of the variance -> %@", c.shape[0], c.shape[1],
+                     100 * ratio[0], 100 * (ratio[0] + (ratio.count > 1 ? ratio[1] : 0)), out))
     }
 
     /// Writes the arrays, the CSV and the figures; returns the scatter figure stems.
@@ -160,7 +154,7 @@ struct PCA: ParsableCommand {
     }
 }
 
-struct Interpolate: ParsableCommand {
+struct Interpolate: LorwebCommand {
     static let configuration = CommandConfiguration(
         abstract: "Walk from one analogy to another on the same b, generating b' along the way (a labelled filmstrip).",
         discussion: """
@@ -183,8 +177,7 @@ struct Interpolate: ParsableCommand {
     @Option(help: "Text prompt (default: none).") var prompt = ""
     @Option(help: "Output filmstrip .png (or .svg; both are written).") var out: String
 
-    func run() throws {
-        try global.apply()
+    func execute() throws {
         guard steps >= 2, (sampleSteps ?? 1) >= 1 else { throw ValidationError("--steps must be at least 2 and --sample-steps at least 1") }
         guard let s = Interpolation.Space(rawValue: space) else { throw ValidationError("--space must be coeffs or query") }
         func pair(_ text: String, _ flag: String) throws -> (String, String) {
@@ -195,22 +188,20 @@ struct Interpolate: ParsableCommand {
         let (fromPaths, toPaths) = (try pair(from, "--from"), try pair(to, "--to"))
         let ext = (out as NSString).pathExtension.lowercased()
         guard ext == "png" || ext == "svg" else { throw ValidationError("--out must end in .png or .svg") }
-        try reportingErrors {
-            let stem = (out as NSString).deletingPathExtension
-            try checkOutputs([stem + ".png", stem + ".svg", stem + ".coeffs.npy", stem + ".coeffs.csv"],
-                             inputs: InputFiles([fromPaths.0, fromPaths.1, toPaths.0, toPaths.1, b, try modelOption.resolved()]))
-            let model = try modelOption.load()
-            let sampleSteps = self.sampleSteps ?? model.defaultSteps
-            let f = try AnalogyQuery.read(a: fromPaths.0, aPrime: fromPaths.1, b: b), t = try AnalogyQuery.read(a: toPaths.0, aPrime: toPaths.1, b: b)
-            let (from, to, bImage) = ((f.a, f.aPrime), (t.a, t.aPrime), f.b)
-            let progress = ProgressLine(label: "interpolate", unit: "frames")
-            let strip = try Interpolation.run(model, from: from, to: to, b: bImage, steps: steps, space: s, sampleSteps: sampleSteps, seed: seed,
-                                              guidance: guidance, prompt: prompt) { progress.update($0, $1) }
-            progress.finish()
-            try Interpolation.figure(strip, from: from, to: to, b: bImage, space: s).write(stem: stem)
-            try NPY.write(strip.coefficients, to: stem + ".coeffs.npy")
-            try Interpolation.writeCSV(strip, layers: model.adapters.layers.map(\.key), to: stem + ".coeffs.csv")
-            print("interpolate: \(steps) frames in \(space) space -> \(stem).png/.svg, \(stem).coeffs.npy \(strip.coefficients.shape), .coeffs.csv")
-        }
+        let stem = (out as NSString).deletingPathExtension
+        try checkOutputs([stem + ".png", stem + ".svg", stem + ".coeffs.npy", stem + ".coeffs.csv"],
+                         inputs: InputFiles([fromPaths.0, fromPaths.1, toPaths.0, toPaths.1, b, try modelOption.resolved()]))
+        let model = try modelOption.load()
+        let sampleSteps = self.sampleSteps ?? model.defaultSteps
+        let f = try AnalogyQuery.read(a: fromPaths.0, aPrime: fromPaths.1, b: b), t = try AnalogyQuery.read(a: toPaths.0, aPrime: toPaths.1, b: b)
+        let (from, to, bImage) = ((f.a, f.aPrime), (t.a, t.aPrime), f.b)
+        let progress = ProgressLine(label: "interpolate", unit: "frames")
+        let strip = try Interpolation.run(model, from: from, to: to, b: bImage, steps: steps, space: s, sampleSteps: sampleSteps, seed: seed,
+                                          guidance: guidance, prompt: prompt) { progress.update($0, $1) }
+        progress.finish()
+        try Interpolation.figure(strip, from: from, to: to, b: bImage, space: s).write(stem: stem)
+        try NPY.write(strip.coefficients, to: stem + ".coeffs.npy")
+        try Interpolation.writeCSV(strip, layers: model.adapters.layers.map(\.key), to: stem + ".coeffs.csv")
+        print("interpolate: \(steps) frames in \(space) space -> \(stem).png/.svg, \(stem).coeffs.npy \(strip.coefficients.shape), .coeffs.csv")
     }
 }

@@ -6,7 +6,7 @@ import Models
 import Pipeline
 import Tensor
 
-struct Basis: ParsableCommand {
+struct Basis: LorwebCommand {
     static let configuration = CommandConfiguration(
         abstract: "Per-layer study of a LoRA basis: key similarities, Gram matrices, element spectra, layers.csv.",
         discussion: """
@@ -26,20 +26,17 @@ struct Basis: ParsableCommand {
     @Option(help: "Output folder.") var out: String
     @Option(help: "The layer the heatmap and element spectra show (default: the first).") var layer: String?
 
-    func run() throws {
-        try global.apply()
-        try reportingErrors {
-            try checkOutput(out, inputs: [model], folder: true)
-            let stream = try AdapterStream(model: model, mixing: false)
-            let focus = try layerIndex(layer, in: stream.layers, model: model)
-            let progress = ProgressLine(label: "basis", unit: "layers")
-            let layers = try BasisReport.analyse(stream) { done, total in progress.update(done, total) }
-            progress.finish()
-            try BasisReport.write(layers, to: out)
-            let figures = try AnalysisFigures.basis(layers, focus: focus, to: out)
-            print("\(layers.count) layers -> \(out)/layers.csv, key_similarity.npy, gram.npy, element_spectra.npy, element_norms.npy; "
-                  + "figures \(figures.joined(separator: ", ")) (.png, .svg)")
-        }
+    func execute() throws {
+        try checkOutput(out, inputs: [model], folder: true)
+        let stream = try AdapterStream(model: model, mixing: false)
+        let focus = try layerIndex(layer, in: stream.layers, model: model)
+        let progress = ProgressLine(label: "basis", unit: "layers")
+        let layers = try BasisReport.analyse(stream) { done, total in progress.update(done, total) }
+        progress.finish()
+        try BasisReport.write(layers, to: out)
+        let figures = try AnalysisFigures.basis(layers, focus: focus, to: out)
+        print("\(layers.count) layers -> \(out)/layers.csv, key_similarity.npy, gram.npy, element_spectra.npy, element_norms.npy; "
+              + "figures \(figures.joined(separator: ", ")) (.png, .svg)")
     }
 }
 
@@ -50,7 +47,7 @@ func layerIndex(_ name: String?, in layers: [String], model: String) throws -> I
     return i
 }
 
-struct SVD: ParsableCommand {
+struct SVD: LorwebCommand {
     static let configuration = CommandConfiguration(
         commandName: "svd",
         abstract: "Singular values of the mixed LoRA of every layer for given coefficients (never forming Delta W).",
@@ -65,26 +62,23 @@ struct SVD: ParsableCommand {
     @Option(help: "uniform, onehot:K or an .npy of coefficients.") var coeffs = "uniform"
     @Option(help: "Output folder.") var out: String
 
-    func run() throws {
-        try global.apply()
-        try reportingErrors {
-            try checkOutput(out, inputs: [model, coeffs], folder: true)
-            let stream = try AdapterStream(model: model, mixing: false)
-            let coefficients = try MixingCoefficients.parse(coeffs)
-            let progress = ProgressLine(label: "svd", unit: "layers")
-            let values = try BasisReport.mixedSpectra(stream, coefficients: coefficients) { progress.update($0, $1) }
-            let layers = stream.layers
-            progress.finish()
-            try AtomicFile.createFolder(out)
-            try NPY.write(values, to: out + "/singular_values.npy")
-            try AtomicFile.write(Data((layers.joined(separator: "\n") + "\n").utf8), to: out + "/layers.txt")
-            try AnalysisFigures.spectra(values, layers: layers, title: "Spectra of the mixed LoRAs (\(coeffs))").write(stem: out + "/singular_values")
-            print("\(layers.count) layers -> \(out)/singular_values.npy \(values.shape), singular_values.png/.svg")
-        }
+    func execute() throws {
+        try checkOutput(out, inputs: [model, coeffs], folder: true)
+        let stream = try AdapterStream(model: model, mixing: false)
+        let coefficients = try MixingCoefficients.parse(coeffs)
+        let progress = ProgressLine(label: "svd", unit: "layers")
+        let values = try BasisReport.mixedSpectra(stream, coefficients: coefficients) { progress.update($0, $1) }
+        let layers = stream.layers
+        progress.finish()
+        try AtomicFile.createFolder(out)
+        try NPY.write(values, to: out + "/singular_values.npy")
+        try AtomicFile.write(Data((layers.joined(separator: "\n") + "\n").utf8), to: out + "/layers.txt")
+        try AnalysisFigures.spectra(values, layers: layers, title: "Spectra of the mixed LoRAs (\(coeffs))").write(stem: out + "/singular_values")
+        print("\(layers.count) layers -> \(out)/singular_values.npy \(values.shape), singular_values.png/.svg")
     }
 }
 
-struct KeyGraphCommand: ParsableCommand {
+struct KeyGraphCommand: LorwebCommand {
     static let configuration = CommandConfiguration(
         commandName: "keygraph",
         abstract: "Key-similarity graph of one layer (or the mean over all layers), rendered to SVG or PNG with its DOT beside it.")
@@ -96,46 +90,43 @@ struct KeyGraphCommand: ParsableCommand {
     @Option(help: "Draw an edge where the keys' cosine similarity is at least this.", transform: finite) var threshold: Float = 0.5
     @Option(help: "Optional coefficients .npy ([n], [layers, n] or [triplets, layers, n]) to size nodes by mean mass.") var coeffs: String?
 
-    func run() throws {
-        try global.apply()
-        try reportingErrors {
-            try checkOutputs([out, (out as NSString).deletingPathExtension + ".dot"], inputs: InputFiles([model, coeffs]))
-            let stream = try AdapterStream(model: model, mixing: false)
-            let (file, source, layers) = (stream.file, stream.source, stream.layers)
-            let chosen: [Int]
-            if layer == "all" { chosen = Array(layers.indices) } else {
-                guard let i = layers.firstIndex(of: layer) else {
-                    throw FormatError(model, "no adapted layer \(layer) (e.g. \(layers[0]))")
-                }
-                chosen = [i]
+    func execute() throws {
+        try checkOutputs([out, (out as NSString).deletingPathExtension + ".dot"], inputs: InputFiles([model, coeffs]))
+        let stream = try AdapterStream(model: model, mixing: false)
+        let (file, source, layers) = (stream.file, stream.source, stream.layers)
+        let chosen: [Int]
+        if layer == "all" { chosen = Array(layers.indices) } else {
+            guard let i = layers.firstIndex(of: layer) else {
+                throw FormatError(model, "no adapted layer \(layer) (e.g. \(layers[0]))")
             }
-            var sum: Tensor? = nil
-            for i in chosen {
-                guard let name = source.sourceKey("transformer.\(layers[i]).lora_keys") else {
-                    throw FormatError(model, "layer \(layers[i]) has no lora_keys")
-                }
-                let keys = try file.weight(name, cache: false)
-                let s = keySimilarity(keys)
-                sum = sum.map { $0 + s } ?? s
-            }
-            let similarity = sum! / Float(chosen.count)
-            let n = similarity.shape[0]
-            var mass: [Float]? = nil
-            if let coeffs {
-                let c = try NPY.read(coeffs)
-                if let problem = c.nonFiniteProblem(what: "the coefficients") { throw FormatError(coeffs, problem) }
-                guard c.shape.last == n, c.rank <= 3, c.rank == 1 || c.shape[c.rank - 2] == layers.count else {
-                    throw FormatError(coeffs, "shape \(c.shape) is not [n], [layers, n] or [triplets, layers, n] with n \(n), layers \(layers.count)")
-                }
-                let perLayer = c.rank == 1 ? c.reshaped([1, n]) : c.reshaped([-1, layers.count, n]).mean(axis: 0)   // [L or 1, n]
-                let rows = c.rank == 1 ? [0] : chosen
-                mass = (0..<n).map { j in rows.map { perLayer[$0, j] }.reduce(0, +) / Float(rows.count) }
-            }
-            let title = layer == "all" ? "mean key similarity over \(layers.count) layers" : layer
-            let graph = KeyGraph(similarity: similarity, mass: mass, threshold: threshold, title: title)
-            try graph.render(to: out)
-            print("\(n) nodes, \(graph.edges.count) edges -> \(out) (+ .dot)")
+            chosen = [i]
         }
+        var sum: Tensor? = nil
+        for i in chosen {
+            guard let name = source.sourceKey("transformer.\(layers[i]).lora_keys") else {
+                throw FormatError(model, "layer \(layers[i]) has no lora_keys")
+            }
+            let keys = try file.weight(name, cache: false)
+            let s = keySimilarity(keys)
+            sum = sum.map { $0 + s } ?? s
+        }
+        let similarity = sum! / Float(chosen.count)
+        let n = similarity.shape[0]
+        var mass: [Float]? = nil
+        if let coeffs {
+            let c = try NPY.read(coeffs)
+            if let problem = c.nonFiniteProblem(what: "the coefficients") { throw FormatError(coeffs, problem) }
+            guard c.shape.last == n, c.rank <= 3, c.rank == 1 || c.shape[c.rank - 2] == layers.count else {
+                throw FormatError(coeffs, "shape \(c.shape) is not [n], [layers, n] or [triplets, layers, n] with n \(n), layers \(layers.count)")
+            }
+            let perLayer = c.rank == 1 ? c.reshaped([1, n]) : c.reshaped([-1, layers.count, n]).mean(axis: 0)   // [L or 1, n]
+            let rows = c.rank == 1 ? [0] : chosen
+            mass = (0..<n).map { j in rows.map { perLayer[$0, j] }.reduce(0, +) / Float(rows.count) }
+        }
+        let title = layer == "all" ? "mean key similarity over \(layers.count) layers" : layer
+        let graph = KeyGraph(similarity: similarity, mass: mass, threshold: threshold, title: title)
+        try graph.render(to: out)
+        print("\(n) nodes, \(graph.edges.count) edges -> \(out) (+ .dot)")
     }
 }
 
@@ -167,7 +158,7 @@ struct CoefficientSource: ParsableArguments {
     }
 }
 
-struct ExportLoRACommand: ParsableCommand {
+struct ExportLoRACommand: LorwebCommand {
     static let configuration = CommandConfiguration(
         commandName: "export-lora",
         abstract: "Bake the mixed LoRA of one analogy (or of given coefficients) into an ordinary diffusers or PEFT LoRA.",
@@ -187,56 +178,53 @@ struct ExportLoRACommand: ParsableCommand {
     @Option(help: "Stored precision: f32, f16 or bf16.") var dtype = "f32"
     @Option(help: "Output: a diffusers .safetensors file, or a PEFT adapter folder.") var out: String
 
-    func run() throws {
-        try global.apply()
-        try reportingErrors {
-            if let rank, rank < 1 { throw ValidationError("--rank must be at least 1") }
-            let dtypes: [String: SafetensorsDType] = ["f32": .f32, "f16": .f16, "bf16": .bf16]
-            guard let storage = dtypes[dtype] else { throw ValidationError("--dtype must be f32, f16 or bf16") }
-            let peft = !out.hasSuffix(".safetensors")
-            let csvPath = peft ? out + "/errors.csv" : (out as NSString).deletingPathExtension + ".errors.csv"
-            let inputs = [model, source.coeffs, source.a, source.aPrime, source.b, source.clip, source.config]
-            if peft {
-                try checkOutputFolder(out, inputs: inputs)
-            } else {
-                try checkOutputs([out] + (rank == nil ? [] : [csvPath]), inputs: InputFiles(inputs))
-            }
-            let stream = try AdapterStream(model: model, configPath: source.config, mixing: source.coeffs == nil)
-            let coefficients = try source.coefficients(stream)
-            let progress = ProgressLine(label: "export", unit: "layers")
-            let exported = try stream.map(progress: { progress.update($0, $1) }) { i, basis in
-                let alpha = try coefficients(i, basis)
-                return (try ExportLoRA.layer(stream.layers[i], basis: basis, alpha: alpha, rank: rank), alpha)
-            }
-            progress.finish()
-            let layers = exported.map(\.0), written = ExportLoRA.rank(of: layers)
-            let baseModel = try stream.runFolder.flatMap { folder in
-                try RunCheckpoint.config(in: folder).basePath.map { absolutePath(RunConfig.resolve($0, in: folder)) }
-            }
-            let metadata = try provenance(alphas: exported.map(\.1), rank: written)
-            if peft {
-                try ExportLoRA.writePEFT(layers, to: out, dtype: storage, metadata: metadata, baseModel: baseModel)
-            } else {
-                try ExportLoRA.write(layers, to: out, dtype: storage, metadata: metadata, baseModel: baseModel)
-            }
-            let errors = layers.map(\.relativeError)
-            let truncated = written < stream.config.n * stream.config.r
-            if truncated {
-                try CSV.write(header: ["layer", "relative_frobenius_error"], rows: layers.map { [.text($0.key), .double(Double($0.relativeError))] }, to: csvPath)
-            }
-            let worst = errors.indices.max { errors[$0] < errors[$1] }!
-            // A --rank at or above n*r adds no rank: the line says what the tensors hold.
-            var label = truncated ? "rank \(written)" : "rank \(written), exact"
-            if let rank, rank > written { label += "; --rank \(rank) exceeds n*r" }
-            print(String(format: "%d layers -> %@ (%@, %@); relative error mean %.4g, max %.4g (%@)", layers.count, out, label, dtype,
-                         Double(errors.reduce(0, +) / Float(errors.count)), Double(errors[worst]), layers[worst].key))
+    func execute() throws {
+        if let rank, rank < 1 { throw ValidationError("--rank must be at least 1") }
+        let dtypes: [String: SafetensorsDType] = ["f32": .f32, "f16": .f16, "bf16": .bf16]
+        guard let storage = dtypes[dtype] else { throw ValidationError("--dtype must be f32, f16 or bf16") }
+        let peft = !out.hasSuffix(".safetensors")
+        let csvPath = peft ? out + "/errors.csv" : (out as NSString).deletingPathExtension + ".errors.csv"
+        let inputs = [model, source.coeffs, source.a, source.aPrime, source.b, source.clip, source.config]
+        if peft {
+            try checkOutputFolder(out, inputs: inputs)
+        } else {
+            try checkOutputs([out] + (rank == nil ? [] : [csvPath]), inputs: InputFiles(inputs))
         }
+        let stream = try AdapterStream(model: model, configPath: source.config, mixing: source.coeffs == nil)
+        let coefficients = try source.coefficients(stream)
+        let progress = ProgressLine(label: "export", unit: "layers")
+        let exported = try stream.map(progress: { progress.update($0, $1) }) { i, basis in
+            let alpha = try coefficients(i, basis)
+            return (try ExportLoRA.layer(stream.layers[i], basis: basis, alpha: alpha, rank: rank), alpha)
+        }
+        progress.finish()
+        let layers = exported.map(\.0), written = ExportLoRA.rank(of: layers)
+        let baseModel = try stream.runFolder.flatMap { folder in
+            try RunCheckpoint.config(in: folder).basePath.map { absolutePath(RunConfig.resolve($0, in: folder)) }
+        }
+        let metadata = try provenance(alphas: exported.map(\.1), rank: written)
+        if peft {
+            try ExportLoRA.writePEFT(layers, to: out, dtype: storage, metadata: metadata, baseModel: baseModel)
+        } else {
+            try ExportLoRA.write(layers, to: out, dtype: storage, metadata: metadata, baseModel: baseModel)
+        }
+        let errors = layers.map(\.relativeError)
+        let truncated = written < stream.config.n * stream.config.r
+        if truncated {
+            try CSV.write(header: ["layer", "relative_frobenius_error"], rows: layers.map { [.text($0.key), .double(Double($0.relativeError))] }, to: csvPath)
+        }
+        let worst = errors.indices.max { errors[$0] < errors[$1] }!
+        // A --rank at or above n*r adds no rank: the line says what the tensors hold.
+        var label = truncated ? "rank \(written)" : "rank \(written), exact"
+        if let rank, rank > written { label += "; --rank \(rank) exceeds n*r" }
+        print(String(format: "%d layers -> %@ (%@, %@); relative error mean %.4g, max %.4g (%@)", layers.count, out, label, dtype,
+                     Double(errors.reduce(0, +) / Float(errors.count)), Double(errors[worst]), layers[worst].key))
     }
 
     /// Where the export came from, in the safetensors metadata: the model, the analogy's images
     /// (or the --coeffs given), and the coefficients averaged over layers.
     func provenance(alphas: [[Float]], rank: Int) throws -> [String: String] {
-        var meta = ["lorweb": "export-lora", "rank": String(rank), "lorweb_model": absolutePath(model)]
+        var meta = ["lorweb": "export-lora", "lorweb_version": LorwebVersion.description, "rank": String(rank), "lorweb_model": absolutePath(model)]
         if let requested = self.rank { meta["lorweb_requested_rank"] = String(requested) }
         if let a = source.a, let aPrime = source.aPrime, let b = source.b {
             meta["lorweb_analogy"] = try ExportLoRA.json(["a": absolutePath(a), "a_prime": absolutePath(aPrime), "b": absolutePath(b)], path: out)

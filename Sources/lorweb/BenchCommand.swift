@@ -39,7 +39,7 @@ func medianMs(reps: Int, _ body: () -> Void) -> Double {
     return times.sorted()[times.count / 2]
 }
 
-struct BenchOps: ParsableCommand {
+struct BenchOps: LorwebCommand {
     static let configuration = CommandConfiguration(
         commandName: "ops",
         abstract: "GFLOP/s of linear, attention and matmul at the small model's shapes and at 1024^3, beside raw cblas_sgemm.")
@@ -48,8 +48,7 @@ struct BenchOps: ParsableCommand {
     @Flag(help: "Print one JSON object instead of a table.") var json = false
     @Option(help: "Timed repetitions per case (median is reported).") var reps = 20
 
-    func run() throws {
-        try global.apply()
+    func execute() throws {
         guard reps >= 1 else { throw ValidationError("--reps must be at least 1") }
         var rng = RNG(seed: 0)
         var cases: [BenchCase] = []
@@ -143,7 +142,7 @@ struct BenchOps: ParsableCommand {
     }
 }
 
-struct BenchModel: ParsableCommand {
+struct BenchModel: LorwebCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
         abstract: "Forward and forward+backward time of the small Flux preset with LoRWeB adapters (batch 16).")
@@ -153,8 +152,7 @@ struct BenchModel: ParsableCommand {
     @Option(help: "Timed repetitions (median is reported).") var reps = 5
     @Option(help: "Batch size.") var batch = 16
 
-    func run() throws {
-        try global.apply()
+    func execute() throws {
         guard reps >= 1, batch >= 1 else { throw ValidationError("--reps and --batch must be at least 1") }
         let setup = try SmallFluxSetup(batch: batch, n: 32, r: 4)
         let adapters = setup.adapters

@@ -283,7 +283,7 @@ struct SmallFluxSetup {
     }
 }
 
-struct BenchTrainStep: ParsableCommand {
+struct BenchTrainStep: LorwebCommand {
     static let configuration = CommandConfiguration(
         commandName: "train-step",
         abstract: "One LoRWeB training step of the small preset: forward, flow-matching loss, backward, AdamW on the adapters.")
@@ -296,8 +296,7 @@ struct BenchTrainStep: ParsableCommand {
     @Option(help: "Rank r of each basis element.") var rank = 4
     @Flag(help: "Skip timing raw cblas_sgemm on the step's products.") var noRaw = false
 
-    func run() throws {
-        try global.apply()
+    func execute() throws {
         guard reps >= 1, batch >= 1, loras >= 1, rank >= 1 else { throw ValidationError("--reps, --batch, --loras and --rank must be at least 1") }
         let setup = try SmallFluxSetup(batch: batch, n: loras, r: rank)
         let params = setup.adapters.namedParameters
@@ -317,7 +316,7 @@ struct BenchTrainStep: ParsableCommand {
     }
 }
 
-struct BenchEdit: ParsableCommand {
+struct BenchEdit: LorwebCommand {
     static let configuration = CommandConfiguration(
         commandName: "edit",
         abstract: "One sampling step of the small preset with LoRWeB adapters (forward without a graph, Euler update).",
@@ -334,8 +333,7 @@ struct BenchEdit: ParsableCommand {
     @Flag(help: "Mix and apply the basis inside every adapted layer at every step.") var unmerged = false
     @Flag(help: "Skip timing raw cblas_sgemm on the step's products.") var noRaw = false
 
-    func run() throws {
-        try global.apply()
+    func execute() throws {
         guard reps >= 1, batch >= 1 else { throw ValidationError("--reps and --batch must be at least 1") }
         let setup = try SmallFluxSetup(batch: batch, n: 32, r: 4)
         var x = setup.x0
@@ -357,7 +355,7 @@ struct BenchEdit: ParsableCommand {
     }
 }
 
-struct BenchCLIP: ParsableCommand {
+struct BenchCLIP: LorwebCommand {
     static let configuration = CommandConfiguration(
         commandName: "clip",
         abstract: "CLIP ViT-L/14 image embeddings (random weights) of a batch of 224 x 224 images.")
@@ -368,8 +366,7 @@ struct BenchCLIP: ParsableCommand {
     @Option(help: "Images per call (a query embeds 3).") var images = 1
     @Flag(help: "Skip timing raw cblas_sgemm on the step's products.") var noRaw = false
 
-    func run() throws {
-        try global.apply()
+    func execute() throws {
         guard reps >= 1, images >= 1 else { throw ValidationError("--reps and --images must be at least 1") }
         let c = CLIPVisionConfig.vitL14
         let clip = try CLIPVision(.initialising(seed: 0), config: c)
@@ -383,7 +380,7 @@ struct BenchCLIP: ParsableCommand {
     }
 }
 
-struct BenchAnalysis: ParsableCommand {
+struct BenchAnalysis: LorwebCommand {
     static let configuration = CommandConfiguration(
         commandName: "analysis",
         abstract: "Singular values of one mixed LoRA on a 3072 x 3072 layer (n 32, r 4): thin factors vs dense LAPACK.")
@@ -393,8 +390,7 @@ struct BenchAnalysis: ParsableCommand {
     @Option(help: "Timed repetitions of the thin path (median is reported).") var reps = 10
     @Option(help: "Timed repetitions of the dense path.") var denseReps = 3
 
-    func run() throws {
-        try global.apply()
+    func execute() throws {
         guard reps >= 1, denseReps >= 1 else { throw ValidationError("--reps and --dense-reps must be at least 1") }
         let (n, r, dim) = (32, 4, 3072), k = n * r
         let adapter = try LoRABasis(.initialising(seed: 0), inFeatures: dim, outFeatures: dim,

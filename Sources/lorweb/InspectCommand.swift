@@ -5,7 +5,7 @@ import Pipeline
 import Models
 import Training
 
-struct Inspect: ParsableCommand {
+struct Inspect: LorwebCommand {
     static let configuration = CommandConfiguration(
         abstract: "Describe a safetensors file or a folder of them: format, tensors, dtypes, parameters, adapter geometry.",
         discussion: """
@@ -24,9 +24,8 @@ struct Inspect: ParsableCommand {
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
-    func run() throws {
-        try global.apply()
-        try reportingErrors { try inspect() }
+    func execute() throws {
+        try inspect()
     }
 
     private func inspect() throws {
@@ -97,7 +96,8 @@ struct Inspect: ParsableCommand {
 
     /// Prints the JSON object if there is one, else the text.
     private func emit(_ object: [String: Any]?, text: String) {
-        guard let object else { return print(text) }
+        guard var object else { return print(text) }
+        object["lorweb_version"] = LorwebVersion.description
         // Only strings, integers, arrays and dictionaries go in, so serialisation cannot fail.
         let data = try! JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         print(String(decoding: data, as: UTF8.self))
@@ -223,20 +223,4 @@ private func grouped(_ n: Int) -> String {
     var out = (n < 0 ? "-" : "") + String(digits[..<head])
     for i in stride(from: head, to: digits.count, by: 3) { out += "," + String(digits[i..<(i + 3)]) }
     return out
-}
-
-/// One line on stderr: `lorweb: <path>: <problem>`.
-func printError(_ error: Error) {
-    FileHandle.standardError.write(Data("lorweb: \(error)\n".utf8))
-}
-
-/// Runs `body`, turning any error other than an exit request into one line on stderr and
-/// exit status 1, so users never see a Swift error dump. A training run stopped by a signal
-/// exits with 128 + the signal's number, as the shell reports a process the signal killed.
-func reportingErrors(_ body: () throws -> Void) throws {
-    do { try body() } catch let exit as ExitCode { throw exit } catch let usage as ValidationError { throw usage } catch {
-        printError(error)
-        if let signal = (error as? TrainingError)?.signal { throw ExitCode(128 + signal) }
-        throw ExitCode.failure
-    }
 }

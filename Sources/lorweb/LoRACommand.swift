@@ -6,7 +6,7 @@ import Formats
 import Models
 import Tensor
 
-struct LoRACommand: ParsableCommand {
+struct LoRACommand: LorwebCommand {
     static let configuration = CommandConfiguration(
         commandName: "lora",
         abstract: "Spectra of ordinary LoRAs (PEFT, diffusers, kohya), and for several: similarity and PCA, never forming Delta W.",
@@ -30,45 +30,42 @@ struct LoRACommand: ParsableCommand {
     @Argument(help: "LoRA files or folders.") var loras: [String]
     @Option(help: "Output folder.") var out: String
 
-    func run() throws {
-        try global.apply()
+    func execute() throws {
         guard !loras.isEmpty else { throw ValidationError("give at least one LoRA file or folder") }
-        try reportingErrors {
-            try checkOutputFolder(out, inputs: loras)
-            let read = try loras.map(OrdinaryLoRA.read)
-            let names = labels(loras)
-            for (lora, name) in zip(read, names) {
-                for note in lora.notes { print("note: \(name): \(note)") }
-            }
-            let progress = ProgressLine(label: "lora", unit: "layers")
-            let total = read.reduce(0) { $0 + $1.layers.count }
-            var done = 0
-            let spectra = try read.map { try LoRACollection.spectra($0) { done += 1; progress.update(done, total) } }
-            progress.finish()
-            let comparison = read.count > 1 ? try LoRACollection.compare(read) : nil
-
-            try AtomicFile.createFolder(out)
-            try writeSpectra(spectra, names: names)
-            for (i, layers) in spectra.enumerated() {
-                let (lora, name) = (read[i], names[i])
-                let ranks = layers.map(\.layer.rank)
-                let norm = layers.reduce(0) { $0 + $1.frobenius * $1.frobenius }.squareRoot()
-                print(String(format: "%@: %@, %d layers, rank %d-%d, ||Delta W||_F %.4g over all layers", name, lora.layout.rawValue,
-                             layers.count, ranks.min() ?? 0, ranks.max() ?? 0, norm))
-            }
-            guard let comparison else {
-                print("-> \(out)/layers.csv, spectra.npy")
-                return
-            }
-            if !comparison.partial.isEmpty {
-                print("note: \(comparison.partial.count) layer(s) are not adapted by every LoRA and are left out of the comparison: "
-                      + comparison.partial.prefix(5).joined(separator: ", ") + (comparison.partial.count > 5 ? ", ..." : ""))
-            }
-            try writeComparison(comparison, names: names)
-            let ratio = comparison.pca.explainedRatio
-            print(String(format: "%d LoRAs over %d common layers; PC1 %.1f%% of the variance -> %@/layers.csv, spectra.npy, similarity.csv/.npy, "
-                         + "pca.csv, figures similarity, pca (.png, .svg)", read.count, comparison.layers.count, 100 * (ratio.first ?? 0), out))
+        try checkOutputFolder(out, inputs: loras)
+        let read = try loras.map(OrdinaryLoRA.read)
+        let names = labels(loras)
+        for (lora, name) in zip(read, names) {
+            for note in lora.notes { print("note: \(name): \(note)") }
         }
+        let progress = ProgressLine(label: "lora", unit: "layers")
+        let total = read.reduce(0) { $0 + $1.layers.count }
+        var done = 0
+        let spectra = try read.map { try LoRACollection.spectra($0) { done += 1; progress.update(done, total) } }
+        progress.finish()
+        let comparison = read.count > 1 ? try LoRACollection.compare(read) : nil
+
+        try AtomicFile.createFolder(out)
+        try writeSpectra(spectra, names: names)
+        for (i, layers) in spectra.enumerated() {
+            let (lora, name) = (read[i], names[i])
+            let ranks = layers.map(\.layer.rank)
+            let norm = layers.reduce(0) { $0 + $1.frobenius * $1.frobenius }.squareRoot()
+            print(String(format: "%@: %@, %d layers, rank %d-%d, ||Delta W||_F %.4g over all layers", name, lora.layout.rawValue,
+                         layers.count, ranks.min() ?? 0, ranks.max() ?? 0, norm))
+        }
+        guard let comparison else {
+            print("-> \(out)/layers.csv, spectra.npy")
+            return
+        }
+        if !comparison.partial.isEmpty {
+            print("note: \(comparison.partial.count) layer(s) are not adapted by every LoRA and are left out of the comparison: "
+                  + comparison.partial.prefix(5).joined(separator: ", ") + (comparison.partial.count > 5 ? ", ..." : ""))
+        }
+        try writeComparison(comparison, names: names)
+        let ratio = comparison.pca.explainedRatio
+        print(String(format: "%d LoRAs over %d common layers; PC1 %.1f%% of the variance -> %@/layers.csv, spectra.npy, similarity.csv/.npy, "
+                     + "pca.csv, figures similarity, pca (.png, .svg)", read.count, comparison.layers.count, 100 * (ratio.first ?? 0), out))
     }
 
     /// Short names for tables and figures: the file name without .safetensors, or the folder's;

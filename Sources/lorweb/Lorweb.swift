@@ -1,55 +1,37 @@
 import ArgumentParser
 import Formats
-import Foundation
-import Tensor
+
+// The command line: one file of shared options (Options.swift), one of errors and exit
+// statuses (Errors.swift), one file per command or family of commands; the work itself is in
+// the libraries.
 
 @main
 struct Lorweb: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lorweb",
         abstract: "LoRWeB workbench: visual analogies with a weight basis of LoRAs, and tools to study the basis.",
-        subcommands: [Inspect.self, Synth.self, PretrainEncoder.self, PretrainBase.self, Train.self, Edit.self, Eval.self, Basis.self, SVD.self, KeyGraphCommand.self, ExportLoRACommand.self, LoRACommand.self, Bench.self, Coeffs.self, PCA.self, Interpolate.self, Report.self])
+        version: "lorweb \(LorwebVersion.description)",
+        // `lorweb --help` lists them in these groups, as "SMALL WORLD SUBCOMMANDS:" and so on.
+        groupedSubcommands: [
+            CommandGroup(name: "Small world", subcommands: [Synth.self, PretrainEncoder.self, PretrainBase.self]),
+            CommandGroup(name: "LoRWeB", subcommands: [Train.self, Edit.self, Eval.self]),
+            CommandGroup(name: "Analysis", subcommands: [Inspect.self, Basis.self, SVD.self, KeyGraphCommand.self, Coeffs.self, PCA.self, Interpolate.self,
+                                       Report.self, ExportLoRACommand.self, LoRACommand.self]),
+            CommandGroup(name: "Benchmark", subcommands: [Bench.self]),
+        ])
 }
 
-/// Options every command accepts.
-struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: "Threads to compute with (default: LORWEB_THREADS, else all cores); results do not depend on it.")
-    var threads: Int?
+/// A lorweb command: `run` applies the global options (threads, image size limit), then runs
+/// `execute`, turning its errors into one line on stderr and an exit status (Errors.swift).
+protocol LorwebCommand: ParsableCommand {
+    var global: GlobalOptions { get }
+    /// The command's work; usage errors are `ValidationError`s, everything else a one-line failure.
+    func execute() throws
+}
 
-    @Option(name: .long, help: "Largest image to decode, in pixels (default: LORWEB_MAX_PIXELS, else 4096x4096 = 16777216).")
-    var maxPixels: Int?
-
-    /// Applies the options; call first in `run()`.
-    func apply() throws {
-        // Threads beyond the cores only add stacks and contention; thousands of them under a
-        // memory limit left OpenBLAS's allocator retrying for ever. The environment's count is
-        // held to the same bound as the option's.
-        func checked(_ threads: Int, _ source: String) throws -> Int {
-            guard threads >= 1 else { throw ValidationError("\(source) must be at least 1, got \(threads)") }
-            let cores = ProcessInfo.processInfo.activeProcessorCount
-            guard threads <= 4 * cores else {
-                throw ValidationError("\(source) \(threads) is more than 4x this machine's \(cores) cores (at most \(4 * cores))")
-            }
-            return threads
-        }
-        if let threads {
-            Runtime.threads = try checked(threads, "--threads")
-        } else if let text = ProcessInfo.processInfo.environment["LORWEB_THREADS"] {
-            guard let threads = Int(text.prefix(40)) else { throw ValidationError("LORWEB_THREADS '\(text.prefix(40))' is not a whole number") }
-            Runtime.threads = try checked(threads, "LORWEB_THREADS")
-        }
-        if let maxPixels {
-            guard maxPixels >= 1 else { throw ValidationError("--max-pixels must be at least 1, got \(maxPixels)") }
-            Image.maxPixels = maxPixels
-        }
+extension LorwebCommand {
+    func run() throws {
+        try global.apply()
+        try reportingErrors { try execute() }
     }
-}
-
-/// Parses a number option that must be finite: Swift reads "nan" and "inf" as numbers, which
-/// would otherwise run to the end and write an all-black image or fail in an encoder.
-/// Thrown here, it is a usage error (exit status 2) naming the option.
-func finite<T: BinaryFloatingPoint & LosslessStringConvertible>(_ text: String) throws -> T {
-    guard let value = T(text) else { throw ValidationError("'\(text)' is not a number") }
-    guard value.isFinite else { throw ValidationError("'\(text)' is not a finite number") }
-    return value
 }

@@ -14,13 +14,11 @@ struct PretrainArguments: ParsableArguments {
     @Option(help: "Peak learning rate (warm-up, then cosine to 10%).", transform: finite) var lr: Double?
     @Option(help: "Seed of initialisation, data order and noise.") var seed: UInt64 = 0
     @Option(help: "Checkpoint every this many steps.") var checkpointEvery = 250
-    @Flag(help: "Continue from the newest valid checkpoint in --out (with the same settings; only --steps may grow).") var resume = false
-    @Flag(help: "Replace the finished stage in --out (its checkpoints are deleted first).") var force = false
+    @OptionGroup var runOptions: RunOptions
 
     func options(steps defaultSteps: Int, batch defaultBatch: Int, lr defaultLR: Double) throws -> PretrainOptions {
         let o = PretrainOptions(steps: steps ?? defaultSteps, batch: batch ?? defaultBatch, learningRate: lr ?? defaultLR,
                                 seed: seed, checkpointEvery: checkpointEvery)
-        if resume && force { throw ValidationError("give --resume or --force, not both") }
         guard o.steps >= 1, o.batch >= 2, o.learningRate > 0, o.checkpointEvery >= 1 else {
             throw ValidationError("--steps and --checkpoint-every must be >= 1, --batch >= 2, --lr > 0")
         }
@@ -28,7 +26,7 @@ struct PretrainArguments: ParsableArguments {
     }
 }
 
-struct PretrainEncoder: ParsableCommand {
+struct PretrainEncoder: LorwebCommand {
     static let configuration = CommandConfiguration(
         commandName: "pretrain-encoder",
         abstract: "Pretrain the small world's image encoder (CLIPVision architecture) contrastively on its training triplets, then freeze it.",
@@ -37,24 +35,21 @@ struct PretrainEncoder: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var args: PretrainArguments
 
-    func run() throws {
-        try global.apply()
-        try reportingErrors {
-            let o = try args.options(steps: 1500, batch: 64, lr: 1e-3)
-            try checkOutput(args.out, inputs: [args.data], folder: true)
-            let stage = EncoderPretraining.folder
-            let lock = try claimRun(args.out, product: stage + "/model.safetensors", training: stage + "-training", purpose: stage,
-                                    resume: args.resume, force: args.force)
-            defer { lock.release() }
-            let start = Date()
-            let summary = try EncoderPretraining.run(data: try SmallWorldDataset(folder: args.data), out: args.out, options: o, resume: args.resume)
-            print(String(format: "encoder: %d steps, last loss %.4f, %.0f s -> %@/%@", o.steps, Double(summary.lastLoss ?? .nan),
-                         Date().timeIntervalSince(start), args.out, EncoderPretraining.folder))
-        }
+    func execute() throws {
+        let o = try args.options(steps: 1500, batch: 64, lr: 1e-3)
+        try checkOutput(args.out, inputs: [args.data], folder: true)
+        let stage = EncoderPretraining.folder
+        let lock = try claimRun(args.out, product: stage + "/model.safetensors", training: stage + "-training", purpose: stage,
+                                resume: args.runOptions.resume, force: args.runOptions.force)
+        defer { lock.release() }
+        let start = Date()
+        let summary = try EncoderPretraining.run(data: try SmallWorldDataset(folder: args.data), out: args.out, options: o, resume: args.runOptions.resume)
+        print(String(format: "encoder: %d steps, last loss %.4f, %.0f s -> %@/%@", o.steps, Double(summary.lastLoss ?? .nan),
+                     Date().timeIntervalSince(start), args.out, EncoderPretraining.folder))
     }
 }
 
-struct PretrainBase: ParsableCommand {
+struct PretrainBase: LorwebCommand {
     static let configuration = CommandConfiguration(
         commandName: "pretrain-base",
         abstract: "Pretrain the small Flux-Kontext editor on text-describable edits (rectified flow, all parameters).",
@@ -78,64 +73,61 @@ struct PretrainBase: ParsableCommand {
     @Flag(help: "Do not train: evaluate the base already in OUT/base.") var evalOnly = false
     @Option(help: "Continue from this base folder's weights and codec (a second stage with its own schedule) instead of a fresh model.") var from: String?
 
-    func run() throws {
-        try global.apply()
-        try reportingErrors {
-            let o = try args.options(steps: 4500, batch: 16, lr: 1e-3)
-            try checkOutput(args.out, inputs: [args.data, from], folder: true)
-            let stage = BasePretraining.folder
-            // --eval-only evaluates the finished base in place: it is what it needs, not something to protect.
-            let lock = try claimRun(args.out, product: stage + "/diffusion_pytorch_model.safetensors", training: stage + "-training",
-                                    purpose: stage, resume: args.resume || evalOnly, force: args.force)
-            defer { lock.release() }
-            let data = try SmallWorldDataset(folder: args.data)
-            if !evalOnly {
-                let start = Date()
-                let summary = try BasePretraining.run(data: data, out: args.out, options: o, resume: args.resume, from: from)
-                print(String(format: "base: %d steps, last loss %.4f, %.0f s -> %@/%@", o.steps, Double(summary.lastLoss ?? .nan),
-                             Date().timeIntervalSince(start), args.out, BasePretraining.folder))
-            }
-            guard eval > 0 else { return }
-            let baseFolder = args.out + "/" + BasePretraining.folder
-            let model = try FluxTransformer.load(baseFolder)
-            let (settings, codec) = try BaseEditorSettings.read(base: baseFolder)
-            let seen = data.samples(.seen)
-            let describable = Array(seen.filter(\.textDescribable).prefix(eval))
-            let groups: [(String, [SampleRecord], Bool)] = [
-                ("copy_seen_text_describable", describable, true),
-                ("seen_text_describable", describable, false),
-                ("seen_not_text_describable", Array(seen.filter { !$0.textDescribable }.prefix(eval)), false),
-                ("unseen_held_out_families", Array(data.samples(.unseen, unseenKind: .family).prefix(eval)), false),
-            ]
-            let stepCounts = Array(Set([1, 2, 4, 8, sampleSteps])).sorted()
-            var report: [String: Any] = ["sample_steps": stepCounts, "prediction": settings.prediction.rawValue, "codec": settings.codec.rawValue]
-            var best: (steps: Int, psnr: Double)?
-            for (name, samples, copy) in groups where !samples.isEmpty {
-                var row: [String: Any] = ["triplets": samples.count]
-                for steps in stepCounts {
-                    let score = try BasePretraining.evaluate(model, settings: settings, codec: codec, data: data, samples: samples, steps: steps, copy: copy)
-                    row["psnr_db_\(steps)_steps"] = score.psnr
-                    if !copy { row["return_input_psnr_db"] = score.inputPSNR }
-                    if name == "seen_text_describable", score.psnr > best?.psnr ?? -.infinity { best = (steps, score.psnr) }
-                    print(String(format: "  %@, %d steps: PSNR %.2f dB over %d triplets", name, steps, score.psnr, samples.count)
-                          + (copy ? "" : String(format: " (returning the input: %.2f dB)", score.inputPSNR)))
-                }
-                if copy {
-                    let times: [Float] = [1, 0.8, 0.6, 0.4, 0.2, 0.1, 0.05]
-                    let profile = try BasePretraining.copyProfile(model, settings: settings, codec: codec, data: data, samples: samples, times: times)
-                    row["x0_psnr_db_by_t"] = Dictionary(uniqueKeysWithValues: zip(times.map { String(format: "%.2f", $0) }, profile))
-                    print("  \(name), one-shot x0 from the true x_t: " + zip(times, profile).map { String(format: "t %.2f %.1f dB", $0, $1) }.joined(separator: ", "))
-                }
-                report[name] = row
-            }
-            if let best {
-                var chosen = settings
-                chosen.samplingSteps = best.steps
-                try chosen.write(codec: codec, to: baseFolder)
-                report["sampling_steps"] = best.steps
-                print("  sampling_steps \(best.steps) (best on seen text-describable edits) -> \(baseFolder)/\(BaseEditorSettings.file)")
-            }
-            try JSONFile.write(object: report, to: baseFolder + "/eval.json")
+    func execute() throws {
+        let o = try args.options(steps: 4500, batch: 16, lr: 1e-3)
+        try checkOutput(args.out, inputs: [args.data, from], folder: true)
+        let stage = BasePretraining.folder
+        // --eval-only evaluates the finished base in place: it is what it needs, not something to protect.
+        let lock = try claimRun(args.out, product: stage + "/diffusion_pytorch_model.safetensors", training: stage + "-training",
+                                purpose: stage, resume: args.runOptions.resume || evalOnly, force: args.runOptions.force)
+        defer { lock.release() }
+        let data = try SmallWorldDataset(folder: args.data)
+        if !evalOnly {
+            let start = Date()
+            let summary = try BasePretraining.run(data: data, out: args.out, options: o, resume: args.runOptions.resume, from: from)
+            print(String(format: "base: %d steps, last loss %.4f, %.0f s -> %@/%@", o.steps, Double(summary.lastLoss ?? .nan),
+                         Date().timeIntervalSince(start), args.out, BasePretraining.folder))
         }
+        guard eval > 0 else { return }
+        let baseFolder = args.out + "/" + BasePretraining.folder
+        let model = try FluxTransformer.load(baseFolder)
+        let (settings, codec) = try BaseEditorSettings.read(base: baseFolder)
+        let seen = data.samples(.seen)
+        let describable = Array(seen.filter(\.textDescribable).prefix(eval))
+        let groups: [(String, [SampleRecord], Bool)] = [
+            ("copy_seen_text_describable", describable, true),
+            ("seen_text_describable", describable, false),
+            ("seen_not_text_describable", Array(seen.filter { !$0.textDescribable }.prefix(eval)), false),
+            ("unseen_held_out_families", Array(data.samples(.unseen, unseenKind: .family).prefix(eval)), false),
+        ]
+        let stepCounts = Array(Set([1, 2, 4, 8, sampleSteps])).sorted()
+        var report: [String: Any] = ["lorweb_version": LorwebVersion.description, "sample_steps": stepCounts, "prediction": settings.prediction.rawValue, "codec": settings.codec.rawValue]
+        var best: (steps: Int, psnr: Double)?
+        for (name, samples, copy) in groups where !samples.isEmpty {
+            var row: [String: Any] = ["triplets": samples.count]
+            for steps in stepCounts {
+                let score = try BasePretraining.evaluate(model, settings: settings, codec: codec, data: data, samples: samples, steps: steps, copy: copy)
+                row["psnr_db_\(steps)_steps"] = score.psnr
+                if !copy { row["return_input_psnr_db"] = score.inputPSNR }
+                if name == "seen_text_describable", score.psnr > best?.psnr ?? -.infinity { best = (steps, score.psnr) }
+                print(String(format: "  %@, %d steps: PSNR %.2f dB over %d triplets", name, steps, score.psnr, samples.count)
+                      + (copy ? "" : String(format: " (returning the input: %.2f dB)", score.inputPSNR)))
+            }
+            if copy {
+                let times: [Float] = [1, 0.8, 0.6, 0.4, 0.2, 0.1, 0.05]
+                let profile = try BasePretraining.copyProfile(model, settings: settings, codec: codec, data: data, samples: samples, times: times)
+                row["x0_psnr_db_by_t"] = Dictionary(uniqueKeysWithValues: zip(times.map { String(format: "%.2f", $0) }, profile))
+                print("  \(name), one-shot x0 from the true x_t: " + zip(times, profile).map { String(format: "t %.2f %.1f dB", $0, $1) }.joined(separator: ", "))
+            }
+            report[name] = row
+        }
+        if let best {
+            var chosen = settings
+            chosen.samplingSteps = best.steps
+            try chosen.write(codec: codec, to: baseFolder)
+            report["sampling_steps"] = best.steps
+            print("  sampling_steps \(best.steps) (best on seen text-describable edits) -> \(baseFolder)/\(BaseEditorSettings.file)")
+        }
+        try JSONFile.write(object: report, to: baseFolder + "/eval.json")
     }
 }

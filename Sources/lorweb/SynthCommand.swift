@@ -3,7 +3,7 @@ import Foundation
 import Pipeline
 import SmallWorld
 
-struct Synth: ParsableCommand {
+struct Synth: LorwebCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate the small world: analogy triplets with ground truth in the Relation252k layout, plus manifest.json.",
         discussion: """
@@ -47,16 +47,13 @@ struct Synth: ParsableCommand {
         do { try options.validate() } catch { throw ValidationError("\(error)") }
     }
 
-    func run() throws {
-        try global.apply()
-        try reportingErrors {
-            try checkOutput(out, inputs: [], folder: true)
-            let progress = ProgressLine(label: "synth", unit: "triplets")
-            let manifest = try SmallWorldSynth.generate(options, into: out) { done, total in progress.update(done, total) }
-            progress.finish()
-            let seconds = progress.elapsed
-            print("\(out): \(manifest.samples.count) triplets (\(train) train, \(eval) seen, \(eval) unseen) at \(size)x\(size) "
-                  + "from \(manifest.tasks.count) tasks over \(manifest.families.count) families in \(String(format: "%.1f", seconds)) s")
-        }
+    func execute() throws {
+        try checkOutput(out, inputs: [], folder: true)
+        let progress = ProgressLine(label: "synth", unit: "triplets")
+        let manifest = try SmallWorldSynth.generate(options, into: out) { done, total in progress.update(done, total) }
+        progress.finish()
+        let seconds = progress.elapsed
+        print("\(out): \(manifest.samples.count) triplets (\(train) train, \(eval) seen, \(eval) unseen) at \(size)x\(size) "
+              + "from \(manifest.tasks.count) tasks over \(manifest.families.count) families in \(String(format: "%.1f", seconds)) s")
     }
 }

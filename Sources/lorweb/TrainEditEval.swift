@@ -6,22 +6,7 @@ import Pipeline
 import Training
 import SmallWorld
 
-/// `--model`, defaulting to the shipped default model.
-struct ModelOption: ParsableArguments {
-    @Option(help: "A run folder written by `lorweb train` (default: the shipped small-world model).") var model: String?
-
-    func resolved() throws -> String { try model ?? ShippedModels.defaultModel }
-
-    func load() throws -> LoRWeBModel {
-        let path = try resolved()
-        guard case .runFolder = try AdapterFile(path) else {
-            throw FormatError(path, "is a file; generating images needs a run folder (lorweb.json, adapters, and the base and encoder it names)")
-        }
-        return try LoRWeBModel.load(path)
-    }
-}
-
-struct Train: ParsableCommand {
+struct Train: LorwebCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train LoRWeB adapters (or the single-LoRA baseline) on a Relation252k-style folder or a small world.",
         discussion: """
@@ -51,12 +36,9 @@ struct Train: ParsableCommand {
     @Option(help: "Checkpoint every this many steps.") var checkpointEvery: Int?
     @Option(help: "The frozen base (diffusers transformer folder; default: the shipped small-world base).") var base: String?
     @Option(help: "The frozen image encoder (Hugging Face CLIP folder; default: the shipped small-world encoder).") var encoder: String?
-    @Flag(help: "Continue from the newest valid checkpoint in RUN/training (with the same settings; only --steps may grow).") var resume = false
-    @Flag(help: "Replace the finished run in --out (its checkpoints are deleted first).") var force = false
+    @OptionGroup var runOptions: RunOptions
 
-    func run() throws {
-        try global.apply()
-        if resume && force { throw ValidationError("give --resume or --force, not both") }
+    func execute() throws {
         if singleLora, let loras, loras != 1 { throw ValidationError("--single-lora trains one LoRA; drop --loras \(loras)") }
         guard let mode = QueryMode(rawValue: queryMode) else {
             throw ValidationError("--query-mode must be one of \(QueryMode.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -74,38 +56,22 @@ struct Train: ParsableCommand {
             throw ValidationError("--steps, --batch, --checkpoint-every, --loras, --rank, --heads and --keys-dim must be >= 1, --lr > 0")
         }
         guard keysDim % heads == 0 else { throw ValidationError("--keys-dim \(keysDim) must be divisible by --heads \(heads)") }
-        try reportingErrors {
-            try checkOutput(out, inputs: [data, base, encoder], folder: true)
-            let lock = try claimRun(out, product: RunCheckpoint.configFile, training: LoRWeBTraining.checkpointFolder, resume: resume, force: force)
-            defer { lock.release() }
-            let pairs = try LoRWeBTraining.trainingPairs(data, resolution: LoRWeBModel.defaultResolution)
-            let model = try LoRWeBModel.create(basePath: try base ?? ShippedModels.base, encoderPath: try encoder ?? ShippedModels.encoder,
-                                               n: n, r: r, keysDim: keysDim, heads: heads, softmax: !tanh, queryMode: mode,
-                                               seed: seed, runFolder: out, trainingBatch: o.batch)
-            let start = Date()
-            let summary = try LoRWeBTraining.run(model, pairs: pairs, out: out, options: o, resume: resume,
-                                                 info: ["data": absolutePath(data), "kind": singleLora ? "single-lora" : "lorweb"])
-            print(String(format: "train: %d pairs, %d steps (n %d, r %d, %d adapted layers), last loss %.4f, %.0f s -> %@", pairs.indices.count,
-                         o.steps, n, r, model.adapters.layers.count, Double(summary.lastLoss ?? .nan), Date().timeIntervalSince(start), out))
-        }
+        try checkOutput(out, inputs: [data, base, encoder], folder: true)
+        let lock = try claimRun(out, product: RunCheckpoint.configFile, training: LoRWeBTraining.checkpointFolder, resume: runOptions.resume, force: runOptions.force)
+        defer { lock.release() }
+        let pairs = try LoRWeBTraining.trainingPairs(data, resolution: LoRWeBModel.defaultResolution)
+        let model = try LoRWeBModel.create(basePath: try base ?? ShippedModels.base, encoderPath: try encoder ?? ShippedModels.encoder,
+                                           n: n, r: r, keysDim: keysDim, heads: heads, softmax: !tanh, queryMode: mode,
+                                           seed: seed, runFolder: out, trainingBatch: o.batch)
+        let start = Date()
+        let summary = try LoRWeBTraining.run(model, pairs: pairs, out: out, options: o, resume: runOptions.resume,
+                                             info: ["data": absolutePath(data), "kind": singleLora ? "single-lora" : "lorweb"])
+        print(String(format: "train: %d pairs, %d steps (n %d, r %d, %d adapted layers), last loss %.4f, %.0f s -> %@", pairs.indices.count,
+                     o.steps, n, r, model.adapters.layers.count, Double(summary.lastLoss ?? .nan), Date().timeIntervalSince(start), out))
     }
 }
 
-/// Sampling options shared by edit and eval.
-struct SamplingOptions: ParsableArguments {
-    @Option(help: "Euler steps of the flow ODE (default: what the base recommends, see its lorweb_base.json; else the release's 28).")
-    var steps: Int?
-    @Option(help: "Seed of the initial noise.") var seed: UInt64 = 0
-    @Option(help: "Guidance input of the base (the small-world base was trained at 1).", transform: finite) var guidance: Float = 1
-
-    func steps(for model: LoRWeBModel) -> Int { steps ?? model.defaultSteps }
-
-    func validate() throws {
-        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
-    }
-}
-
-struct Edit: ParsableCommand {
+struct Edit: LorwebCommand {
     static let configuration = CommandConfiguration(
         abstract: "Apply the analogy a : a' to b and write b'.",
         discussion: """
@@ -127,48 +93,45 @@ struct Edit: ParsableCommand {
     @Option(help: "Text prompt (default: none).") var prompt = ""
     @OptionGroup var sampling: SamplingOptions
 
-    func run() throws {
-        try global.apply()
+    func execute() throws {
         let single = [a, aPrime, b, out].compactMap { $0 }.count
         if triplets != nil {
             guard single == 0, grid == nil else { throw ValidationError("give either --triplets (with --out-dir) or --a/--a-prime/--b/--out, not both") }
         } else {
             guard single == 4, outDir == nil else { throw ValidationError("give --a, --a-prime, --b and --out (or --triplets LIST.csv --out-dir DIR)") }
         }
-        try reportingErrors {
-            if let out { try checkOutputs([out] + (grid.map { [$0] } ?? []), inputs: InputFiles([a, aPrime, b])) }
-            if let triplets {
-                let list = try TripletList.read(triplets)
-                let folder = outDir ?? ((triplets as NSString).deletingLastPathComponent.isEmpty ? "." : (triplets as NSString).deletingLastPathComponent)
-                try checkOutput(folder, inputs: [triplets], folder: true)
-                // Another batch writing into the folder would interleave with this one. The lock
-                // makes the folder; a list that fails before its first result leaves nothing behind.
-                let lock = try FolderLock(folder: folder)
-                defer { lock.release() }
-                let targets = try batchTargets(list, listPath: triplets, folder: folder)
-                let model = try modelOption.load()
-                let progress = ProgressLine(label: "edit", unit: "triplets")
-                for (i, t) in list.triplets.enumerated() {
-                    let made = try naming(a: t.a, "\(triplets) row \(i + 1)") {
-                        try model.edit([try AnalogyQuery.read(a: t.a, aPrime: t.aPrime, b: t.b)], prompts: [prompt],
-                                       steps: sampling.steps(for: model), seed: sampling.seed, guidance: sampling.guidance, firstIndex: i)[0]
-                    }
-                    try made.bPrime.write(to: targets[i])
-                    progress.update(i + 1, list.triplets.count)
+        if let out { try checkOutputs([out] + (grid.map { [$0] } ?? []), inputs: InputFiles([a, aPrime, b])) }
+        if let triplets {
+            let list = try TripletList.read(triplets)
+            let folder = outDir ?? ((triplets as NSString).deletingLastPathComponent.isEmpty ? "." : (triplets as NSString).deletingLastPathComponent)
+            try checkOutput(folder, inputs: [triplets], folder: true)
+            // Another batch writing into the folder would interleave with this one. The lock
+            // makes the folder; a list that fails before its first result leaves nothing behind.
+            let lock = try FolderLock(folder: folder)
+            defer { lock.release() }
+            let targets = try batchTargets(list, listPath: triplets, folder: folder)
+            let model = try modelOption.load()
+            let progress = ProgressLine(label: "edit", unit: "triplets")
+            for (i, t) in list.triplets.enumerated() {
+                let made = try naming(a: t.a, "\(triplets) row \(i + 1)") {
+                    try model.edit([try AnalogyQuery.read(a: t.a, aPrime: t.aPrime, b: t.b)], prompts: [prompt],
+                                   steps: sampling.steps(for: model), seed: sampling.seed, guidance: sampling.guidance, firstIndex: i)[0]
                 }
-                progress.finish()
-                print("edit: \(list.triplets.count) triplets -> \(folder)")
-            } else {
-                // The pictures first: a bad one is reported before the model's seconds of loading.
-                let triplet = try AnalogyQuery.read(a: a!, aPrime: aPrime!, b: b!)
-                let model = try modelOption.load()
-                let made = try naming(a: a!, nil) {
-                    try model.edit([triplet], prompts: [prompt], steps: sampling.steps(for: model), seed: sampling.seed, guidance: sampling.guidance)[0]
-                }
-                try made.bPrime.write(to: out!)
-                if let grid { try made.grid.write(to: grid) }
-                print("edit: b' \(made.bPrime.width)x\(made.bPrime.height) -> \(out!)" + (grid.map { ", grid -> \($0)" } ?? ""))
+                try made.bPrime.write(to: targets[i])
+                progress.update(i + 1, list.triplets.count)
             }
+            progress.finish()
+            print("edit: \(list.triplets.count) triplets -> \(folder)")
+        } else {
+            // The pictures first: a bad one is reported before the model's seconds of loading.
+            let triplet = try AnalogyQuery.read(a: a!, aPrime: aPrime!, b: b!)
+            let model = try modelOption.load()
+            let made = try naming(a: a!, nil) {
+                try model.edit([triplet], prompts: [prompt], steps: sampling.steps(for: model), seed: sampling.seed, guidance: sampling.guidance)[0]
+            }
+            try made.bPrime.write(to: out!)
+            if let grid { try made.grid.write(to: grid) }
+            print("edit: b' \(made.bPrime.width)x\(made.bPrime.height) -> \(out!)" + (grid.map { ", grid -> \($0)" } ?? ""))
         }
     }
 }
@@ -181,7 +144,7 @@ private func naming<T>(a: String, _ row: String?, _ body: () throws -> T) throws
     }
 }
 
-struct Eval: ParsableCommand {
+struct Eval: LorwebCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate b' for triplets with ground truth and score it (PSNR, SSIM, preservation, edit accuracy).",
         discussion: """
@@ -203,45 +166,43 @@ struct Eval: ParsableCommand {
     @Option(help: "Sample-rows figure (default: FILE.png beside the report).") var figure: String?
     @OptionGroup var sampling: SamplingOptions
 
-    func run() throws {
-        try global.apply()
+    func execute() throws {
         guard let s = Split(rawValue: split), s != .train else { throw ValidationError("--split must be seen or unseen") }
         if let limitPerTask, limitPerTask < 1 { throw ValidationError("--limit-per-task must be at least 1") }
         let figurePath = figure ?? (out as NSString).deletingPathExtension + ".png"
-        try reportingErrors {
-            let triplets: [EvalTriplet]
-            let modelPath = try modelOption.resolved()
-            var inputs = [data, modelPath]
-            if data.lowercased().hasSuffix(".csv") {
-                let list = try TripletList.read(data)
-                inputs += images(of: list)
-                triplets = try EvalTriplet.list(list, path: data)
-            } else {
-                triplets = EvalTriplet.smallWorld(try SmallWorldDataset(folder: data), split: s, limitPerTask: limitPerTask, prompts: !noPrompts)
-                guard !triplets.isEmpty else { throw FormatError(data, "has no \(split) triplets") }
-            }
-            try checkOutputs([out, figurePath], inputs: InputFiles(inputs))
-            let model = try modelOption.load()
-            let progress = ProgressLine(label: "eval", unit: "triplets")
-            let results = try Evaluation.run(model, triplets: triplets, steps: sampling.steps(for: model), seed: sampling.seed, guidance: sampling.guidance,
-                                             adapters: !noAdapters, progress: { progress.update($0, $1) })
-            progress.finish()
-            let report = Evaluation.report(results, settings: [
-                "model": modelPath, "adapters": !noAdapters, "data": data, "split": split, "steps": sampling.steps(for: model),
-                "seed": sampling.seed, "guidance": Double(sampling.guidance), "prompts": !noPrompts,
-            ])
-            if let sheet = Evaluation.sampleRows(results) { try sheet.write(to: figurePath) }
-            try JSONFile.write(object: report, to: out)
-            let overall = report["overall"] as! [String: Any]
-            func mean(_ k: String, in o: [String: Any] = overall) -> String {
-                (o[k] as? [String: Any])?["mean"].map { String(format: "%.2f", $0 as! Double) } ?? "-"
-            }
-            let identity = overall["identity"] as? [String: Any] ?? [:]
-            print("eval: \(results.count) triplets over \(overall["tasks"]!) tasks: PSNR \(mean("psnr")) dB, SSIM \(mean("ssim")), "
-                  + "preservation \(mean("preservation_psnr")) dB, edit \(mean("edit_psnr")) dB -> \(out), \(figurePath)")
-            print("  returning b: PSNR \(mean("psnr", in: identity)) dB, edit \(mean("edit_psnr", in: identity)) dB; gain \(mean("psnr_gain_over_identity")) dB, "
-                  + String(format: "%.0f%% of tasks gain; seam ratio %.3f (median, 1 = no token grid)",
-                           100 * (overall["tasks_gaining_share"] as? Double ?? .nan), overall["seam_ratio_median"] as? Double ?? .nan))
+        let triplets: [EvalTriplet]
+        let modelPath = try modelOption.resolved()
+        var inputs = [data, modelPath]
+        if data.lowercased().hasSuffix(".csv") {
+            let list = try TripletList.read(data)
+            inputs += images(of: list)
+            triplets = try EvalTriplet.list(list, path: data)
+        } else {
+            triplets = EvalTriplet.smallWorld(try SmallWorldDataset(folder: data), split: s, limitPerTask: limitPerTask, prompts: !noPrompts)
+            guard !triplets.isEmpty else { throw FormatError(data, "has no \(split) triplets") }
         }
+        try checkOutputs([out, figurePath], inputs: InputFiles(inputs))
+        let model = try modelOption.load()
+        let progress = ProgressLine(label: "eval", unit: "triplets")
+        let results = try Evaluation.run(model, triplets: triplets, steps: sampling.steps(for: model), seed: sampling.seed, guidance: sampling.guidance,
+                                         adapters: !noAdapters, progress: { progress.update($0, $1) })
+        progress.finish()
+        var report = Evaluation.report(results, settings: [
+            "model": modelPath, "adapters": !noAdapters, "data": data, "split": split, "steps": sampling.steps(for: model),
+            "seed": sampling.seed, "guidance": Double(sampling.guidance), "prompts": !noPrompts,
+        ])
+        report["lorweb_version"] = LorwebVersion.description
+        if let sheet = Evaluation.sampleRows(results) { try sheet.write(to: figurePath) }
+        try JSONFile.write(object: report, to: out)
+        let overall = report["overall"] as! [String: Any]
+        func mean(_ k: String, in o: [String: Any] = overall) -> String {
+            (o[k] as? [String: Any])?["mean"].map { String(format: "%.2f", $0 as! Double) } ?? "-"
+        }
+        let identity = overall["identity"] as? [String: Any] ?? [:]
+        print("eval: \(results.count) triplets over \(overall["tasks"]!) tasks: PSNR \(mean("psnr")) dB, SSIM \(mean("ssim")), "
+              + "preservation \(mean("preservation_psnr")) dB, edit \(mean("edit_psnr")) dB -> \(out), \(figurePath)")
+        print("  returning b: PSNR \(mean("psnr", in: identity)) dB, edit \(mean("edit_psnr", in: identity)) dB; gain \(mean("psnr_gain_over_identity")) dB, "
+              + String(format: "%.0f%% of tasks gain; seam ratio %.3f (median, 1 = no token grid)",
+                       100 * (overall["tasks_gaining_share"] as? Double ?? .nan), overall["seam_ratio_median"] as? Double ?? .nan))
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Tensor
+import Training
 
 // Exit statuses: 0 success, 1 a bad input or a failed operation (one line `lorweb: PATH:
 // PROBLEM`), 2 a usage error (one line `lorweb: PROBLEM`, then where to find the usage), as
@@ -22,5 +23,21 @@ extension Lorweb {
             FileHandle.standardError.write(Data("lorweb: \(problem) (see '\(help)')\n".utf8))
             Foundation.exit(2)
         }
+    }
+}
+
+/// One line on stderr: `lorweb: <path>: <problem>`.
+func printError(_ error: Error) {
+    FileHandle.standardError.write(Data("lorweb: \(error)\n".utf8))
+}
+
+/// Runs `body`, turning any error other than an exit request into one line on stderr and
+/// exit status 1, so users never see a Swift error dump. A training run stopped by a signal
+/// exits with 128 + the signal's number, as the shell reports a process the signal killed.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do { try body() } catch let exit as ExitCode { throw exit } catch let usage as ValidationError { throw usage } catch {
+        printError(error)
+        if let signal = (error as? TrainingError)?.signal { throw ExitCode(128 + signal) }
+        throw ExitCode.failure
     }
 }
