@@ -95,3 +95,44 @@ public struct KeyGraph {
     /// memory (AddressSanitizer, `make sanitize`).
     nonisolated(unsafe) static let context = gvContext()
 }
+
+extension KeyGraph {
+    /// The graph of `stream`'s layer `layer` (a diffusers layer key), or of the mean key
+    /// similarity over all layers for "all"; with `coefficients` (an .npy of [n], [layers, n] or
+    /// [triplets, layers, n]), nodes are sized by the mean coefficient over the layers shown.
+    /// Errors name `model` (the adapter file or run folder) or the coefficients file.
+    public static func of(_ stream: AdapterStream, layer: String, model: String, coefficients: String?, threshold: Float) throws -> KeyGraph {
+        let (file, source, layers) = (stream.file, stream.source, stream.layers)
+        let chosen: [Int]
+        if layer == "all" { chosen = Array(layers.indices) } else {
+            guard let i = layers.firstIndex(of: layer) else {
+                throw FormatError(model, "no adapted layer \(layer) (e.g. \(layers[0]))")
+            }
+            chosen = [i]
+        }
+        var sum: Tensor? = nil
+        for i in chosen {
+            guard let name = source.sourceKey("transformer.\(layers[i]).lora_keys") else {
+                throw FormatError(model, "layer \(layers[i]) has no lora_keys")
+            }
+            let keys = try file.weight(name, cache: false)
+            let s = keySimilarity(keys)
+            sum = sum.map { $0 + s } ?? s
+        }
+        let similarity = sum! / Float(chosen.count)
+        let n = similarity.shape[0]
+        var mass: [Float]? = nil
+        if let coeffs = coefficients {
+            let c = try NPY.read(coeffs)
+            if let problem = c.nonFiniteProblem(what: "the coefficients") { throw FormatError(coeffs, problem) }
+            guard c.shape.last == n, c.rank <= 3, c.rank == 1 || c.shape[c.rank - 2] == layers.count else {
+                throw FormatError(coeffs, "shape \(c.shape) is not [n], [layers, n] or [triplets, layers, n] with n \(n), layers \(layers.count)")
+            }
+            let perLayer = c.rank == 1 ? c.reshaped([1, n]) : c.reshaped([-1, layers.count, n]).mean(axis: 0)   // [L or 1, n]
+            let rows = c.rank == 1 ? [0] : chosen
+            mass = (0..<n).map { j in rows.map { perLayer[$0, j] }.reduce(0, +) / Float(rows.count) }
+        }
+        let title = layer == "all" ? "mean key similarity over \(layers.count) layers" : layer
+        return KeyGraph(similarity: similarity, mass: mass, threshold: threshold, title: title)
+    }
+}

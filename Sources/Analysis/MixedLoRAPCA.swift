@@ -91,4 +91,41 @@ public enum MixedLoRAPCA {
         return Result(layerVariance: Tensor(shape: [l, k], data: variances), layerScores: Tensor(shape: [l, t, 2], data: layerScores),
                       pooled: pooled, raw: raw)
     }
+
+    /// Writes the arrays, the CSV and the figures; returns the scatter figure stems.
+    @discardableResult
+    public static func write(_ r: MixedLoRAPCA.Result, labels: [String: [String]]?, to out: String) throws -> [String] {
+        try AtomicFile.createFolder(out)
+        func vector(_ v: [Double]) -> Tensor { Tensor(shape: [v.count], data: v.map(Float.init)) }
+        try NPY.write(vector(r.pooled.variance), to: out + "/pooled_variance.npy")
+        try NPY.write(r.pooled.scores, to: out + "/pooled_scores.npy")
+        try NPY.write(r.layerVariance, to: out + "/layer_variance.npy")
+        try NPY.write(r.layerScores, to: out + "/layer_scores.npy")
+        try NPY.write(vector(r.raw.variance), to: out + "/raw_variance.npy")
+        try NPY.write(r.raw.scores, to: out + "/raw_scores.npy")
+        let (pr, rr) = (r.pooled.explainedRatio, r.raw.explainedRatio)
+        let rows: [[CSV.Field]] = (0..<max(pr.count, rr.count)).map { i in
+            func cell(_ v: [Double], _ i: Int) -> CSV.Field { i < v.count ? .double(v[i]) : .text("") }
+            return [.int(i + 1), cell(r.pooled.variance, i), cell(pr, i), cell(r.raw.variance, i), cell(rr, i)]
+        }
+        try CSV.write(header: ["component", "pooled_variance", "pooled_ratio", "raw_variance", "raw_ratio"], rows: rows, to: out + "/explained_variance.csv")
+        try AnalysisFigures.explainedVariance([("mixed LoRAs (Gram metric)", r.pooled), ("raw coefficients", r.raw)]).write(stem: out + "/explained_variance")
+        var stems: [String] = []
+        let t = r.pooled.scores.shape[0]
+        for column in ["task", "family"] {
+            guard let values = labels?[column], values.count == t, values.contains(where: { !$0.isEmpty }) else { continue }
+            for (name, result) in [("pooled", r.pooled), ("raw", r.raw)] {
+                let title = name == "pooled" ? "Mixed LoRAs (all layers, Gram metric) by \(column)" : "Raw coefficient embeddings by \(column)"
+                try AnalysisFigures.scatter(result.scores, labels: values, title: title).write(stem: out + "/scatter_\(name)_\(column)")
+                stems.append("scatter_\(name)_\(column)")
+            }
+        }
+        if stems.isEmpty {
+            for (name, result) in [("pooled", r.pooled), ("raw", r.raw)] {
+                try AnalysisFigures.scatter(result.scores, labels: Array(repeating: "", count: t), title: "\(name) PCA").write(stem: out + "/scatter_\(name)")
+                stems.append("scatter_\(name)")
+            }
+        }
+        return stems
+    }
 }

@@ -93,40 +93,9 @@ struct KeyGraphCommand: LorwebCommand {
     func execute() throws {
         try checkOutputs([out, (out as NSString).deletingPathExtension + ".dot"], inputs: InputFiles([model, coeffs]))
         let stream = try AdapterStream(model: model, mixing: false)
-        let (file, source, layers) = (stream.file, stream.source, stream.layers)
-        let chosen: [Int]
-        if layer == "all" { chosen = Array(layers.indices) } else {
-            guard let i = layers.firstIndex(of: layer) else {
-                throw FormatError(model, "no adapted layer \(layer) (e.g. \(layers[0]))")
-            }
-            chosen = [i]
-        }
-        var sum: Tensor? = nil
-        for i in chosen {
-            guard let name = source.sourceKey("transformer.\(layers[i]).lora_keys") else {
-                throw FormatError(model, "layer \(layers[i]) has no lora_keys")
-            }
-            let keys = try file.weight(name, cache: false)
-            let s = keySimilarity(keys)
-            sum = sum.map { $0 + s } ?? s
-        }
-        let similarity = sum! / Float(chosen.count)
-        let n = similarity.shape[0]
-        var mass: [Float]? = nil
-        if let coeffs {
-            let c = try NPY.read(coeffs)
-            if let problem = c.nonFiniteProblem(what: "the coefficients") { throw FormatError(coeffs, problem) }
-            guard c.shape.last == n, c.rank <= 3, c.rank == 1 || c.shape[c.rank - 2] == layers.count else {
-                throw FormatError(coeffs, "shape \(c.shape) is not [n], [layers, n] or [triplets, layers, n] with n \(n), layers \(layers.count)")
-            }
-            let perLayer = c.rank == 1 ? c.reshaped([1, n]) : c.reshaped([-1, layers.count, n]).mean(axis: 0)   // [L or 1, n]
-            let rows = c.rank == 1 ? [0] : chosen
-            mass = (0..<n).map { j in rows.map { perLayer[$0, j] }.reduce(0, +) / Float(rows.count) }
-        }
-        let title = layer == "all" ? "mean key similarity over \(layers.count) layers" : layer
-        let graph = KeyGraph(similarity: similarity, mass: mass, threshold: threshold, title: title)
+        let graph = try KeyGraph.of(stream, layer: layer, model: model, coefficients: coeffs, threshold: threshold)
         try graph.render(to: out)
-        print("\(n) nodes, \(graph.edges.count) edges -> \(out) (+ .dot)")
+        print("\(graph.n) nodes, \(graph.edges.count) edges -> \(out) (+ .dot)")
     }
 }
 

@@ -16,7 +16,7 @@ struct Lorweb: ParsableCommand {
             CommandGroup(name: "Small world", subcommands: [Synth.self, PretrainEncoder.self, PretrainBase.self]),
             CommandGroup(name: "LoRWeB", subcommands: [Train.self, Edit.self, Eval.self]),
             CommandGroup(name: "Analysis", subcommands: [Inspect.self, Basis.self, SVD.self, KeyGraphCommand.self, Coeffs.self, PCA.self, Interpolate.self,
-                                       Report.self, ExportLoRACommand.self, LoRACommand.self]),
+                                                   Report.self, ExportLoRACommand.self, LoRACommand.self]),
             CommandGroup(name: "Benchmark", subcommands: [Bench.self]),
         ])
 }
