@@ -1,5 +1,15 @@
 // swift-tools-version:6.0
 // lorweb: a LoRA-space analysis workbench for LoRWeB (visual analogies with a weight basis of LoRAs).
+//
+// The targets, bottom to top; each uses only targets below it:
+//
+//   C shims (BLAS, LAPACK, image codecs, graphviz, cairo, kernels, build info)
+//     -> Tensor -> Formats -> Models -> Training / SmallWorld -> Pipeline -> Analysis / Figures -> lorweb
+//
+// Where a change goes: a tensor op in Tensor; a file format or a check of untrusted input in
+// Formats; a network in Models; the optimiser or the training loop in Training; the synthetic
+// dataset in SmallWorld; the analogy, editing, training LoRWeB and evaluation in Pipeline; studies
+// of a basis in Analysis, plots in Figures; options and printing in lorweb (Sources/lorweb).
 import PackageDescription
 
 let package = Package(
@@ -9,7 +19,6 @@ let package = Package(
         .library(name: "Tensor", targets: ["Tensor"]),
         // For the fuzzing package under Fuzz/, which builds its harnesses against these.
         .library(name: "Formats", targets: ["Formats"]),
-        .library(name: "SmallWorld", targets: ["SmallWorld"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
     ],
     dependencies: [

@@ -43,7 +43,8 @@ public struct AdapterStream {
             do { shapes = try ReleaseAdapterKeys(file).shapes() } catch { throw FormatError(model, "\(error)") }
             if mixing || configPath != nil {
                 let yamlPath = AdapterFile.releaseConfigPath(of: model, given: configPath)
-                (config, queryMode) = try LoRABasisConfig.release(shapes: shapes, yaml: try LoRWeBAdapterConfig.load(yamlPath), yamlPath: yamlPath, file: model)
+                (config, queryMode) = try LoRABasisConfig.release(shapes: shapes, yaml: try LoRWeBAdapterConfig.load(yamlPath), yamlPath: yamlPath, file: model,
+                                                                   sizesAgree: false)
             } else {
                 // The basis alone: the shapes say all it needs (scale 1, as the release's trainer forces).
                 config = LoRABasisConfig(n: shapes.n, r: shapes.r, keysDim: shapes.kdim, queryDim: shapes.qdim)

@@ -6,50 +6,15 @@ import Tensor
 import SmallWorld
 
 // Coefficient embeddings: for each triplet, the per-layer mixing coefficients the model gives
-// it, [triplets, layers, n]. Triplets come from a CSV list or a small world's manifest (which
-// also knows every triplet's task, family and split); the index CSV written beside the NPY
-// carries those labels for the PCA scatter plots and the notebooks.
-
-public struct LabelledTriplet: Equatable {
-    public var triplet: TripletList.Triplet
-    public var split: String?
-}
+// it, [triplets, layers, n]. Triplets come from a CSV list or a small world's manifest
+// (`LabelledTriplets`, which also knows every triplet's task, family and split); the index CSV
+// written beside the NPY carries those labels for the PCA scatter plots and the notebooks.
 
 public enum CoefficientEmbedding {
-    /// The triplets of a CSV list, or of a small-world folder (only `split` when given). With
-    /// `limit`, at most that many, taken round-robin over tasks so that every task is represented.
+    /// The triplets of a CSV list or a small-world folder (only `split` when given; see
+    /// `LabelledTriplets.read`); with `limit`, at most that many, round-robin over tasks.
     public static func triplets(_ path: String, split: String? = nil, limit: Int? = nil) throws -> [LabelledTriplet] {
-        var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else { throw FormatError(path, "no such file or folder") }
-        var all: [LabelledTriplet]
-        if isFolder.boolValue {
-            let world = try SmallWorldDataset(folder: path)
-            if let split, Split(rawValue: split) == nil {
-                throw FormatError(path, "no split \(split) (\(Split.allCases.map(\.rawValue).joined(separator: ", ")))")
-            }
-            all = world.manifest.samples.filter { split == nil || $0.split.rawValue == split }.map { s in
-                LabelledTriplet(triplet: .init(id: s.name, a: world.path(s.a), aPrime: world.path(s.aPrime), b: world.path(s.b),
-                                               bPrime: world.path(s.bPrime), task: s.task, family: s.families.joined(separator: "+")),
-                                split: s.split.rawValue)
-            }
-        } else {
-            guard split == nil else { throw FormatError(path, "--split applies to a small-world folder, not a CSV list") }
-            all = try TripletList.read(path).triplets.map { LabelledTriplet(triplet: $0, split: nil) }
-        }
-        guard !all.isEmpty else { throw FormatError(path, "holds no triplets" + (split.map { " in split \($0)" } ?? "")) }
-        guard let limit, limit < all.count else { return all }
-        var queues: [String: [LabelledTriplet]] = [:], order: [String] = []
-        for t in all {
-            let task = t.triplet.task ?? t.triplet.id
-            if queues[task] == nil { order.append(task) }
-            queues[task, default: []].append(t)
-        }
-        var picked: [LabelledTriplet] = [], round = 0
-        while picked.count < limit {
-            for task in order where round < queues[task]!.count && picked.count < limit { picked.append(queues[task]![round]) }
-            round += 1
-        }
-        return picked
+        LabelledTriplets.roundRobin(try LabelledTriplets.read(path, split: split), limit: limit)
     }
 
     /// Queries [T, qdim] of the triplets, as inference builds them (conditioning grid, quadrant

@@ -27,11 +27,13 @@ public enum AdapterFile: Equatable {
 extension LoRABasisConfig {
     /// The basis config of the authors' adapter file: n, r, kdim and qdim from the tensors'
     /// `shapes`, heads / softmax / mixing and the query mode from its ai-toolkit config (read from
-    /// `yamlPath`), whose n, r and kdim must agree with the shapes. The release's Flux trainer
-    /// forces lora_alpha = r, so the scale is 1.
+    /// `yamlPath`). The release's Flux trainer forces lora_alpha = r, so the scale is 1.
+    /// With `sizesAgree` (loading the whole adapter set) the config's n, r and kdim must also be
+    /// the shapes'; analyses that stream the layers read only heads, softmax, mixing and the query
+    /// mode from it, so a config of the full release serves a cut-down file (as in the test fixtures).
     public static func release(shapes: (n: Int, r: Int, kdim: Int, qdim: Int), yaml: LoRWeBAdapterConfig, yamlPath: String,
-                               file: String) throws -> (config: LoRABasisConfig, queryMode: QueryMode) {
-        guard yaml.n == shapes.n, yaml.r == shapes.r, yaml.keysDim == shapes.kdim else {
+                               file: String, sizesAgree: Bool) throws -> (config: LoRABasisConfig, queryMode: QueryMode) {
+        guard !sizesAgree || (yaml.n == shapes.n && yaml.r == shapes.r && yaml.keysDim == shapes.kdim) else {
             throw FormatError(yamlPath, "says n \(yaml.n), r \(yaml.r), kdim \(yaml.keysDim) but \(file) holds n \(shapes.n), r \(shapes.r), kdim \(shapes.kdim)")
         }
         guard let mode = QueryMode(rawValue: yaml.queryMode) else {

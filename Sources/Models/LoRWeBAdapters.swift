@@ -50,7 +50,7 @@ public final class LoRWeBAdapters {
         let source = ReleaseAdapterKeys(try SafetensorsFile(path: path))
         let yamlPath = AdapterFile.releaseConfigPath(of: path, given: configPath)
         let config = try LoRABasisConfig.release(shapes: try source.shapes(), yaml: try LoRWeBAdapterConfig.load(yamlPath), yamlPath: yamlPath,
-                                                 file: path).config
+                                                 file: path, sizesAgree: true).config
         do {
             return try Parameters.load(from: source) { try LoRWeBAdapters($0, layersIn: source, config: config) }
         } catch let error as LoadError {

@@ -21,24 +21,23 @@ public struct EvalTriplet: Sendable {
         self.a = a; self.aPrime = aPrime; self.b = b; self.bPrime = bPrime; self.prompt = prompt
     }
 
-    /// The triplets of a small-world split (first `limit` per task when given), prompted with
-    /// their captions as the paper's evaluation prompts its models.
-    public static func smallWorld(_ data: SmallWorldDataset, split: Split, limitPerTask: Int?, prompts: Bool) -> [EvalTriplet] {
+    /// The triplets of a CSV list with ground truth (`b_prime`; the task defaults to the id, the
+    /// family is the group) or of a small world (first `limitPerTask` per task when given, grouped
+    /// by unseen kind, else split, and prompted with their captions when `prompts`, as the paper's
+    /// evaluation prompts its models), as `LabelledTriplets.read` gives them; `path` names the list.
+    public static func from(_ triplets: [LabelledTriplet], path: String, limitPerTask: Int?, prompts: Bool) throws -> [EvalTriplet] {
         var perTask: [String: Int] = [:]
-        return data.samples(split).compactMap { s in
-            perTask[s.task, default: 0] += 1
-            if let limitPerTask, perTask[s.task]! > limitPerTask { return nil }
-            return EvalTriplet(id: s.name, task: s.task, group: s.unseenKind.map { "unseen_" + $0.rawValue } ?? s.split.rawValue,
-                               a: data.path(s.a), aPrime: data.path(s.aPrime), b: data.path(s.b), bPrime: data.path(s.bPrime),
-                               prompt: prompts ? s.caption : "")
-        }
-    }
-
-    /// The triplets of a CSV list that has ground truth (`b_prime`); the task defaults to the id.
-    public static func list(_ list: TripletList, path: String) throws -> [EvalTriplet] {
-        try list.triplets.map { t in
-            guard let truth = t.bPrime else { throw FormatError(path, "triplet \(t.id) has no b_prime (ground truth) to score against") }
-            return EvalTriplet(id: t.id, task: t.task ?? t.id, group: t.family, a: t.a, aPrime: t.aPrime, b: t.b, bPrime: truth, prompt: "")
+        return try triplets.compactMap { l in
+            let t = l.triplet
+            guard let split = l.split else {
+                guard let truth = t.bPrime else { throw FormatError(path, "triplet \(t.id) has no b_prime (ground truth) to score against") }
+                return EvalTriplet(id: t.id, task: t.task ?? t.id, group: t.family, a: t.a, aPrime: t.aPrime, b: t.b, bPrime: truth, prompt: "")
+            }
+            let task = t.task ?? t.id
+            perTask[task, default: 0] += 1
+            if let limitPerTask, perTask[task]! > limitPerTask { return nil }
+            return EvalTriplet(id: t.id, task: task, group: l.unseenKind.map { "unseen_" + $0 } ?? split,
+                               a: t.a, aPrime: t.aPrime, b: t.b, bPrime: t.bPrime ?? "", prompt: prompts ? l.caption ?? "" : "")
         }
     }
 }

@@ -170,18 +170,12 @@ struct Eval: LorwebCommand {
         guard let s = Split(rawValue: split), s != .train else { throw ValidationError("--split must be seen or unseen") }
         if let limitPerTask, limitPerTask < 1 { throw ValidationError("--limit-per-task must be at least 1") }
         let figurePath = figure ?? (out as NSString).deletingPathExtension + ".png"
-        let triplets: [EvalTriplet]
         let modelPath = try modelOption.resolved()
-        var inputs = [data, modelPath]
-        if data.lowercased().hasSuffix(".csv") {
-            let list = try TripletList.read(data)
-            inputs += images(of: list)
-            triplets = try EvalTriplet.list(list, path: data)
-        } else {
-            triplets = EvalTriplet.smallWorld(try SmallWorldDataset(folder: data), split: s, limitPerTask: limitPerTask, prompts: !noPrompts)
-            guard !triplets.isEmpty else { throw FormatError(data, "has no \(split) triplets") }
-        }
-        try checkOutputs([out, figurePath], inputs: InputFiles(inputs))
+        let labelled = try LabelledTriplets.read(data, split: s.rawValue, ignoringSplitOfLists: true)
+        let triplets = try EvalTriplet.from(labelled, path: data, limitPerTask: limitPerTask, prompts: !noPrompts)
+        // A list's images are inputs too; a small world's live inside --data.
+        let listed = labelled.first?.split == nil ? images(of: TripletList(labelled.map(\.triplet))) : []
+        try checkOutputs([out, figurePath], inputs: InputFiles([data, modelPath] + listed))
         let model = try modelOption.load()
         let progress = ProgressLine(label: "eval", unit: "triplets")
         let results = try Evaluation.run(model, triplets: triplets, steps: sampling.steps(for: model), seed: sampling.seed, guidance: sampling.guidance,

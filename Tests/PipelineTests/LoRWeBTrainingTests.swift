@@ -126,7 +126,7 @@ import TestSupport
         let run = scratchPath("eval")
         try train(run, steps: 1)
         let model = try LoRWeBModel.load(run)
-        let triplets = EvalTriplet.smallWorld(try SmallWorldDataset(folder: Self.setup.world), split: .unseen, limitPerTask: 1, prompts: true)
+        let triplets = try EvalTriplet.from(try LabelledTriplets.read(Self.setup.world, split: "unseen"), path: Self.setup.world, limitPerTask: 1, prompts: true)
         let results = try Evaluation.run(model, triplets: Array(triplets.prefix(3)), steps: 1, seed: 0, guidance: 1, batch: 2)
         #expect(results.count == 3)
         let report = Evaluation.report(results, settings: ["steps": 1])

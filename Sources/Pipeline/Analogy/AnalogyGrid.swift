@@ -1,3 +1,5 @@
+import Formats
+
 /// The 2x2 "box analogy" composite LoRWeB generates in, built exactly as the authors' release
 /// builds it (orincolor/LoRWeB: `inference.py`, `toolkit/dataloader_mixins.py`,
 /// `extensions_built_in/flux_kontext.py`):

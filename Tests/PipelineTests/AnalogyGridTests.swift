@@ -1,5 +1,7 @@
 import Testing
-@testable import Formats
+import Formats
+@testable import Pipeline
+import TestSupport
 
 /// The 2x2 grids against the release's construction (restated in tools/make_image_fixtures.py)
 /// and against hand-checked layouts.
