@@ -1,5 +1,6 @@
 import ArgumentParser
 import CBLAS
+import Formats
 import Foundation
 import Models
 import Tensor
@@ -83,7 +84,8 @@ struct BenchOps: LorwebCommand {
         let totalMs = small.map(\.medianMs).reduce(0, +), totalFlops = small.map(\.flops).reduce(0, +)
         if json {
             struct Report: Encodable {
-                let benchmark = "ops", threads: Int, blas: String, median_ms: Double, gflop_per_s: Double, cases: [BenchCase]
+                let benchmark = "ops", lorweb_version = LorwebVersion.description
+                let threads: Int, blas: String, median_ms: Double, gflop_per_s: Double, cases: [BenchCase]
             }
             let report = Report(threads: Runtime.threads, blas: Runtime.blasConfig, median_ms: totalMs,
                                 gflop_per_s: totalFlops / totalMs / 1e6, cases: cases)
@@ -166,7 +168,7 @@ struct BenchModel: LorwebCommand {
             for (_, p) in adapters.namedParameters { p.grad = nil }
         }
         if json {
-            print(#"{"benchmark":"model","batch":\#(batch),"threads":\#(Runtime.threads),"forward_ms":\#(fwd),"median_ms":\#(step),"adapter_parameters":\#(adapters.parameterCount)}"#)
+            print(#"{"benchmark":"model","lorweb_version":"\#(LorwebVersion.description)","batch":\#(batch),"threads":\#(Runtime.threads),"forward_ms":\#(fwd),"median_ms":\#(step),"adapter_parameters":\#(adapters.parameterCount)}"#)
         } else {
             print("OpenBLAS: \(Runtime.blasConfig)   threads: \(Runtime.threads)")
             print("small preset, batch \(batch), 16 text + 64 target + 64 context tokens, adapters n 32 r 4 on \(adapters.layers.count) layers (\(adapters.parameterCount) parameters)")

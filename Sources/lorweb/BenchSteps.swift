@@ -1,6 +1,7 @@
 import Analysis
 import ArgumentParser
 import CBLAS
+import Formats
 import Foundation
 import Models
 import Pipeline
@@ -196,6 +197,7 @@ struct StepReport: Encodable {
     let step_peak_mb: Double
     let process_peak_mb: Double
     let notes: [String: String]
+    let lorweb_version = LorwebVersion.description
 
     func print(json: Bool) throws {
         if json {
