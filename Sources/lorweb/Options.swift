@@ -89,3 +89,24 @@ struct RunOptions: ParsableArguments {
         if resume && force { throw ValidationError("give --resume or --force, not both") }
     }
 }
+
+/// Options of both pretraining stages.
+struct PretrainArguments: ParsableArguments {
+    @Option(help: "A folder written by `lorweb synth`.") var data: String
+    @Option(help: "Run folder (checkpoints, metrics.jsonl, the trained weights).") var out: String
+    @Option(help: "Training steps.") var steps: Int?
+    @Option(help: "Batch size.") var batch: Int?
+    @Option(help: "Peak learning rate (warm-up, then cosine to 10%).", transform: finite) var lr: Double?
+    @Option(help: "Seed of initialisation, data order and noise.") var seed: UInt64 = 0
+    @Option(help: "Checkpoint every this many steps.") var checkpointEvery = 250
+    @OptionGroup var runOptions: RunOptions
+
+    func options(steps defaultSteps: Int, batch defaultBatch: Int, lr defaultLR: Double) throws -> PretrainOptions {
+        let o = PretrainOptions(steps: steps ?? defaultSteps, batch: batch ?? defaultBatch, learningRate: lr ?? defaultLR,
+                                seed: seed, checkpointEvery: checkpointEvery)
+        guard o.steps >= 1, o.batch >= 2, o.learningRate > 0, o.checkpointEvery >= 1 else {
+            throw ValidationError("--steps and --checkpoint-every must be >= 1, --batch >= 2, --lr > 0")
+        }
+        return o
+    }
+}
