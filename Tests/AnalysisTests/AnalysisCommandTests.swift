@@ -99,7 +99,7 @@ func analysisCommandsEndToEndOnATinyRun() throws {
 
 /// `coeffs --clip` on an adapter file in the authors' layout (transformer.-prefixed keys, its
 /// config.yaml beside it) with a Hugging Face CLIP folder, against transformers' CLIP and the
-/// release's formula (tools/make_release_coeffs_fixture.py).
+/// release's formula (tools/fixtures/make_release_coeffs_fixture.py).
 @Test
 func coeffsWithClipOnTheReleaseLayoutMatchTransformers() throws {
     let dir = NSTemporaryDirectory() + "lorweb-release-coeffs-\(UUID().uuidString.prefix(8))"

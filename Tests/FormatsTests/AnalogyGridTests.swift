@@ -1,7 +1,7 @@
 import Testing
 @testable import Formats
 
-/// The 2x2 grids against the release's construction (restated in tools/make_image_fixtures.py)
+/// The 2x2 grids against the release's construction (restated in tools/fixtures/make_image_fixtures.py)
 /// and against hand-checked layouts.
 @Suite struct AnalogyGridTests {
     typealias F = ImageFixtures

@@ -1,7 +1,7 @@
 import Foundation
 @testable import Formats
 
-/// Access to Tests/Fixtures/images (made by tools/make_image_fixtures.py), located from this
+/// Access to Tests/Fixtures/images (made by tools/fixtures/make_image_fixtures.py), located from this
 /// source file so it works under `swift test` without resource bundles.
 enum ImageFixtures {
     static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
