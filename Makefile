@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN := env -u OPENBLAS_CORETYPE
 LORWEB := .build/release/lorweb
 
-.PHONY: deps build release demo test notebooks notebooks-check study bench fuzz sanitize clean
+.PHONY: deps build release demo test docs notebooks notebooks-check study bench fuzz sanitize clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -41,6 +41,12 @@ test: deps
 	$(RUN) swift build --build-tests
 	$(RUN) swift test --skip-build
 	$(MAKE) notebooks
+
+# docs/commands.md from `lorweb <command> --help` (the help text is the source; CLITests'
+# CommandsDocTests fails while the file is stale). Any build of lorweb gives the same help.
+DOCS_BIN ?= .build/debug/lorweb
+docs: build
+	$(RUN) python3 tools/docs/commands.py --bin $(DOCS_BIN)
 
 # Checks that notebooks/*.ipynb are what tools/notebooks/make_notebooks.py writes (the generator is
 # the source), then executes them headlessly on the shipped models (LORWEB_MODEL /
