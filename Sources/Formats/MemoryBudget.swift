@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// The memory this process may use, against which every allocation whose size a file or an option
 /// declares is checked before it is made: a hostile or damaged header (or a sparse file of
@@ -16,10 +17,8 @@ public enum MemoryBudget {
     /// memory alone lets a container's process be killed, or spin in malloc failures, instead.
     public static let limit: (bytes: Int, source: String) = {
         var candidates = [(physicalBytes, "this machine's memory")]
-        var address = rlimit()
-        // RLIM_INFINITY is all ones, so "no limit" fails the comparison with Int.max.
-        if getrlimit(Int32(RLIMIT_AS.rawValue), &address) == 0, address.rlim_cur < UInt64(Int.max) {
-            candidates.append((Int(address.rlim_cur), "the address-space limit (ulimit -v)"))
+        if let address = Runtime.addressSpaceLimit {
+            candidates.append((address, "the address-space limit (ulimit -v)"))
         }
         if let text = try? String(contentsOfFile: "/sys/fs/cgroup/memory.max", encoding: .utf8),
            let bytes = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {

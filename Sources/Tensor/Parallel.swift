@@ -35,17 +35,52 @@ public enum Runtime {
         set { _threads = max(1, newValue) }
     }
 
-    /// Restarts this program with `OPENBLAS_CORETYPE` set when OpenBLAS fell back to its Prescott
-    /// (SSE3) kernel on a CPU with AVX2 or AVX-512. OpenBLAS picks its kernel from the CPU's model
-    /// number, and a model newer than the library (Emerald Rapids, family 6 model 207, under
-    /// OpenBLAS 0.3.21) gets Prescott: sgemm 5x slower than SkylakeX. The kernel is chosen at
-    /// library load, so only a new process can change it. A user's own OPENBLAS_CORETYPE is kept.
-    public static func restartIfOpenBLASFellBack() {
-        guard getenv("OPENBLAS_CORETYPE") == nil, let core = openblas_get_corename(), String(cString: core) == "Prescott",
-              let better = lorweb_openblas_coretype_for_cpu() else { return }
-        setenv("OPENBLAS_CORETYPE", better, 1)
+    /// Restarts this program when OpenBLAS, configured at library load, needs other settings:
+    ///
+    /// - `OPENBLAS_CORETYPE` when OpenBLAS fell back to its Prescott (SSE3) kernel on a CPU with
+    ///   AVX2 or AVX-512. OpenBLAS picks its kernel from the CPU's model number, and a model newer
+    ///   than the library (Emerald Rapids, family 6 model 207, under OpenBLAS 0.3.21) gets
+    ///   Prescott: sgemm 5x slower than SkylakeX. A user's own OPENBLAS_CORETYPE is kept.
+    /// - `OPENBLAS_NUM_THREADS=1` under an address-space limit (`ulimit -v`). At load OpenBLAS
+    ///   starts a server thread per core, each reserving a 128 MiB buffer, and a reservation that
+    ///   fails is retried for ever: the process hangs, at exit too (exit joins those threads).
+    ///   lorweb keeps OpenBLAS single-threaded anyway, so it needs none of them.
+    public static func restartIfOpenBLASNeedsOtherSettings() {
+        var changed = false
+        if getenv("OPENBLAS_CORETYPE") == nil, let core = openblas_get_corename(), String(cString: core) == "Prescott",
+           let better = lorweb_openblas_coretype_for_cpu() {
+            setenv("OPENBLAS_CORETYPE", better, 1)
+            changed = true
+        }
+        if addressSpaceLimit != nil, getenv("OPENBLAS_NUM_THREADS").map({ String(cString: $0) }) != "1" {
+            setenv("OPENBLAS_NUM_THREADS", "1", 1)
+            changed = true
+        }
+        guard changed else { return }
         execv("/proc/self/exe", CommandLine.unsafeArgv)
-        unsetenv("OPENBLAS_CORETYPE")   // exec failed: carry on with the slow kernel
+        // exec failed: carry on as loaded
+    }
+
+    /// Why this process cannot run under its address-space limit, or nil: OpenBLAS's buffer
+    /// (128 MiB, reserved at the first matrix product) and some working room must fit beside what
+    /// is already mapped, or that reservation would be retried for ever instead of failing.
+    public static func addressSpaceProblem() -> String? {
+        guard let limit = addressSpaceLimit else { return nil }
+        let pages = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8))?
+            .split(separator: " ").first.flatMap { Int($0) } ?? 0
+        let mapped = pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+        let needed = mapped + (192 << 20)
+        guard limit < needed else { return nil }
+        return "the address-space limit (ulimit -v) is \(limit >> 20) MiB; lorweb needs at least \(needed >> 20) MiB "
+            + "(\(mapped >> 20) MiB mapped at start, OpenBLAS's 128 MiB buffer and working room)"
+    }
+
+    /// `ulimit -v` in bytes, or nil when there is none.
+    public static var addressSpaceLimit: Int? {
+        var address = rlimit()
+        // RLIM_INFINITY is all ones, so "no limit" fails the comparison with Int.max.
+        guard getrlimit(Int32(RLIMIT_AS.rawValue), &address) == 0, address.rlim_cur < UInt64(Int.max) else { return nil }
+        return Int(address.rlim_cur)
     }
 
     /// OpenBLAS's build configuration and the kernel it selected (e.g. "Cooperlake" or "Haswell").

@@ -174,8 +174,8 @@ struct ExportLoRACommand: ParsableCommand {
         discussion: """
             --out X.safetensors writes one diffusers LoRA file: keys transformer.<layer>.lora_A.weight [k, in] and
             .lora_B.weight [out, k], weight += lora_B @ lora_A, and the PEFT LoraConfig in its lora_adapter_metadata.
-            Any other --out is a PEFT adapter folder: adapter_model.safetensors (base_model.model.<layer> keys) and
-            adapter_config.json. Both record the model, the analogy's images or --coeffs, and the mean coefficients.
+            Any other --out, or --peft DIR (beside or instead of --out), is a PEFT adapter folder that
+            PeftModel.from_pretrained loads: adapter_model.safetensors (base_model.model.<layer> keys) and adapter_config.json. Both record the model, the analogy's images or --coeffs, and the mean coefficients.
             Exact at the full rank n*r; with --rank K < n*r, the best rank-K approximation, with each layer's relative
             Frobenius error written to OUT.errors.csv (a folder: OUT/errors.csv). The recorded rank is the tensors'.
             """)
@@ -185,7 +185,8 @@ struct ExportLoRACommand: ParsableCommand {
     @OptionGroup var source: CoefficientSource
     @Option(help: "Rank of the exported LoRA (default: exact, n*r; a larger K is exact too).") var rank: Int?
     @Option(help: "Stored precision: f32, f16 or bf16.") var dtype = "f32"
-    @Option(help: "Output: a diffusers .safetensors file, or a PEFT adapter folder.") var out: String
+    @Option(help: "Output: a diffusers .safetensors file, or a PEFT adapter folder.") var out: String?
+    @Option(help: "A PEFT adapter folder to write (as well as --out, or instead of it).") var peft: String?
 
     func run() throws {
         try global.apply()
@@ -193,13 +194,18 @@ struct ExportLoRACommand: ParsableCommand {
             if let rank, rank < 1 { throw ValidationError("--rank must be at least 1") }
             let dtypes: [String: SafetensorsDType] = ["f32": .f32, "f16": .f16, "bf16": .bf16]
             guard let storage = dtypes[dtype] else { throw ValidationError("--dtype must be f32, f16 or bf16") }
-            let peft = !out.hasSuffix(".safetensors")
-            let csvPath = peft ? out + "/errors.csv" : (out as NSString).deletingPathExtension + ".errors.csv"
+            // Each destination: its path, whether it is a PEFT folder, and where its truncation errors go.
+            let destinations = [out.map { ($0, !$0.hasSuffix(".safetensors")) }, peft.map { ($0, true) }].compactMap { $0 }
+                .map { path, folder in (path, folder, folder ? path + "/errors.csv" : (path as NSString).deletingPathExtension + ".errors.csv") }
+            guard !destinations.isEmpty else { throw ValidationError("give --out FILE.safetensors or FOLDER, or --peft FOLDER") }
+            if let out, let peft, absolutePath(out) == absolutePath(peft) { throw ValidationError("--out and --peft are the same path") }
             let inputs = [model, source.coeffs, source.a, source.aPrime, source.b, source.clip, source.config]
-            if peft {
-                try checkOutputFolder(out, inputs: inputs)
-            } else {
-                try checkOutputs([out] + (rank == nil ? [] : [csvPath]), inputs: InputFiles(inputs))
+            for (path, folder, csvPath) in destinations {
+                if folder {
+                    try checkOutputFolder(path, inputs: inputs)
+                } else {
+                    try checkOutputs([path] + (rank == nil ? [] : [csvPath]), inputs: InputFiles(inputs))
+                }
             }
             let stream = try AdapterStream(model: model, configPath: source.config, mixing: source.coeffs == nil)
             let coefficients = try source.coefficients(stream)
@@ -214,21 +220,24 @@ struct ExportLoRACommand: ParsableCommand {
                 try RunCheckpoint.config(in: folder).basePath.map { absolutePath(RunConfig.resolve($0, in: folder)) }
             }
             let metadata = try provenance(alphas: exported.map(\.1), rank: written)
-            if peft {
-                try ExportLoRA.writePEFT(layers, to: out, dtype: storage, metadata: metadata, baseModel: baseModel)
-            } else {
-                try ExportLoRA.write(layers, to: out, dtype: storage, metadata: metadata, baseModel: baseModel)
-            }
             let errors = layers.map(\.relativeError)
             let truncated = written < stream.config.n * stream.config.r
-            if truncated {
-                try CSV.write(header: ["layer", "relative_frobenius_error"], rows: layers.map { [.text($0.key), .double(Double($0.relativeError))] }, to: csvPath)
+            for (path, folder, csvPath) in destinations {
+                if folder {
+                    try ExportLoRA.writePEFT(layers, to: path, dtype: storage, metadata: metadata, baseModel: baseModel)
+                } else {
+                    try ExportLoRA.write(layers, to: path, dtype: storage, metadata: metadata, baseModel: baseModel)
+                }
+                if truncated {
+                    try CSV.write(header: ["layer", "relative_frobenius_error"], rows: layers.map { [.text($0.key), .double(Double($0.relativeError))] }, to: csvPath)
+                }
             }
             let worst = errors.indices.max { errors[$0] < errors[$1] }!
             // A --rank at or above n*r adds no rank: the line says what the tensors hold.
             var label = truncated ? "rank \(written)" : "rank \(written), exact"
             if let rank, rank > written { label += "; --rank \(rank) exceeds n*r" }
-            print(String(format: "%d layers -> %@ (%@, %@); relative error mean %.4g, max %.4g (%@)", layers.count, out, label, dtype,
+            print(String(format: "%d layers -> %@ (%@, %@); relative error mean %.4g, max %.4g (%@)", layers.count,
+                         destinations.map(\.0).joined(separator: " and "), label, dtype,
                          Double(errors.reduce(0, +) / Float(errors.count)), Double(errors[worst]), layers[worst].key))
         }
     }
@@ -239,12 +248,12 @@ struct ExportLoRACommand: ParsableCommand {
         var meta = ["lorweb": "export-lora", "rank": String(rank), "lorweb_model": absolutePath(model)]
         if let requested = self.rank { meta["lorweb_requested_rank"] = String(requested) }
         if let a = source.a, let aPrime = source.aPrime, let b = source.b {
-            meta["lorweb_analogy"] = try ExportLoRA.json(["a": absolutePath(a), "a_prime": absolutePath(aPrime), "b": absolutePath(b)], path: out)
+            meta["lorweb_analogy"] = try ExportLoRA.json(["a": absolutePath(a), "a_prime": absolutePath(aPrime), "b": absolutePath(b)], path: out ?? peft ?? "export-lora")
         }
         if let coeffs = source.coeffs { meta["lorweb_coeffs"] = coeffs }
         let n = alphas.first?.count ?? 0
         let mean = (0..<n).map { j in Double(alphas.map { $0[j] }.reduce(0, +)) / Double(alphas.count) }
-        meta["lorweb_coefficients"] = try ExportLoRA.json(["layers": alphas.count, "n": n, "mean_over_layers": mean], path: out)
+        meta["lorweb_coefficients"] = try ExportLoRA.json(["layers": alphas.count, "n": n, "mean_over_layers": mean], path: out ?? peft ?? "export-lora")
         return meta
     }
 }

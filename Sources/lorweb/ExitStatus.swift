@@ -9,7 +9,12 @@ import Tensor
 // text; lorweb keeps the one-line form every other error has.
 extension Lorweb {
     static func main() {
-        Runtime.restartIfOpenBLASFellBack()
+        Runtime.restartIfOpenBLASNeedsOtherSettings()
+        if let problem = Runtime.addressSpaceProblem() {
+            // _exit: exit would join OpenBLAS threads that may be stuck retrying their buffers.
+            FileHandle.standardError.write(Data("lorweb: \(problem)\n".utf8))
+            _exit(1)
+        }
         do {
             var command = try parseAsRoot()
             try command.run()

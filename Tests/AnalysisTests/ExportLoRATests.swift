@@ -91,6 +91,15 @@ import TestSupport
         let cut = try CLI.run(["export-lora", "--model", model, "--coeffs", "uniform", "--rank", "3", "--dtype", "f16", "--out", dir + "/peft"])
         #expect(cut.status == 0, "\(cut.stderr)")
         #expect(cut.stdout.contains("(rank 3, f16)"), "\(cut.stdout)")
+        // --peft writes the same folder, beside a diffusers file from the same run.
+        let both = try CLI.run(["export-lora", "--model", model, "--coeffs", "uniform", "--rank", "3", "--dtype", "f16",
+                                "--out", dir + "/cut.safetensors", "--peft", dir + "/peft2"])
+        #expect(both.status == 0, "\(both.stderr)")
+        #expect(both.stdout.contains("-> \(dir)/cut.safetensors and \(dir)/peft2 (rank 3, f16)"), "\(both.stdout)")
+        for name in ["adapter_model.safetensors", "adapter_config.json", "errors.csv"] {
+            #expect(FileManager.default.contents(atPath: dir + "/peft/" + name) == FileManager.default.contents(atPath: dir + "/peft2/" + name), "\(name)")
+        }
+        #expect(FileManager.default.fileExists(atPath: dir + "/cut.errors.csv"))
         let weights = try SafetensorsFile(path: dir + "/peft/adapter_model.safetensors")
         #expect(weights.names.count == 104 && weights.names.allSatisfy { $0.hasPrefix("base_model.model.") && weights.info($0)?.dtype == .f16 })
         #expect(weights.info("base_model.model.transformer_blocks.0.attn.to_q.lora_A.weight")?.shape == [3, 256])

@@ -47,8 +47,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for rank, dtype in [(None, "f32"), (3, "f32"), (None, "bf16")]:
             extra = (["--rank", str(rank)] if rank else []) + ["--dtype", dtype]
-            export(lorweb, f"{tmp}/lora.safetensors", *extra)
-            export(lorweb, f"{tmp}/peft", *extra)
+            export(lorweb, f"{tmp}/lora.safetensors", "--peft", f"{tmp}/peft", *extra)
             with safe_open(f"{tmp}/lora.safetensors", "pt") as f:
                 recorded = f.metadata()["rank"]
             a, ra = fused_diffusers(f"{tmp}/lora.safetensors")
