@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN := env -u OPENBLAS_CORETYPE
 LORWEB := .build/release/lorweb
 
-.PHONY: deps build-info build release demo test notebooks study bench fuzz sanitize clean
+.PHONY: deps build-info build release demo test docs notebooks notebooks-check study bench fuzz sanitize clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -51,14 +51,24 @@ test: deps build-info
 	$(RUN) swift test --skip-build
 	$(MAKE) notebooks
 
-# Executes notebooks/*.ipynb headlessly on the shipped models (LORWEB_MODEL / LORWEB_SINGLE_MODEL
-# override them); the Python packages come from PyPI when missing.
+# docs/commands.md from `lorweb <command> --help` (the help text is the source; CLITests'
+# CommandsDocTests fails while the file is stale). Any build of lorweb gives the same help.
+DOCS_BIN ?= .build/debug/lorweb
+docs: build
+	$(RUN) python3 tools/docs/commands.py --bin $(DOCS_BIN)
+
+# Checks that notebooks/*.ipynb are what tools/notebooks/make_notebooks.py writes (the generator is
+# the source), then executes them headlessly on the shipped models (LORWEB_MODEL /
+# LORWEB_SINGLE_MODEL override them); the Python packages come from PyPI when missing.
 NOTEBOOK_PACKAGES := nbclient nbformat ipykernel numpy pandas matplotlib pillow
-notebooks: release
+notebooks-check:
+	python3 tools/notebooks/make_notebooks.py --check
+
+notebooks: notebooks-check release
 	@python3 -c "import nbclient, nbformat, ipykernel, numpy, pandas, matplotlib, PIL" 2>/dev/null \
 	  || python3 -m pip install --quiet $(NOTEBOOK_PACKAGES) \
 	  || { echo "pip install failed for: $(NOTEBOOK_PACKAGES)" >&2; exit 1; }
-	$(RUN) LORWEB_BIN=$(CURDIR)/$(LORWEB) python3 tools/run_notebooks.py
+	$(RUN) LORWEB_BIN=$(CURDIR)/$(LORWEB) python3 tools/notebooks/run_notebooks.py
 
 # The generalization study (issue 11): trains every variant on one small world, one thread per
 # job and two jobs at a time, evaluates each, and writes reports/generalization/README.md. Hours of

@@ -2,7 +2,8 @@ import Foundation
 import Tensor
 
 // CLIP image encoder with the semantics of transformers' CLIPVisionModelWithProjection
-// (transformers/src/transformers/models/clip/modeling_clip.py). Parameter keys are
+// (transformers 5.24.0: src/transformers/models/clip/modeling_clip.py; the parity fixtures,
+// Tests/Fixtures/parity/versions.json, reproduce under that version). Parameter keys are
 // transformers' state-dict keys (`vision_model.pre_layrnorm` keeps its upstream spelling).
 //
 // Legend: B batch, N = 1 + (image/patch)^2 positions, D hidden, P projection dim.

@@ -2,7 +2,8 @@ import Foundation
 import Tensor
 
 // Flux.1 (Kontext) flow transformer with the semantics of diffusers' FluxTransformer2DModel
-// (diffusers/src/diffusers/models/transformers/transformer_flux.py). Parameter keys are
+// (diffusers 0.42.1: src/diffusers/models/transformers/transformer_flux.py; the parity fixtures,
+// Tests/Fixtures/parity/versions.json, reproduce under that version). Parameter keys are
 // diffusers' state-dict keys, so a diffusers checkpoint loads by name.
 //
 // Legend: B batch, S image tokens (Kontext: target then context), T text tokens,

@@ -3,7 +3,8 @@ import Tensor
 
 // The LoRWeB adapter: a basis of n rank-r LoRAs on one Linear layer, mixed per sample by
 // coefficients that come from attention of a query (the encoded analogy) over n learned keys.
-// Port of the release's AttLoRAModule (toolkit/models/AttLoRA.py, toolkit/network_mixins.py):
+// Port of the release's AttLoRAModule (github.com/orincolor/LoRWeB at commit b570167:
+// toolkit/models/AttLoRA.py, and `attlora_forward` in toolkit/network_mixins.py):
 //
 //   alpha_h = softmax(q_h K_h^T / sqrt(kdim/heads))      q = to_q(query), per head h
 //   alpha   = mean_h alpha_h          (or sum_h, clamped to [0,1] / [-1,1])

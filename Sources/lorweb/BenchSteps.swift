@@ -8,7 +8,7 @@ import Pipeline
 import Tensor
 import Training
 
-// Whole-step benchmarks, the side of `tools/peer/compare.sh` that PyTorch is measured against.
+// Whole-step benchmarks, the side of `tools/peer/compare.py` that PyTorch is measured against.
 // Every one counts its FLOPs from the list of matrix products the step needs (the same list that
 // times raw cblas_sgemm for the machine's ceiling), and reports the step's own peak memory.
 

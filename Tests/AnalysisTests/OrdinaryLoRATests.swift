@@ -7,7 +7,7 @@ import Tensor
 @testable import Analysis
 
 // Ordinary LoRAs written by PEFT, diffusers and diffusers' kohya conversion
-// (tools/make_lora_fixtures.py) against the numbers numpy computes from their dense Delta W
+// (tools/fixtures/make_lora_fixtures.py) against the numbers numpy computes from their dense Delta W
 // (Tests/Fixtures/lora/set/expected.json).
 
 private let set = Fixtures.path("lora/set")

@@ -98,7 +98,7 @@ func analysisCommandsEndToEndOnATinyRun() throws {
 
 /// `coeffs --clip` on an adapter file in the authors' layout (transformer.-prefixed keys, its
 /// config.yaml beside it) with a Hugging Face CLIP folder, against transformers' CLIP and the
-/// release's formula (tools/make_release_coeffs_fixture.py).
+/// release's formula (tools/fixtures/make_release_coeffs_fixture.py).
 @Test
 func coeffsWithClipOnTheReleaseLayoutMatchTransformers() throws {
     let dir = try scratchFolder("release-coeffs")

@@ -36,7 +36,7 @@ private func lorweb(_ arguments: String...) throws -> Run {
     #expect(object?["tensors"] as? Int == files.reduce(0) { $0 + ($1["tensors"] as? Int ?? 0) })
 }
 
-/// LoRAs written by diffusers and PEFT themselves (tools/make_lora_fixtures.py) are LoRAs, not
+/// LoRAs written by diffusers and PEFT themselves (tools/fixtures/make_lora_fixtures.py) are LoRAs, not
 /// a Flux transformer or a plain file, with their ranks and alpha (from the file's metadata or the
 /// folder's adapter_config.json).
 @Test func inspectRecognisesDiffusersAndPEFTLoRAs() throws {

@@ -2,7 +2,7 @@ import Testing
 @testable import Formats
 import TestSupport
 
-// config.yaml is the release's ai-toolkit config as its trainer saves it (see tools/make_format_fixtures.py).
+// config.yaml is the release's ai-toolkit config as its trainer saves it (see tools/fixtures/make_format_fixtures.py).
 
 @Test func readsTheReleaseConfig() throws {
     let c = try LoRWeBAdapterConfig.load(Fixtures.formats("config.yaml"))

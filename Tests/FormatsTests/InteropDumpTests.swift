@@ -4,10 +4,10 @@ import Testing
 import Tensor
 import TestSupport
 
-// Writes our versions of the fixtures for tools/make_format_fixtures.py --check to verify with
+// Writes our versions of the fixtures for tools/fixtures/make_format_fixtures.py --check to verify with
 // numpy and safetensors. Set LORWEB_DUMP_DIR to keep them:
 //   LORWEB_DUMP_DIR=/tmp/lorweb-dump swift test --filter InteropDump
-//   python3 tools/make_format_fixtures.py --check /tmp/lorweb-dump
+//   python3 tools/fixtures/make_format_fixtures.py --check /tmp/lorweb-dump
 // Without the variable the files go to a temporary folder and are only read back here.
 
 @Test func interopDumpWritesFilesPythonChecks() throws {

@@ -4,7 +4,7 @@ import Testing
 import Tensor
 import TestSupport
 
-// The .npy fixtures were written by np.save (tools/make_format_fixtures.py).
+// The .npy fixtures were written by np.save (tools/fixtures/make_format_fixtures.py).
 
 @Test func readsNumpyFloatArrays() throws {
     let f32 = try NPY.read(Fixtures.formats("array_f32.npy"))   // arange(24) * 0.5 - 3, shape (2, 3, 4)

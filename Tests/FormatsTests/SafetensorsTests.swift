@@ -4,14 +4,14 @@ import Testing
 import Tensor
 import TestSupport
 
-// Reading the Python-written fixtures (tools/make_format_fixtures.py) and round trips through
+// Reading the Python-written fixtures (tools/fixtures/make_format_fixtures.py) and round trips through
 // our writer. Malformed files are in SafetensorsBadInputTests.
 
 @Test func readsPythonF32FixtureWithMetadataAndOddShapes() throws {
     let file = try SafetensorsFile(path: Fixtures.formats("tensors_f32.safetensors"))
     #expect(file.names == ["cube", "empty", "matrix", "scalar", "specials", "vector"])
     #expect(file.metadata["generator"] == "tools/make_format_fixtures.py" && file.metadata["dtype"] == "F32")
-    #expect(file.metadata["fixture_version"] == "1", "fixtures changed format: rerun tools/make_format_fixtures.py")
+    #expect(file.metadata["fixture_version"] == "1", "fixtures changed format: rerun tools/fixtures/make_format_fixtures.py")
     let scalar = try file.tensor("scalar")
     #expect(scalar.shape == [] && scalar.item() == 2.5)
     let empty = try file.tensor("empty")

@@ -5,7 +5,7 @@ import Tensor
 import TestSupport
 
 // The real Flux.1-Kontext-dev transformer and the release's adapter file, by name and shape, as
-// tools/make_release_manifest.py read them off diffusers (meta tensors: nothing is allocated).
+// tools/fixtures/make_release_manifest.py read them off diffusers (meta tensors: nothing is allocated).
 
 @Suite struct ManifestTests {
     struct Manifest: Decodable {

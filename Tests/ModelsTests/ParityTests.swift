@@ -5,7 +5,7 @@ import Tensor
 @testable import Models
 import TestSupport
 
-// Replays the parity fixtures made by tools/make_parity_fixtures.py from diffusers, transformers
+// Replays the parity fixtures made by tools/fixtures/make_parity_fixtures.py from diffusers, transformers
 // and a PyTorch transcription of the LoRWeB formula. Every folder under Tests/Fixtures/parity and
 // under $LORWEB_PARITY_DIR is one case. Tolerance: max |out - expected| <= 1e-4 * max(1, max |expected|).
 

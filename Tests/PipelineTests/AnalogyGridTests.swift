@@ -3,7 +3,7 @@ import Formats
 @testable import Pipeline
 import TestSupport
 
-/// The 2x2 grids against the release's construction (restated in tools/make_image_fixtures.py)
+/// The 2x2 grids against the release's construction (restated in tools/fixtures/make_image_fixtures.py)
 /// and against hand-checked layouts.
 @Suite struct AnalogyGridTests {
     typealias F = ImageFixtures

@@ -150,7 +150,7 @@ import TestSupport
 }
 
 @Suite struct EditMetricsTests {
-    /// Two 16 x 12 pictures whose SSIM scikit-image 0.26 computes as 0.550185033 (tools/make_ssim_fixture.py).
+    /// Two 16 x 12 pictures whose SSIM scikit-image 0.26 computes as 0.550185033 (tools/fixtures/make_ssim_fixture.py).
     static func pictures() -> (Image, Image) {
         var x = [UInt8](), y = [UInt8]()
         for i in 0..<(16 * 12 * 3) {

@@ -7,7 +7,7 @@ import Tensor
 import TestSupport
 
 // The committed small-world models load through the upstream-layout loaders and compute what
-// transformers / diffusers compute from the same folders (tools/check_shipped_models.py).
+// transformers / diffusers compute from the same folders (tools/fixtures/check_shipped_models.py).
 
 let repositoryRoot = Fixtures.repository
 

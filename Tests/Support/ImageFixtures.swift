@@ -2,7 +2,7 @@ import Foundation
 import Formats
 import TestSupport
 
-/// Access to Tests/Fixtures/images (made by tools/make_image_fixtures.py), located from this
+/// Access to Tests/Fixtures/images (made by tools/fixtures/make_image_fixtures.py), located from this
 /// source file so it works under `swift test` without resource bundles.
 public enum ImageFixtures {
     public static let folder = Fixtures.root.appendingPathComponent("images")

@@ -66,27 +66,8 @@ private func losses(_ folder: String) throws -> [Double] {
         #expect(resumed.bits == reference.bits)
     }
 
-    /// A signal held back until the loop installs its handler (as a parent that blocks it
-    /// causes) stops the loop before its first step: nothing trained, nothing kept.
-    @Test func aSignalPendingAtTheStartStopsBeforeTheFirstStep() throws {
-        let folder = try scratchFolder("loop-pending-signal"), run = folder + "/run"
-        defer { removeScratch(folder) }
-        var block = sigset_t(), saved = sigset_t()
-        sigemptyset(&block)
-        sigaddset(&block, SIGTERM)
-        pthread_sigmask(SIG_BLOCK, &block, &saved)
-        defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
-        raise(SIGTERM)
-        var steps = 0
-        #expect {
-            try makeLoop(run).run(optimizer: adam(TinyRegression(seed: 4)), rng: RNG(seed: 8), resume: false) { _, _ in
-                steps += 1
-                return (1, [:])
-            }
-        } throws: { "\($0)" == "stopped by SIGTERM before the first training step; nothing was trained" }
-        #expect(steps == 0 && !FileManager.default.fileExists(atPath: run), "the run folder it made is removed")
-    }
-
+    // A signal before the first step is tested on the binary (KillResumeTests): raised in this
+    // process, its process-wide stop flag stopped training loops of suites running alongside.
     @Test func trainingReducesTheLoss() throws {
         let folder = try scratchFolder("loop-falls")
         defer { removeScratch(folder) }

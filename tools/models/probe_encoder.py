@@ -5,7 +5,7 @@ the seen split (same tasks, other triplets). LoRWeB can only pick a task-specifi
 basis if its query, built from these embeddings, tells the tasks apart.
 
     pip install torch transformers numpy Pillow
-    python3 tools/probe_encoder.py --data WORLD [--encoder models/small-world/encoder]
+    python3 tools/models/probe_encoder.py --data WORLD [--encoder models/small-world/encoder]
 
 Prints, for the query's concatenation [E(a), E(a'), E(b)] and for the difference E(a') - E(a),
 the probe's task and family accuracy against chance.
@@ -28,7 +28,7 @@ STD = np.array([0.26862954, 0.26130258, 0.27577711], np.float32)
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="a folder written by lorweb synth")
-    parser.add_argument("--encoder", default=os.path.join(os.path.dirname(__file__), "..", "models", "small-world", "encoder"))
+    parser.add_argument("--encoder", default=os.path.join(os.path.dirname(__file__), "..", "..", "models", "small-world", "encoder"))
     parser.add_argument("--iterations", type=int, default=500)
     args = parser.parse_args()
     torch.manual_seed(0)

@@ -4,7 +4,7 @@ diffusers file (transformer.load_lora_adapter, reading its lora_adapter_metadata
 folder (PeftModel.from_pretrained) must both load and fuse into the same weights.
 
     pip install torch diffusers peft safetensors
-    python3 tools/check_export_lora.py [path/to/lorweb]
+    python3 tools/models/check_export_lora.py [path/to/lorweb]
 """
 import os
 import subprocess
@@ -16,7 +16,7 @@ from diffusers import FluxTransformer2DModel
 from peft import PeftModel
 from safetensors import safe_open
 
-ROOT = os.path.join(os.path.dirname(__file__), "..")
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 BASE = os.path.join(ROOT, "models", "small-world", "base")
 RUN = os.path.join(ROOT, "models", "small-world", "lorweb")
 

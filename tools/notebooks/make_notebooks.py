@@ -1,15 +1,26 @@
 #!/usr/bin/env python3
 """Writes the notebooks in notebooks/ (run by developers after editing this file; CI only executes them).
 
+    python3 tools/notebooks/make_notebooks.py            # rewrites notebooks/*.ipynb
+    python3 tools/notebooks/make_notebooks.py --check    # exits 1 if a committed .ipynb differs from what this writes
+    python3 tools/notebooks/make_notebooks.py --out DIR  # writes them into DIR instead
+
+This file is the source: `make notebooks` (part of `make test`) runs --check first, so an .ipynb edited
+by hand, or a change here that was not regenerated, fails the test. The committed notebooks carry no
+outputs (run_notebooks.py executes them in memory).
+
 Every notebook drives the lorweb CLI through subprocess and reads what it writes (NPY, CSV, PNG/SVG)
 with numpy and pandas. They run on the shipped default model (models/small-world/lorweb) unless
 LORWEB_MODEL (and, for the comparison, LORWEB_SINGLE_MODEL) name other run folders, and find the
 binary at LORWEB_BIN or in the repository's .build/release (else .build/debug).
 """
+import argparse
 import json
 import pathlib
+import sys
+import tempfile
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 SETUP = r'''
 import json, os, pathlib, shutil, subprocess, tempfile
@@ -242,7 +253,41 @@ display(Image(filename=str(WORK / "energy.png")))
 '''),
 ]
 
-for name, cells in [("inspect_basis", INSPECT), ("interpolate_analogies", INTERPOLATE), ("lorweb_vs_single_lora", COMPARE)]:
-    path = ROOT / "notebooks" / f"{name}.ipynb"
-    path.write_text(json.dumps(notebook(name, cells), indent=1) + "\n")
-    print("wrote", path.relative_to(ROOT))
+NOTEBOOKS = [("inspect_basis", INSPECT), ("interpolate_analogies", INTERPOLATE), ("lorweb_vs_single_lora", COMPARE)]
+
+
+def write(folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, cells in NOTEBOOKS:
+        path = folder / f"{name}.ipynb"
+        path.write_text(json.dumps(notebook(name, cells), indent=1) + "\n")
+        yield path
+
+
+def check():
+    """Regenerates into a temporary folder and compares byte for byte with notebooks/*.ipynb."""
+    committed = ROOT / "notebooks"
+    with tempfile.TemporaryDirectory(prefix="lorweb-notebooks-") as tmp:
+        made = {p.name: p.read_bytes() for p in write(pathlib.Path(tmp))}
+    problems = [f"notebooks/{n}: differs from what tools/notebooks/make_notebooks.py writes"
+                for n, b in made.items() if not (committed / n).exists() or (committed / n).read_bytes() != b]
+    problems += [f"notebooks/{p.name}: not written by tools/notebooks/make_notebooks.py"
+                 for p in sorted(committed.glob("*.ipynb")) if p.name not in made]
+    for line in problems:
+        print(line, file=sys.stderr)
+    if problems:
+        print("edit tools/notebooks/make_notebooks.py (not the .ipynb), then run it and commit both", file=sys.stderr)
+        return 1
+    print(f"notebooks: {len(made)} .ipynb match tools/notebooks/make_notebooks.py")
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="compare the committed notebooks with a fresh generation")
+    parser.add_argument("--out", type=pathlib.Path, help="folder to write into (default: notebooks/)")
+    args = parser.parse_args()
+    if args.check:
+        sys.exit(check())
+    for path in write(args.out or ROOT / "notebooks"):
+        print("wrote", path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)

@@ -2,7 +2,7 @@
 """Rewrites a safetensors file with every F32 tensor stored as F16 (metadata kept), as the release
 stores its adapters; used to ship models/small-world/{lorweb,single-lora}/adapters.safetensors.
 
-    python3 tools/to_float16.py RUN/adapters.safetensors
+    python3 tools/models/to_float16.py RUN/adapters.safetensors
 """
 import json
 import os
