@@ -111,19 +111,11 @@ public enum MixedLoRAPCA {
         try CSV.write(header: ["component", "pooled_variance", "pooled_ratio", "raw_variance", "raw_ratio"], rows: rows, to: out + "/explained_variance.csv")
         try AnalysisFigures.explainedVariance([("mixed LoRAs (Gram metric)", r.pooled), ("raw coefficients", r.raw)]).write(stem: out + "/explained_variance")
         var stems: [String] = []
-        let t = r.pooled.scores.shape[0]
-        for column in ["task", "family"] {
-            guard let values = labels?[column], values.count == t, values.contains(where: { !$0.isEmpty }) else { continue }
-            for (name, result) in [("pooled", r.pooled), ("raw", r.raw)] {
-                let title = name == "pooled" ? "Mixed LoRAs (all layers, Gram metric) by \(column)" : "Raw coefficient embeddings by \(column)"
-                try AnalysisFigures.scatter(result.scores, labels: values, title: title).write(stem: out + "/scatter_\(name)_\(column)")
-                stems.append("scatter_\(name)_\(column)")
-            }
-        }
-        if stems.isEmpty {
-            for (name, result) in [("pooled", r.pooled), ("raw", r.raw)] {
-                try AnalysisFigures.scatter(result.scores, labels: Array(repeating: "", count: t), title: "\(name) PCA").write(stem: out + "/scatter_\(name)")
-                stems.append("scatter_\(name)")
+        for (name, result) in [("pooled", r.pooled), ("raw", r.raw)] {
+            let title = name == "pooled" ? "Mixed LoRAs (all layers, Gram metric)" : "Raw coefficient embeddings"
+            for view in AnalysisFigures.scatters(result.scores, labels: labels ?? [:], title: title) {
+                try view.figure.write(stem: out + "/scatter_\(name)_\(view.name)")
+                stems.append("scatter_\(name)_\(view.name)")
             }
         }
         return stems

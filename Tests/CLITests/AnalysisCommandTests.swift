@@ -81,7 +81,8 @@ func analysisCommandsEndToEndOnATinyRun() throws {
     try succeeds("pca", "--model", "run", "--coeffs", "seen.npy", "--out", "pca", "--components", "3", in: dir)
     #expect(try NPY.read(dir + "/pca/pooled_scores.npy").shape == [10, 3])
     #expect(try NPY.read(dir + "/pca/layer_variance.npy").shape == [52, 4])
-    #expect(try pngSize("\(dir)/pca/scatter_pooled_task.png") == (720, 480))
+    #expect(try pngSize("\(dir)/pca/scatter_pooled_kind.png") == (760, 500))
+    #expect(FileManager.default.fileExists(atPath: "\(dir)/pca/scatter_raw_family.svg"))
 
     // The report: every file the page references exists.
     try succeeds("report", "--model", "run", "--data", "sw", "--out", "report", "--limit", "8", "--frames", "2", "--sample-steps", "1", in: dir)
