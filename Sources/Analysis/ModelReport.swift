@@ -19,11 +19,11 @@ public enum ModelReport {
         /// Euler steps of each frame (nil: the base's own).
         public var sampleSteps: Int?
         public var seed: UInt64
-        /// Key-graph edge threshold (cosine similarity).
-        public var threshold: Float
+        /// Which keys the key graphs join.
+        public var edges: KeyGraph.EdgeRule
 
-        public init(data: String, split: String?, limit: Int, frames: Int, sampleSteps: Int?, seed: UInt64, threshold: Float) {
-            (self.data, self.split, self.limit, self.frames, self.sampleSteps, self.seed, self.threshold) = (data, split, limit, frames, sampleSteps, seed, threshold)
+        public init(data: String, split: String?, limit: Int, frames: Int, sampleSteps: Int?, seed: UInt64, edges: KeyGraph.EdgeRule) {
+            (self.data, self.split, self.limit, self.frames, self.sampleSteps, self.seed, self.edges) = (data, split, limit, frames, sampleSteps, seed, edges)
         }
     }
 
@@ -34,7 +34,7 @@ public enum ModelReport {
     /// run folder `path` and `triplets` (at least two); returns the number of adapted layers.
     public static func write(model: LoRWeBModel, path: String, triplets: [LabelledTriplet], settings: Settings, to out: String,
                              progress line: Progress) throws -> Int {
-        let (data, split, limit, frames, seed, threshold) = (settings.data, settings.split, settings.limit, settings.frames, settings.seed, settings.threshold)
+        let (data, split, limit, frames, seed, edges) = (settings.data, settings.split, settings.limit, settings.frames, settings.seed, settings.edges)
         let sampleSteps = settings.sampleSteps ?? model.defaultSteps
         let stream = try AdapterStream(model: path, mixing: false)
         try AtomicFile.createFolder(out)
@@ -73,16 +73,16 @@ public enum ModelReport {
         let mean = meanCoefficients.toArray()
         for i in AnalysisFigures.spread(layers.count, count: 3) {
             let g = KeyGraph(similarity: Tensor(shape: [c.n, c.n], data: layers[i].keySimilarity),
-                             mass: Array(mean[(i * c.n)..<((i + 1) * c.n)]), threshold: threshold, title: layers[i].key)
+                             mass: Array(mean[(i * c.n)..<((i + 1) * c.n)]), rule: edges, title: layers[i].key)
             try g.render(to: out + "/keygraphs/layer\(i).svg")
-            graphs.append(("keygraphs/layer\(i).svg", "\(layers[i].key): \(g.edges.count) edges at cosine >= \(threshold)"))
+            graphs.append(("keygraphs/layer\(i).svg", "\(layers[i].key): \(g.edgeSummary)"))
         }
         let allSimilarity = layers.map(\.keySimilarity).reduce([Float](repeating: 0, count: c.n * c.n)) { zip($0, $1).map(+) }.map { $0 / Float(layers.count) }
         let massAll = (0..<c.n).map { j in (0..<layers.count).map { mean[$0 * c.n + j] }.reduce(0, +) / Float(layers.count) }
-        let meanGraph = KeyGraph(similarity: Tensor(shape: [c.n, c.n], data: allSimilarity), mass: massAll, threshold: threshold,
+        let meanGraph = KeyGraph(similarity: Tensor(shape: [c.n, c.n], data: allSimilarity), mass: massAll, rule: edges,
                                  title: "mean key similarity over \(layers.count) layers")
         try meanGraph.render(to: out + "/keygraphs/all.svg")
-        graphs.append(("keygraphs/all.svg", "Mean over all layers: \(meanGraph.edges.count) edges"))
+        graphs.append(("keygraphs/all.svg", "Mean over all layers: \(meanGraph.edgeSummary)"))
 
         // Interpolation between two analogies of different tasks, on the first one's b.
         let first = triplets[0]
@@ -141,7 +141,8 @@ public enum ModelReport {
 
         page.heading("Key graphs", id: "keygraphs")
         page.paragraph("Nodes are basis elements, sized by their mean coefficient over the \(triplets.count) triplets below; "
-                       + "edges join keys with cosine similarity of at least \(threshold). Rendered by graphviz (neato); DOT files beside them.")
+                       + "edges join \(edges.phrase) (<code>--edges \(edges)</code>); each caption gives the cosines of the edges drawn. "
+                       + "Rendered by graphviz (neato); DOT files beside them.")
         for g in graphs { page.figure(g.src, caption: g.caption, width: 420) }
 
         page.heading("Spectra of mixed LoRAs", id: "spectra")

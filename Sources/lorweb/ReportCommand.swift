@@ -28,7 +28,7 @@ struct Report: LorwebCommand {
     @Option(help: "Frames of each interpolation strip.") var frames = 6
     @Option(help: "Euler steps of each generated frame (default: what the base recommends, else 28).") var sampleSteps: Int?
     @Option(help: "Seed of the interpolation noise.") var seed: UInt64 = 0
-    @Option(help: "Key-graph edge threshold (cosine similarity).", transform: finite) var threshold: Float = 0.5
+    @Option(help: edgeRuleHelp, transform: edgeRule) var edges: KeyGraph.EdgeRule = .top(3)
 
     func execute() throws {
         guard limit >= 2, frames >= 2, (sampleSteps ?? 1) >= 1 else { throw ValidationError("--limit and --frames must be at least 2, --sample-steps at least 1") }
@@ -38,7 +38,7 @@ struct Report: LorwebCommand {
         try checkOutputFolder(out, inputs: [data, path] + images(of: TripletList(triplets.map(\.triplet))))
         let model = try modelOption.load()
         let settings = ModelReport.Settings(data: data, split: split, limit: limit, frames: frames, sampleSteps: sampleSteps, seed: seed,
-                                            threshold: threshold)
+                                            edges: edges)
         let layers = try ModelReport.write(model: model, path: path, triplets: triplets, settings: settings, to: out) { label, unit in
             let line = ProgressLine(label: label, unit: unit)
             return (line.update, line.finish)
