@@ -188,7 +188,11 @@ public enum AnalysisFigures {
 
     /// Explained-variance ratios of several PCAs as lines over the component index.
     public static func explainedVariance(_ results: [(String, PCAResult)]) -> Figure {
-        let series = results.map { name, r in Series(name, style: .line, x: r.explainedRatio.indices.map { Double($0 + 1) }, y: r.explainedRatio) }
+        // Centred rows span at most T - 1 dimensions: a last component beyond that is rounding noise.
+        let series = results.map { name, r in
+            let ratio = Array(r.explainedRatio.prefix(max(1, r.scores.shape[0] - 1)))
+            return Series(name, style: .line, x: ratio.indices.map { Double($0 + 1) }, y: ratio)
+        }
         return Figure(.plot(Plot(series, xLabel: "principal component", yLabel: "explained variance ratio", logY: true)),
                       title: "Explained variance", width: 640, height: 420)
     }

@@ -158,21 +158,25 @@ struct PlotRenderer {
         let yLabelRoom = plot.yLabel.isEmpty ? 0.0 : 20
         var left = 8 + yLabelRoom + tickWidth + 8
 
-        // Room below: numeric tick labels, or category labels (turned 45 degrees when crowded).
-        let categoryWidth = plot.xCategories.map { $0.map { m.textWidth($0, size: 9) }.max() ?? 0 } ?? 0
-        let xLabelRoom = plot.xLabel.isEmpty ? 4.0 : 24
-        var below = 22 + xLabelRoom
-        if plot.xCategories != nil {
-            // Sized for turned labels (the larger case); they reach down and to the left of their tick.
-            below = 12 + categoryWidth * 0.71 + xLabelRoom
-            left = max(left, categoryWidth * 0.71 - 4)
-        }
-
         // The legend on the right, as tall as the axes.
-        let legendArea = (height: frame.height - 6 - below, maxWidth: max(110, min(230, frame.width * 0.3)))
-        let legend = LegendLayout(legendItems, maxWidth: legendArea.maxWidth, height: legendArea.height, measure: m)
-        let box: Frame = (frame.x + left, frame.y + 6, frame.width - left - 16 - (legend.width > 0 ? legend.width + 14 : 0),
-                          frame.height - 6 - below)
+        let xLabelRoom = plot.xLabel.isEmpty ? 4.0 : 24
+        let legend = LegendLayout(legendItems, maxWidth: max(110, min(230, frame.width * 0.3)), height: frame.height - 6 - 22 - xLabelRoom, measure: m)
+        let legendRoom = legend.width > 0 ? legend.width + 14 : 0
+
+        // Room below: numeric tick labels, or category labels, turned 45 degrees when they do not
+        // fit side by side (then they reach down and to the left of their tick).
+        var below = 22 + xLabelRoom, rotate = false
+        if let categories = plot.xCategories {
+            let widest = categories.map { m.textWidth($0, size: 10) }.max() ?? 0
+            let slot = (frame.width - left - 16 - legendRoom) / Double(max(categories.count, 1))
+            rotate = widest + 4 > slot
+            if rotate {
+                let turned = (categories.map { m.textWidth($0, size: 9) }.max() ?? 0) * 0.71
+                below = 12 + turned + xLabelRoom
+                left = max(left, turned - 4)
+            }
+        }
+        let box: Frame = (frame.x + left, frame.y + 6, frame.width - left - 16 - legendRoom, frame.height - 6 - below)
         func px(_ x: Double) -> Double { box.x + (x - x0) / (x1 - x0) * box.width }
         func py(_ y: Double) -> Double { box.y + box.height - (y - y0) / (y1 - y0) * box.height }
 
@@ -183,8 +187,7 @@ struct PlotRenderer {
         }
         // x ticks: categories (thinned to fit) or numbers.
         if let categories = plot.xCategories {
-            let every = max(1, Int(ceil(Double(categories.count) * 13 / max(box.width, 1))))
-            let rotate = every > 1 || (categories.map { m.textWidth($0, size: 10) }.max() ?? 0) + 4 > box.width / Double(max(categories.count, 1))
+            let every = rotate ? max(1, Int(ceil(Double(categories.count) * 13 / max(box.width, 1)))) : 1
             for (i, name) in categories.enumerated() where i % every == 0 {
                 let x = px(Double(i))
                 c.line([(x, box.y + box.height), (x, box.y + box.height + 4)], Self.axisColor, width: 1)

@@ -147,3 +147,34 @@ func figureFilesAreValidWithTheirSize(_ name: String) throws {
     #expect(quarter.contains { Array($0.prefix(3)) != [255, 255, 255] })
     #expect(try figure.svg() == figure.svg())
 }
+
+/// Crowded and long text of every kind: nothing may reach the picture's edge (text running out
+/// of the figure would leave ink on its outermost pixels).
+private let crowded: [(String, Figure)] = {
+    let names = (0..<30).map { "single_transformer_blocks.\($0).attn.to_out" }
+    let long = ["background_color(green)+vignette(0.9)", "recolor_object(red)+blur(2)", "a", "tint(purple)"]
+    let scatter = long.enumerated().map { i, name in Series(name, style: .scatter, x: [Double(i), Double(i) + 0.5], y: [1e5, -2e4]) }
+    let n = 3, heat = (0..<(n * n)).map(Double.init)
+    return [
+        ("many categories", Figure(.plot(Plot([Series("", style: .bar, y: names.indices.map { Double($0) - 10 })], xLabel: "layer",
+                                              yLabel: "a y label long enough to need a smaller font here", xCategories: names, legend: false)),
+                                   title: "Bars over thirty layers whose names are long, under a title that is longer than the figure is wide",
+                                   width: 420, height: 360)),
+        ("long legend", Figure(.plot(Plot(scatter, xLabel: "PC 1", yLabel: "PC 2")), title: "scatter", width: 420, height: 300)),
+        ("heatmap labels", Figure(.heatmap(Heatmap(heat, rows: n, columns: n, rowLabels: long.prefix(3).map { $0 }, columnLabels: ["x", "y", "z"],
+                                                   colorbarLabel: "a colour bar label longer than the bar", range: -1e5...1e5)),
+                                  title: "heat", width: 420, height: 300)),
+        ("grid labels", try! Figure.images(ImageGrid([[Image(width: 4, height: 4, color: [0, 0, 0])]], captions: [[long[0]]],
+                                                     header: [long[1]], rowLabels: [long[0] + " " + long[1]], cellSize: 40), title: long[0])),
+    ]
+}()
+
+@Test(arguments: crowded.map(\.0))
+func noTextReachesTheEdge(_ name: String) throws {
+    let figure = crowded.first { $0.0 == name }!.1
+    let image = try Image.decode(figure.png())
+    let edge = (0..<image.width).flatMap { [($0, 0), ($0, 1), ($0, image.height - 2), ($0, image.height - 1)] }
+        + (0..<image.height).flatMap { [(0, $0), (1, $0), (image.width - 2, $0), (image.width - 1, $0)] }
+    let inked = edge.filter { Array(image[$0.0, $0.1].prefix(3)) != [255, 255, 255] }
+    #expect(inked.isEmpty, "\(name): \(inked.count) edge pixels drawn, e.g. \(inked.prefix(3))")
+}
