@@ -174,15 +174,9 @@ public enum ModelReport {
                        + "each embedded as its per-layer coefficients [\(layers.count) x \(c.n)]. PCA of their mixed LoRAs uses the "
                        + "Gram metric, so it equals PCA of the vectorised &Delta;Ws of all layers; the raw embedding is the flattened coefficients.")
         // Single panels side by side; small multiples (one panel per kind) at full width.
-        func caption(_ stem: String) -> String {
-            let parts = stem.split(separator: "_").map(String.init)   // scatter, pooled|raw, view
-            let space = parts[1] == "pooled" ? "Mixed LoRAs (Gram metric)" : "Raw coefficients"
-            return space + (parts.count > 2 && parts[2] != "all" ? " by \(parts[2] == "kind" ? "family kind, split as marker" : parts[2])" : "")
-        }
-        let panels = scatters.filter { $0.hasSuffix("_family") && triplets.contains { $0.kind != nil } }
-        page.figures(scatters.filter { !panels.contains($0) }.map { ("pca/\($0).png", caption($0)) }
+        page.figures(scatters.filter { !$0.wide }.map { ("pca/\($0.stem).png", $0.title) }
                      + [("pca/explained_variance.png", "Explained variance ratio per component")])
-        for stem in panels { page.figure("pca/\(stem).png", caption: caption(stem) + ", one panel per kind; lines join each task's triplets") }
+        for s in scatters where s.wide { page.figure("pca/\(s.stem).png", caption: s.title + "; lines join each task's triplets to their mean") }
         let (pr, rr) = (pca.pooled.explainedRatio, pca.raw.explainedRatio)
         page.table(["component", "mixed LoRAs: variance share", "raw coefficients: variance share"], (0..<min(6, pr.count)).map { i in
             ["PC \(i + 1)", String(format: "%.3f", pr[i]), i < rr.count ? String(format: "%.3f", rr[i]) : "-"]
