@@ -27,7 +27,7 @@ import tempfile
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 SETUP = r'''
-import atexit, json, os, pathlib, shutil, subprocess, tempfile
+import json, os, pathlib, shutil, subprocess, tempfile
 import numpy as np, pandas as pd
 import matplotlib
 matplotlib.use("Agg")
@@ -38,9 +38,8 @@ REPO = pathlib.Path.cwd().resolve().parent if pathlib.Path.cwd().name == "notebo
 BIN = os.environ.get("LORWEB_BIN") or next(
     (str(p) for p in (REPO / ".build/release/lorweb", REPO / ".build/debug/lorweb") if p.exists()), "lorweb")
 MODEL = os.environ.get("LORWEB_MODEL", str(REPO / "models/small-world/lorweb"))
-# Everything the notebook writes goes here, and is removed when the kernel exits.
+# Everything the notebook writes goes here; the last cell removes it.
 WORK = pathlib.Path(tempfile.mkdtemp(prefix="lorweb-notebook-"))
-atexit.register(shutil.rmtree, WORK, ignore_errors=True)
 # Some machines preset OPENBLAS_CORETYPE to a slower kernel; lorweb's own Makefile unsets it too.
 ENV = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
 
@@ -73,6 +72,10 @@ manifest = json.loads((WORK / "world/manifest.json").read_text())
 samples = pd.DataFrame(manifest["samples"])
 samples.groupby("split").size()
 '''
+
+
+CLEANUP = [("markdown", "## Clean up\nThe working folder and everything the commands wrote into it."),
+           ("code", "shutil.rmtree(WORK)")]
 
 
 def notebook(name, cells):
@@ -267,7 +270,8 @@ show(fig, "energy.png")
 '''),
 ]
 
-NOTEBOOKS = [("inspect_basis", INSPECT), ("interpolate_analogies", INTERPOLATE), ("lorweb_vs_single_lora", COMPARE)]
+NOTEBOOKS = [("inspect_basis", INSPECT + CLEANUP), ("interpolate_analogies", INTERPOLATE + CLEANUP),
+             ("lorweb_vs_single_lora", COMPARE + CLEANUP)]
 
 
 def write(folder):

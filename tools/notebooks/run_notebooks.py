@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Executes every notebook in notebooks/ headlessly (nbclient), as `make notebooks` does; exits 1 if one fails.
 
-The notebooks write into their own temporary folders (removed when their kernel exits); the committed .ipynb
-files are not modified (`make_notebooks.py --execute` writes outputs into them).
+Each notebook removes its working folder in its last cell; the kernel's TMPDIR is a folder made and removed here,
+so nothing outlives a notebook that fails half-way. The committed .ipynb files are not modified
+(`make_notebooks.py --execute` writes outputs into them).
 """
+import os
 import pathlib
 import sys
+import tempfile
 import time
 
 import nbformat
@@ -16,9 +19,11 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def run(nb, path):
-    """Executes the notebook `nb` (read from `path`) in place, in the notebook's folder; no timing metadata."""
-    NotebookClient(nb, timeout=600, kernel_name="python3", record_timing=False,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    """Executes the notebook `nb` (read from `path`) in place, in the notebook's folder, with a TMPDIR of its own
+    that is removed afterwards; no timing metadata."""
+    with tempfile.TemporaryDirectory(prefix="lorweb-notebook-run-") as tmp:
+        NotebookClient(nb, timeout=600, kernel_name="python3", record_timing=False,
+                       resources={"metadata": {"path": str(path.parent)}}).execute(env=dict(os.environ, TMPDIR=tmp))
 
 
 if __name__ == "__main__":
