@@ -146,10 +146,12 @@ public enum AnalysisFigures {
             guard let j = colours.firstIndex(of: label), j < capacity, let s = CategoryStyle.style(j) else { return (CategoryStyle.context, .circle) }
             return s
         }
+        var joined = false
         if let join {
             for group in distinct(join, rows) {
                 let members = rows.filter { join[$0] == group }
                 guard members.count > 1 else { continue }
+                joined = true
                 let mean = (x: members.map { xy[$0].x }.reduce(0, +) / Double(members.count), y: members.map { xy[$0].y }.reduce(0, +) / Double(members.count))
                 let star = members.flatMap { [mean, xy[$0]] } + [mean]
                 series.append(Series("", style: .line, x: star.map(\.x), y: star.map(\.y), color: style(colour[members[0]]).color, faint: true))
@@ -181,7 +183,7 @@ public enum AnalysisFigures {
             }
             if shapes.count > Marker.allCases.count { legend.append(.note("the last shape also stands for \(shapes.count - Marker.allCases.count) more")) }
         }
-        if join != nil { legend.append(.note("lines join each task's triplets to their mean")) }
+        if joined { legend.append(.note("lines join each task's triplets to their mean")) }
         if !others.isEmpty { legend.append(.note("grey: the other \(others.count) triplets")) }
         return Plot(series, xLabel: "PC 1", yLabel: "PC 2", legendItems: legend)
     }
