@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN := env -u OPENBLAS_CORETYPE
 LORWEB := .build/release/lorweb
 
-.PHONY: deps build-info build release demo test docs notebooks notebooks-check study bench fuzz sanitize clean
+.PHONY: deps build-info build release demo test docs notebooks notebooks-check notebook-packages notebooks-outputs study bench fuzz sanitize clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -57,18 +57,25 @@ DOCS_BIN ?= .build/debug/lorweb
 docs: build
 	$(RUN) python3 tools/docs/commands.py --bin $(DOCS_BIN)
 
-# Checks that notebooks/*.ipynb are what tools/notebooks/make_notebooks.py writes (the generator is
-# the source), then executes them headlessly on the shipped models (LORWEB_MODEL /
+# Checks that the cells of notebooks/*.ipynb are what tools/notebooks/make_notebooks.py writes (the
+# generator is the source), then executes them headlessly on the shipped models (LORWEB_MODEL /
 # LORWEB_SINGLE_MODEL override them); the Python packages come from PyPI when missing.
+# notebooks-outputs regenerates them with their outputs, which are committed so that they read on a
+# repository page: run it after changing the generator or the shipped models.
 NOTEBOOK_PACKAGES := nbclient nbformat ipykernel numpy pandas matplotlib pillow
 notebooks-check:
 	python3 tools/notebooks/make_notebooks.py --check
 
-notebooks: notebooks-check release
+notebook-packages:
 	@python3 -c "import nbclient, nbformat, ipykernel, numpy, pandas, matplotlib, PIL" 2>/dev/null \
 	  || python3 -m pip install --quiet $(NOTEBOOK_PACKAGES) \
 	  || { echo "pip install failed for: $(NOTEBOOK_PACKAGES)" >&2; exit 1; }
+
+notebooks: notebooks-check release notebook-packages
 	$(RUN) LORWEB_BIN=$(CURDIR)/$(LORWEB) python3 tools/notebooks/run_notebooks.py
+
+notebooks-outputs: release notebook-packages
+	$(RUN) LORWEB_BIN=$(CURDIR)/$(LORWEB) python3 tools/notebooks/make_notebooks.py --execute
 
 # The generalization study (issue 11): trains every variant on one small world, one thread per
 # job and two jobs at a time, evaluates each, and writes reports/generalization/README.md. Hours of

@@ -70,25 +70,131 @@ public enum AnalysisFigures {
                       title: title, width: 680, height: 440)
     }
 
-    /// Scores [T, >= 2] as a scatter coloured by `labels` (one series per distinct label, in
-    /// order of first appearance).
-    public static func scatter(_ scores: Tensor, labels: [String], title: String, xLabel: String = "PC 1", yLabel: String = "PC 2") -> Figure {
+    /// The scatter views of scores [T, >= 2] (PC 1 against PC 2) that `labels` support, by name,
+    /// labels by the column names of a coefficient index (task, family, kind, split). A small
+    /// world (kinds known) gives "kind", coloured by family kind (compositions as one colour) with
+    /// the split as marker shape, and "family", one panel per kind coloured by family (the
+    /// compositions' panel by their pair of kinds) with lines joining each task's triplets to
+    /// their mean. A list gives "family" or "task" in one panel, or "all" without labels.
+    public static func scatters(_ scores: Tensor, labels: [String: [String]], title: String) -> [(name: String, figure: Figure)] {
+        let xy = points(scores), t = xy.count
+        func column(_ name: String) -> [String]? {
+            guard let v = labels[name], v.count == t, v.contains(where: { !$0.isEmpty }) else { return nil }
+            return v
+        }
+        let all = Array(0..<t)
+        guard let kind = column("kind") else {
+            for name in ["family", "task"] {
+                guard let colour = column(name) else { continue }
+                let join = name == "family" ? column("task") : nil
+                let plot = scatterPanel(xy, rows: all, colour: colour, heading: name, join: join)
+                return [(name, Figure(.plot(plot), title: "\(title) by \(name)", width: 760, height: 500))]
+            }
+            return [("all", scatter(scores, labels: Array(repeating: "triplets", count: t), heading: "", title: title))]
+        }
+        let kindOrComposition = kind.map { $0.contains("+") ? "composition" : $0 }
+        let splits = column("split").map { (labels: $0, heading: "split") }
+        var figures = [("kind", Figure(.plot(scatterPanel(xy, rows: all, colour: kindOrComposition, heading: "family kind", marker: splits)),
+                                       title: "\(title) by family kind", width: 760, height: 500))]
+        var order: [String] = []
+        for k in kindOrComposition where !order.contains(k) { order.append(k) }
+        let family = column("family") ?? kind, task = column("task")
+        let panels = order.map { k -> (title: String, plot: Plot) in
+            let rows = all.filter { kindOrComposition[$0] == k }
+            let composed = k == "composition"
+            return ("\(composed ? "compositions" : k) (\(rows.count) triplets)",
+                    scatterPanel(xy, rows: rows, colour: composed ? kind : family, heading: composed ? "kinds composed" : "family", join: task))
+        }
+        figures.append(("family", Figure(.panels(panels, columns: 2), title: "\(title) by family, one panel per kind",
+                                         width: 1180, height: 40 + 390 * ((panels.count + 1) / 2))))
+        return figures
+    }
+
+    /// Scores [T, >= 2] in one panel coloured by `labels`, the legend headed `heading`.
+    public static func scatter(_ scores: Tensor, labels: [String], heading: String, title: String) -> Figure {
+        let xy = points(scores)
+        return Figure(.plot(scatterPanel(xy, rows: Array(xy.indices), colour: labels, heading: heading)), title: title, width: 720, height: 480)
+    }
+
+    /// (PC 1, PC 2) of every row of scores [T, >= 1] (PC 2 is 0 when there is one column).
+    static func points(_ scores: Tensor) -> [(x: Double, y: Double)] {
         let c = scores.shape[1], s = scores.toArray()
-        var order: [String] = [], rows: [String: [Int]] = [:]
-        for (i, l) in labels.enumerated() {
-            if rows[l] == nil { order.append(l) }
-            rows[l, default: []].append(i)
+        return (0..<scores.shape[0]).map { (x: Double(s[$0 * c]), y: c > 1 ? Double(s[$0 * c + 1]) : 0) }
+    }
+
+    /// One scatter panel: the points `rows` coloured by their `colour` label (`CategoryStyle`:
+    /// 12 colours, then other marker shapes; labels beyond its capacity grey, and the legend says
+    /// how many), the other points as faint grey context. With `marker`, the shape shows that
+    /// label instead (then only the 12 colours distinguish `colour`); with `join`, thin lines run
+    /// from each point to the mean of its `join` group.
+    static func scatterPanel(_ xy: [(x: Double, y: Double)], rows: [Int], colour: [String], heading: String,
+                             marker: (labels: [String], heading: String)? = nil, join: [String]? = nil) -> Plot {
+        func distinct(_ labels: [String], _ rows: [Int]) -> [String] {
+            var seen = Set<String>(), order: [String] = []
+            for i in rows where seen.insert(labels[i]).inserted { order.append(labels[i]) }
+            return order
         }
-        let series = order.enumerated().map { j, label in
-            Series(label.isEmpty ? "(none)" : label, style: .scatter, x: rows[label]!.map { Double(s[$0 * c]) },
-                   y: rows[label]!.map { c > 1 ? Double(s[$0 * c + 1]) : 0 }, color: Color.category(j))
+        func named(_ label: String) -> String { label.isEmpty ? "(none)" : label }
+        let inPanel = Set(rows), others = xy.indices.filter { !inPanel.contains($0) }
+        var series: [Series] = []
+        if !others.isEmpty {
+            series.append(Series("", style: .scatter, x: others.map { xy[$0].x }, y: others.map { xy[$0].y }, color: CategoryStyle.context, faint: true))
         }
-        return Figure(.plot(Plot(series, xLabel: xLabel, yLabel: yLabel)), title: title, width: 720, height: 480)
+        let colours = distinct(colour, rows)
+        let capacity = marker == nil ? CategoryStyle.capacity : CategoryStyle.colors.count
+        func style(_ label: String) -> (color: Color, marker: Marker) {
+            guard let j = colours.firstIndex(of: label), j < capacity, let s = CategoryStyle.style(j) else { return (CategoryStyle.context, .circle) }
+            return s
+        }
+        var joined = false
+        if let join {
+            for group in distinct(join, rows) {
+                let members = rows.filter { join[$0] == group }
+                guard members.count > 1 else { continue }
+                joined = true
+                let mean = (x: members.map { xy[$0].x }.reduce(0, +) / Double(members.count), y: members.map { xy[$0].y }.reduce(0, +) / Double(members.count))
+                let star = members.flatMap { [mean, xy[$0]] } + [mean]
+                series.append(Series("", style: .line, x: star.map(\.x), y: star.map(\.y), color: style(colour[members[0]]).color, faint: true))
+            }
+        }
+        let shapes = marker.map { distinct($0.labels, rows) } ?? []
+        for label in colours {
+            let members = rows.filter { colour[$0] == label }
+            if let marker {
+                for (k, shape) in shapes.enumerated() {
+                    let group = members.filter { marker.labels[$0] == shape }
+                    if !group.isEmpty {
+                        series.append(Series("", style: .scatter, x: group.map { xy[$0].x }, y: group.map { xy[$0].y }, color: style(label).color,
+                                             marker: Marker.allCases[min(k, Marker.allCases.count - 1)]))
+                    }
+                }
+            } else {
+                series.append(Series("", style: .scatter, x: members.map { xy[$0].x }, y: members.map { xy[$0].y }, color: style(label).color,
+                                     marker: style(label).marker))
+            }
+        }
+        var legend: [LegendItem] = heading.isEmpty ? [] : [.heading(heading)]
+        legend += colours.prefix(capacity).map { .entry(named($0), color: style($0).color, style: .scatter, marker: style($0).marker) }
+        if colours.count > capacity { legend.append(.note("+ \(colours.count - capacity) more in grey, not told apart")) }
+        if let marker {
+            legend.append(.heading(marker.heading))
+            legend += shapes.prefix(Marker.allCases.count).enumerated().map { k, label in
+                .entry(named(label), color: Color(0.3, 0.3, 0.3), style: .scatter, marker: Marker.allCases[k])
+            }
+            if shapes.count > Marker.allCases.count { legend.append(.note("the last shape also stands for \(shapes.count - Marker.allCases.count) more")) }
+        }
+        if joined { legend.append(.note("lines join each task's triplets to their mean")) }
+        if !others.isEmpty { legend.append(.note("grey: the other \(others.count) triplets")) }
+        return Plot(series, xLabel: "PC 1", yLabel: "PC 2", legendItems: legend)
     }
 
     /// Explained-variance ratios of several PCAs as lines over the component index.
     public static func explainedVariance(_ results: [(String, PCAResult)]) -> Figure {
-        let series = results.map { name, r in Series(name, style: .line, x: r.explainedRatio.indices.map { Double($0 + 1) }, y: r.explainedRatio) }
+        // Centred rows span at most T - 1 dimensions: a last component beyond that is rounding noise.
+        let series = results.map { name, r in
+            let ratio = Array(r.explainedRatio.prefix(max(1, r.scores.shape[0] - 1)))
+            return Series(name, style: .line, x: ratio.indices.map { Double($0 + 1) }, y: ratio)
+        }
         return Figure(.plot(Plot(series, xLabel: "principal component", yLabel: "explained variance ratio", logY: true)),
                       title: "Explained variance", width: 640, height: 420)
     }

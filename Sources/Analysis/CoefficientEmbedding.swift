@@ -45,15 +45,16 @@ public enum CoefficientEmbedding {
     }
 
     /// Writes the coefficients to `path` (.npy), the index `<stem>.csv` (row, id, task, family,
-    /// split, image paths) and the layer order `<stem>.layers.txt`.
+    /// kind, split, image paths) and the layer order `<stem>.layers.txt`.
     public static func write(_ coefficients: Tensor, triplets: [LabelledTriplet], layers: [String], to path: String) throws {
         let stem = (path as NSString).deletingPathExtension
         try NPY.write(coefficients, to: path)
         let rows: [[CSV.Field]] = triplets.enumerated().map { i, l in
             let t = l.triplet
-            return [.int(i), .text(t.id), .text(t.task ?? ""), .text(t.family ?? ""), .text(l.split ?? ""), .text(t.a), .text(t.aPrime), .text(t.b)]
+            return [.int(i), .text(t.id), .text(t.task ?? ""), .text(t.family ?? ""), .text(l.kind ?? ""), .text(l.split ?? ""),
+                    .text(t.a), .text(t.aPrime), .text(t.b)]
         }
-        try CSV.write(header: ["row", "id", "task", "family", "split", "a", "a_prime", "b"], rows: rows, to: stem + ".csv")
+        try CSV.write(header: ["row", "id", "task", "family", "kind", "split", "a", "a_prime", "b"], rows: rows, to: stem + ".csv")
         try AtomicFile.write(Data((layers.joined(separator: "\n") + "\n").utf8), to: stem + ".layers.txt")
     }
 

@@ -83,12 +83,12 @@ public enum Interpolation {
     }
 
     /// The labelled filmstrip: the inputs on top, the frames below.
-    public static func figure(_ strip: Strip, from: (Image, Image), to: (Image, Image), b: Image, space: Space, cellSize: Int = 96) -> Figure {
+    public static func figure(_ strip: Strip, from: (Image, Image), to: (Image, Image), b: Image, space: Space, cellSize: Int = 96) throws -> Figure {
         let inputs: [Image?] = [from.0, from.1, to.0, to.1, b]
         let grid = ImageGrid([inputs, strip.frames.map { $0 }],
                              captions: [["a", "a'", "c", "c'", "b"], strip.times.map { String(format: "t = %.2f", $0) }],
                              rowLabels: ["inputs", "b' (\(space == .coeffs ? "coefficients" : "query"))"], cellSize: cellSize)
-        return Figure.images(grid, title: "a : a' -> c : c' applied to b, interpolated in \(space == .coeffs ? "coefficient" : "query") space")
+        return try Figure.images(grid, title: "a : a' -> c : c' applied to b, interpolated in \(space == .coeffs ? "coefficient" : "query") space")
     }
 
     /// The trajectories as CSV rows: frame, t, layer, then the n coefficients.

@@ -92,9 +92,10 @@ public enum MixedLoRAPCA {
                       pooled: pooled, raw: raw)
     }
 
-    /// Writes the arrays, the CSV and the figures; returns the scatter figure stems.
+    /// Writes the arrays, the CSV and the figures; returns the scatter figures' stems and titles,
+    /// and whether each is small multiples (wide).
     @discardableResult
-    public static func write(_ r: MixedLoRAPCA.Result, labels: [String: [String]]?, to out: String) throws -> [String] {
+    public static func write(_ r: MixedLoRAPCA.Result, labels: [String: [String]]?, to out: String) throws -> [(stem: String, title: String, wide: Bool)] {
         try AtomicFile.createFolder(out)
         func vector(_ v: [Double]) -> Tensor { Tensor(shape: [v.count], data: v.map(Float.init)) }
         try NPY.write(vector(r.pooled.variance), to: out + "/pooled_variance.npy")
@@ -110,22 +111,17 @@ public enum MixedLoRAPCA {
         }
         try CSV.write(header: ["component", "pooled_variance", "pooled_ratio", "raw_variance", "raw_ratio"], rows: rows, to: out + "/explained_variance.csv")
         try AnalysisFigures.explainedVariance([("mixed LoRAs (Gram metric)", r.pooled), ("raw coefficients", r.raw)]).write(stem: out + "/explained_variance")
-        var stems: [String] = []
-        let t = r.pooled.scores.shape[0]
-        for column in ["task", "family"] {
-            guard let values = labels?[column], values.count == t, values.contains(where: { !$0.isEmpty }) else { continue }
-            for (name, result) in [("pooled", r.pooled), ("raw", r.raw)] {
-                let title = name == "pooled" ? "Mixed LoRAs (all layers, Gram metric) by \(column)" : "Raw coefficient embeddings by \(column)"
-                try AnalysisFigures.scatter(result.scores, labels: values, title: title).write(stem: out + "/scatter_\(name)_\(column)")
-                stems.append("scatter_\(name)_\(column)")
+        var scatters: [(stem: String, title: String, wide: Bool)] = []
+        for (name, result) in [("pooled", r.pooled), ("raw", r.raw)] {
+            let title = name == "pooled" ? "Mixed LoRAs (all layers, Gram metric)" : "Raw coefficient embeddings"
+            for view in AnalysisFigures.scatters(result.scores, labels: labels ?? [:], title: title) {
+                let stem = "scatter_\(name)_\(view.name)"
+                try view.figure.write(stem: out + "/" + stem)
+                var wide = false
+                if case .panels = view.figure.panel { wide = true }
+                scatters.append((stem, view.figure.title ?? stem, wide))
             }
         }
-        if stems.isEmpty {
-            for (name, result) in [("pooled", r.pooled), ("raw", r.raw)] {
-                try AnalysisFigures.scatter(result.scores, labels: Array(repeating: "", count: t), title: "\(name) PCA").write(stem: out + "/scatter_\(name)")
-                stems.append("scatter_\(name)")
-            }
-        }
-        return stems
+        return scatters
     }
 }

@@ -19,22 +19,22 @@ public enum ModelReport {
         /// Euler steps of each frame (nil: the base's own).
         public var sampleSteps: Int?
         public var seed: UInt64
-        /// Key-graph edge threshold (cosine similarity).
-        public var threshold: Float
+        /// Which keys the key graphs join.
+        public var edges: KeyGraph.EdgeRule
 
-        public init(data: String, split: String?, limit: Int, frames: Int, sampleSteps: Int?, seed: UInt64, threshold: Float) {
-            (self.data, self.split, self.limit, self.frames, self.sampleSteps, self.seed, self.threshold) = (data, split, limit, frames, sampleSteps, seed, threshold)
+        public init(data: String, split: String?, limit: Int, frames: Int, sampleSteps: Int?, seed: UInt64, edges: KeyGraph.EdgeRule) {
+            (self.data, self.split, self.limit, self.frames, self.sampleSteps, self.seed, self.edges) = (data, split, limit, frames, sampleSteps, seed, edges)
         }
     }
 
     /// Makes a progress line for a stage ("report: basis", "layers"): its update and finish.
     public typealias Progress = (_ label: String, _ unit: String) -> (update: (Int, Int) -> Void, finish: () -> Void)
 
-    /// Writes OUT/index.html and the subfolders basis/, svd/, keygraphs/, coeffs.*, pca/, interpolation/ for the model in the
+    /// Writes OUT/index.html and the subfolders basis/, svd/, keygraphs/, coeffs.*, pca/, interpolation/, structure/, edits/ for the model in the
     /// run folder `path` and `triplets` (at least two); returns the number of adapted layers.
     public static func write(model: LoRWeBModel, path: String, triplets: [LabelledTriplet], settings: Settings, to out: String,
                              progress line: Progress) throws -> Int {
-        let (data, split, limit, frames, seed, threshold) = (settings.data, settings.split, settings.limit, settings.frames, settings.seed, settings.threshold)
+        let (data, split, limit, frames, seed, edges) = (settings.data, settings.split, settings.limit, settings.frames, settings.seed, settings.edges)
         let sampleSteps = settings.sampleSteps ?? model.defaultSteps
         let stream = try AdapterStream(model: path, mixing: false)
         try AtomicFile.createFolder(out)
@@ -73,20 +73,20 @@ public enum ModelReport {
         let mean = meanCoefficients.toArray()
         for i in AnalysisFigures.spread(layers.count, count: 3) {
             let g = KeyGraph(similarity: Tensor(shape: [c.n, c.n], data: layers[i].keySimilarity),
-                             mass: Array(mean[(i * c.n)..<((i + 1) * c.n)]), threshold: threshold, title: layers[i].key)
+                             mass: Array(mean[(i * c.n)..<((i + 1) * c.n)]), rule: edges, title: layers[i].key)
             try g.render(to: out + "/keygraphs/layer\(i).svg")
-            graphs.append(("keygraphs/layer\(i).svg", "\(layers[i].key): \(g.edges.count) edges at cosine >= \(threshold)"))
+            graphs.append(("keygraphs/layer\(i).svg", "\(layers[i].key): \(g.edgeSummary)"))
         }
         let allSimilarity = layers.map(\.keySimilarity).reduce([Float](repeating: 0, count: c.n * c.n)) { zip($0, $1).map(+) }.map { $0 / Float(layers.count) }
         let massAll = (0..<c.n).map { j in (0..<layers.count).map { mean[$0 * c.n + j] }.reduce(0, +) / Float(layers.count) }
-        let meanGraph = KeyGraph(similarity: Tensor(shape: [c.n, c.n], data: allSimilarity), mass: massAll, threshold: threshold,
+        let meanGraph = KeyGraph(similarity: Tensor(shape: [c.n, c.n], data: allSimilarity), mass: massAll, rule: edges,
                                  title: "mean key similarity over \(layers.count) layers")
         try meanGraph.render(to: out + "/keygraphs/all.svg")
-        graphs.append(("keygraphs/all.svg", "Mean over all layers: \(meanGraph.edges.count) edges"))
+        graphs.append(("keygraphs/all.svg", "Mean over all layers: \(meanGraph.edgeSummary)"))
 
-        // Interpolation between two analogies of different tasks, on the first one's b.
+        // Interpolation between two analogies of different tasks (of different kinds when known), on the first one's b.
         let first = triplets[0]
-        let second = triplets.first { $0.triplet.task != first.triplet.task } ?? triplets[1]
+        let second = triplets.first { $0.kind != nil && $0.kind != first.kind } ?? triplets.first { $0.triplet.task != first.triplet.task } ?? triplets[1]
         let f = try AnalogyQuery.read(a: first.triplet.a, aPrime: first.triplet.aPrime, b: first.triplet.b)
         let t = try AnalogyQuery.read(a: second.triplet.a, aPrime: second.triplet.aPrime, b: first.triplet.b)
         let (from, to, b) = ((f.a, f.aPrime), (t.a, t.aPrime), f.b)
@@ -103,6 +103,18 @@ public enum ModelReport {
             strips.append((space, strip))
         }
 
+        // Structure of the coefficients, with the interpolation strips' smoothness.
+        var structure = StructureReport.measure(coefficients, triplets: triplets, seed: seed)
+        structure.interpolation = strips.map { CoefficientStructure.smoothness($0.1.frames, times: $0.1.times, space: $0.0.rawValue) }
+        try structure.write(to: out + "/structure", layers: layerKeys)
+
+        // Edits of the triplets with ground truth, scored.
+        let editProgress = line("report: edits", "triplets")
+        let edits = try EditsReport.run(model, triplets: triplets, path: data, steps: sampleSteps, seed: seed) { editProgress.update($0, $1) }
+        editProgress.finish()
+        try edits?.write(to: out + "/edits", settings: ["model": path, "data": data, "split": split ?? "all", "steps": sampleSteps, "seed": seed,
+                                                        "guidance": 1.0, "prompts": false, "adapters": true], perKind: 3)
+
         // The page.
         let e = HTMLReport.escape
         page.heading("Model", id: "model")
@@ -112,6 +124,11 @@ public enum ModelReport {
             ["query", "\(model.config.queryMode.rawValue), \(c.queryDim) values"], ["heads / coefficients", "\(c.heads) / \(c.softmax ? "softmax" : "tanh"), \(c.mixing.rawValue)"],
             ["adapter parameters", "\(model.adapters.parameterCount)"],
         ] + model.config.info.sorted { $0.key < $1.key }.map { [$0.key, $0.value] })
+
+        if let edits { edits.section(&page, folder: "edits", steps: sampleSteps) } else {
+            page.heading("Edits and metrics", id: "edits")
+            page.paragraph("None of the triplets has ground truth outside the training split, so nothing is scored.")
+        }
 
         page.heading("The basis", id: "basis")
         page.paragraph("Every adapted Linear layer carries n = \(c.n) LoRAs A<sub>i</sub>B<sub>i</sub> of rank \(c.r) and n keys. "
@@ -141,7 +158,8 @@ public enum ModelReport {
 
         page.heading("Key graphs", id: "keygraphs")
         page.paragraph("Nodes are basis elements, sized by their mean coefficient over the \(triplets.count) triplets below; "
-                       + "edges join keys with cosine similarity of at least \(threshold). Rendered by graphviz (neato); DOT files beside them.")
+                       + "edges join \(edges.phrase) (<code>--edges \(edges)</code>); each caption gives the cosines of the edges drawn. "
+                       + "Rendered by graphviz (neato); DOT files beside them.")
         for g in graphs { page.figure(g.src, caption: g.caption, width: 420) }
 
         page.heading("Spectra of mixed LoRAs", id: "spectra")
@@ -155,33 +173,32 @@ public enum ModelReport {
         page.paragraph("\(triplets.count) triplets of \(tasks) tasks from <code>\(e(data))</code>\(split.map { " (split \(e($0)))" } ?? ""), "
                        + "each embedded as its per-layer coefficients [\(layers.count) x \(c.n)]. PCA of their mixed LoRAs uses the "
                        + "Gram metric, so it equals PCA of the vectorised &Delta;Ws of all layers; the raw embedding is the flattened coefficients.")
-        page.figures(scatters.map { ("pca/\($0).png", $0.replacingOccurrences(of: "_", with: " ")) }
+        // Single panels side by side; small multiples (one panel per kind) at full width.
+        page.figures(scatters.filter { !$0.wide }.map { ("pca/\($0.stem).png", $0.title) }
                      + [("pca/explained_variance.png", "Explained variance ratio per component")])
+        for s in scatters where s.wide { page.figure("pca/\(s.stem).png", caption: s.title + "; lines join each task's triplets to their mean") }
         let (pr, rr) = (pca.pooled.explainedRatio, pca.raw.explainedRatio)
         page.table(["component", "mixed LoRAs: variance share", "raw coefficients: variance share"], (0..<min(6, pr.count)).map { i in
             ["PC \(i + 1)", String(format: "%.3f", pr[i]), i < rr.count ? String(format: "%.3f", rr[i]) : "-"]
         })
         page.files(["coeffs.npy", "coeffs.csv", "coeffs.layers.txt", "pca/explained_variance.csv", "pca/pooled_scores.npy",
                     "pca/raw_scores.npy", "pca/layer_variance.npy"])
+        structure.section(&page, folder: "structure")
 
         page.heading("Interpolating analogies", id: "interpolation")
         page.paragraph("From <code>\(e(first.triplet.task ?? first.triplet.id))</code> (a : a') to <code>\(e(second.triplet.task ?? second.triplet.id))</code> "
-                       + "(c : c'), both applied to the first triplet's b, \(frames) frames from the same noise (\(sampleSteps) Euler steps). "
+                       + "(c : c'), both applied to the first triplet's b, \(frames) frames from the same noise (\(sampleSteps) Euler step\(sampleSteps == 1 ? "" : "s")). "
                        + "Coefficient space: every layer's coefficients move on a straight line. Query space: the query moves and "
                        + "each layer re-applies its keys and softmax.")
         for (space, strip) in strips {
             page.figure("interpolation/\(space.rawValue).png", caption: "\(space.rawValue) space")
-            let l = layers.count, n = c.n, v = strip.coefficients.toArray()
-            let entropy = (0..<frames).map { k -> Double in
-                var h = 0.0
-                for i in 0..<l { for j in 0..<n { let p = Double(v[(k * l + i) * n + j]); if p > 0 { h -= p * log(p) } } }
-                return exp(h / Double(l))
-            }
-            page.paragraph("Effective number of elements mixed (exp of the mean coefficient entropy) per frame: "
-                           + entropy.map { String(format: "%.2f", $0) }.joined(separator: ", "))
+            page.paragraph("Effective number of elements mixed (exp of the coefficients' entropy, averaged over layers) per frame: "
+                           + CoefficientStructure.effectiveElements(strip.coefficients).map { String(format: "%.2f", $0) }.joined(separator: ", "))
         }
+        structure.interpolationTable(&page, folder: "structure")
         page.files(Interpolation.Space.allCases.flatMap { ["interpolation/\($0.rawValue).coeffs.npy", "interpolation/\($0.rawValue).coeffs.csv"] })
-        page.paragraph("Made by lorweb \(e(LorwebVersion.description)): <code>lorweb report --data \(e(data)) --limit \(limit) --frames \(frames) --sample-steps \(sampleSteps) --seed \(seed)</code>.")
+        page.paragraph("Made by lorweb \(e(LorwebVersion.description)): <code>lorweb report --data \(e(data))\(split.map { " --split \(e($0))" } ?? "") --limit \(limit) "
+                       + "--frames \(frames) --sample-steps \(sampleSteps) --seed \(seed) --edges \(edges)</code>.")
         try page.write(to: out + "/index.html")
         return layers.count
     }

@@ -61,33 +61,61 @@ extension Figure {
         guard let cr = cairo_create(surface) else { throw FormatError("<figure>", "cairo_create failed") }
         defer { cairo_destroy(cr) }
         let c = Canvas(cr)
+        // Layout is measured on one kind of surface for both outputs, so the PNG and the SVG agree.
+        let measure = try Canvas.measuring()
         c.fill(0, 0, Double(width), Double(height), Color(1, 1, 1))
-        if let title { c.text(title, x: Double(width) / 2, y: 20, size: 15, align: .center, bold: true) }
-        let top = title == nil ? 12.0 : 34.0
+        let top = TitleBlock(title, width: Double(width), measure: measure)
+        top.draw(c, width: Double(width))
+        let frame: Frame = (0, top.height, Double(width), Double(height) - top.height)
         switch panel {
-        case .plot(let p): PlotRenderer(plot: p, canvas: c).draw(frame: (0, top, Double(width), Double(height)))
-        case .heatmap(let h): HeatmapRenderer(map: h, canvas: c).draw(frame: (0, top, Double(width), Double(height)))
-        case .images(let g): try drawImages(g, canvas: c)
+        case .plot(let p): PlotRenderer(plot: p, canvas: c, measure: measure).draw(frame: frame)
+        case .heatmap(let h): HeatmapRenderer(map: h, canvas: c, measure: measure).draw(frame: frame)
+        case .images(let g): try drawImages(g, canvas: c, measure: measure)
+        case .panels(let panels, let columns): PanelGrid(panels: panels, columns: columns).draw(c, measure: measure, frame: frame)
         }
         let status = cairo_status(cr)
         guard status == CAIRO_STATUS_SUCCESS else { throw FormatError("<figure>", "cairo drawing failed: \(String(cString: cairo_status_to_string(status)))") }
     }
 
-    private func drawImages(_ grid: ImageGrid, canvas c: Canvas) throws {
-        let columns = grid.cells.map(\.count).max() ?? 0
-        let layout = ImageGridLayout(grid, title: title != nil, columns: columns)
+    private func drawImages(_ grid: ImageGrid, canvas c: Canvas, measure: Canvas) throws {
+        let layout = ImageGridLayout(grid, title: title, width: Double(width), measure: measure)
+        for (col, lines) in layout.header.enumerated() {
+            c.lines(lines, x: layout.origin(row: 0, column: col).x + layout.cell / 2, y: layout.top + 14, size: ImageGridLayout.textSize,
+                    lineHeight: ImageGridLayout.lineHeight, align: .center, bold: true)
+        }
         for (r, row) in grid.cells.enumerated() {
-            if let labels = grid.rowLabels, r < labels.count {
-                c.text(labels[r], x: layout.labelWidth - 4, y: layout.origin(row: r, column: 0).y + layout.cell / 2 + 4, size: 12, align: .right)
+            if r < layout.rowLabels.count {
+                let lines = layout.rowLabels[r]
+                let middle = layout.origin(row: r, column: 0).y + layout.cell / 2
+                c.lines(lines, x: layout.labelWidth, y: middle + 4 - Double(lines.count - 1) * ImageGridLayout.lineHeight / 2,
+                        size: ImageGridLayout.labelSize, lineHeight: ImageGridLayout.lineHeight, align: .right)
             }
             for (col, image) in row.enumerated() {
                 let (x, y) = layout.origin(row: r, column: col)
                 if let image { try c.image(image, x: x, y: y, box: layout.cell) }
-                if let captions = grid.captions, r < captions.count, col < captions[r].count {
-                    c.text(captions[r][col], x: x + layout.cell / 2, y: y + layout.cell + 14, size: 11, align: .center)
+                if r < layout.captions.count, col < layout.captions[r].count {
+                    c.lines(layout.captions[r][col], x: x + layout.cell / 2, y: y + layout.cell + 14, size: ImageGridLayout.textSize,
+                            lineHeight: ImageGridLayout.lineHeight, align: .center)
                 }
             }
         }
+    }
+}
+
+/// A figure's title, wrapped to the figure's width: its lines and the height it takes (a margin
+/// when there is no title).
+struct TitleBlock {
+    static let size = 15.0, lineHeight = 19.0
+    let lines: [String]
+
+    init(_ title: String?, width: Double, measure: Canvas) {
+        lines = title.map { measure.wrap($0, size: Self.size, width: width - 24, bold: true) } ?? []
+    }
+
+    var height: Double { lines.isEmpty ? 12 : 15 + Double(lines.count) * Self.lineHeight }
+
+    func draw(_ c: Canvas, width: Double) {
+        c.lines(lines, x: width / 2, y: 20, size: Self.size, lineHeight: Self.lineHeight, align: .center, bold: true)
     }
 }
 
@@ -106,8 +134,29 @@ final class ByteSink {
 final class Canvas {
     enum Align { case left, center, right }
     let cr: OpaquePointer
+    /// The surface a measuring canvas owns (nil when the caller owns the context).
+    private let surface: OpaquePointer?
 
-    init(_ cr: OpaquePointer) { self.cr = cr }
+    init(_ cr: OpaquePointer) { self.cr = cr; surface = nil }
+
+    private init(owning surface: OpaquePointer, _ cr: OpaquePointer) { self.cr = cr; self.surface = surface }
+
+    /// A canvas on a 1 x 1 image surface, for measuring text before anything is drawn.
+    static func measuring() throws -> Canvas {
+        guard let surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 1, 1) else { throw FormatError("<figure>", "cairo could not create a surface") }
+        guard let cr = cairo_create(surface) else {
+            cairo_surface_destroy(surface)
+            throw FormatError("<figure>", "cairo_create failed")
+        }
+        return Canvas(owning: surface, cr)
+    }
+
+    deinit {
+        if let surface {
+            cairo_destroy(cr)
+            cairo_surface_destroy(surface)
+        }
+    }
 
     func color(_ c: Color, alpha: Double = 1) { cairo_set_source_rgba(cr, c.red, c.green, c.blue, alpha) }
 
@@ -134,10 +183,27 @@ final class Canvas {
         cairo_stroke(cr)
     }
 
-    func dot(_ x: Double, _ y: Double, radius: Double, _ c: Color) {
-        color(c, alpha: 0.85)
+    /// A scatter point of `marker` shape and about `radius` in size, white-rimmed unless faint.
+    func marker(_ marker: Marker, _ x: Double, _ y: Double, radius r: Double, _ c: Color, faint: Bool = false) {
+        color(c, alpha: faint ? 0.7 : 0.85)
         cairo_new_sub_path(cr)
-        cairo_arc(cr, x, y, radius, 0, 2 * .pi)
+        switch marker {
+        case .circle: cairo_arc(cr, x, y, r, 0, 2 * .pi)
+        case .square: cairo_rectangle(cr, x - 0.9 * r, y - 0.9 * r, 1.8 * r, 1.8 * r)
+        case .triangle, .triangleDown:
+            let s: Double = marker == .triangle ? 1 : -1
+            cairo_move_to(cr, x, y - s * 1.25 * r)
+            cairo_line_to(cr, x + 1.1 * r, y + s * 0.75 * r)
+            cairo_line_to(cr, x - 1.1 * r, y + s * 0.75 * r)
+            cairo_close_path(cr)
+        case .diamond:
+            cairo_move_to(cr, x, y - 1.3 * r)
+            cairo_line_to(cr, x + 1.1 * r, y)
+            cairo_line_to(cr, x, y + 1.3 * r)
+            cairo_line_to(cr, x - 1.1 * r, y)
+            cairo_close_path(cr)
+        }
+        if faint { cairo_fill(cr); return }
         cairo_fill_preserve(cr)
         cairo_set_line_width(cr, 0.6)
         color(Color(1, 1, 1), alpha: 0.9)
@@ -168,6 +234,45 @@ final class Canvas {
         cairo_move_to(cr, dx, 0)
         cairo_show_text(cr, s)
         cairo_restore(cr)
+    }
+
+    /// Lines of text, the first baseline at y.
+    func lines(_ lines: [String], x: Double, y: Double, size: Double, lineHeight: Double, align: Align = .left, bold: Bool = false,
+               color c: Color = Color(0.1, 0.1, 0.1)) {
+        for (i, line) in lines.enumerated() { text(line, x: x, y: y + Double(i) * lineHeight, size: size, align: align, bold: bold, color: c) }
+    }
+
+    /// `s` in lines no wider than `width`: broken at newlines, then after a space, "+", "_", ",",
+    /// "/" or "-" or before "(" where it can be, else between characters. Nothing is dropped.
+    func wrap(_ s: String, size: Double, width: Double, bold: Bool = false) -> [String] {
+        var out: [String] = []
+        for paragraph in s.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+            var tokens: [String] = [], token = ""
+            for ch in paragraph {
+                if ch == "(" && !token.isEmpty { tokens.append(token); token = "" }
+                token.append(ch)
+                if " +_,/-".contains(ch) { tokens.append(token); token = "" }
+            }
+            if !token.isEmpty || tokens.isEmpty { tokens.append(token) }
+            var line = ""
+            func fits(_ t: String) -> Bool { textWidth(t.trimmingCharacters(in: .whitespaces), size: size, bold: bold) <= width }
+            for t in tokens {
+                if fits(line + t) { line += t; continue }
+                if !line.isEmpty { out.append(line.trimmingCharacters(in: .whitespaces)); line = "" }
+                // A token wider than a line on its own is broken between characters.
+                for ch in t {
+                    if !line.isEmpty && !fits(line + String(ch)) { out.append(line); line = "" }
+                    line.append(ch)
+                }
+            }
+            out.append(line.trimmingCharacters(in: .whitespaces))
+        }
+        return out
+    }
+
+    /// The widest of `lines`.
+    func width(of lines: [String], size: Double, bold: Bool = false) -> Double {
+        lines.map { textWidth($0, size: size, bold: bold) }.max() ?? 0
     }
 
     /// A picture fitted into a `box` x `box` square (enlarged by a whole factor, nearest pixel),

@@ -156,19 +156,4 @@ public enum Evaluation {
         }
         return report
     }
-
-    /// Sample rows (a | a' | b | b' truth | b' ours), each picture scaled by `zoom` (nearest),
-    /// with a 2-pixel white gutter.
-    public static func sampleRows(_ results: [EvalResult], rows: Int = 8, zoom: Int = 3) -> Image? {
-        let picked = Array(results.prefix(rows))
-        guard let first = picked.first?.images.first else { return nil }
-        let cw = first.width * zoom, ch = first.height * zoom, gutter = 2
-        var sheet = Image(width: 5 * cw + 6 * gutter, height: picked.count * ch + (picked.count + 1) * gutter, color: [255, 255, 255])
-        for (r, result) in picked.enumerated() {
-            for (c, im) in result.images.enumerated() {
-                sheet.paste(im.resized(width: cw, height: ch, filter: .nearest), x: gutter + c * (cw + gutter), y: gutter + r * (ch + gutter))
-            }
-        }
-        return sheet
-    }
 }

@@ -56,7 +56,7 @@ struct Coeffs: LorwebCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var modelOption: ModelOption
     @Option(help: "A CSV list of triplets or a small-world folder.") var triplets: String
-    @Option(help: "train, seen or unseen (small-world folder only).") var split: String?
+    @Option(help: "train, seen or unseen, or several comma-separated (small-world folder only).") var split: String?
     @Option(help: "At most this many triplets, taken round-robin over tasks.") var limit: Int?
     @Option(help: "A Hugging Face CLIP folder to embed images, for the authors' adapter file.") var clip: String?
     @Option(help: "The ai-toolkit config.yaml of the authors' adapter (default: config.yaml beside it).") var config: String?

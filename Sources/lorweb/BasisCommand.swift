@@ -81,21 +81,26 @@ struct SVD: LorwebCommand {
 struct KeyGraphCommand: LorwebCommand {
     static let configuration = CommandConfiguration(
         commandName: "keygraph",
-        abstract: "Key-similarity graph of one layer (or the mean over all layers), rendered to SVG or PNG with its DOT beside it.")
+        abstract: "Key-similarity graph of one layer (or the mean over all layers), rendered to SVG or PNG with its DOT beside it.",
+        discussion: """
+            Learned keys' cosines often sit within about +-0.3 of each other, so by default each key is joined to its 3 nearest
+            keys (--edges top:3) rather than to the keys above a fixed cosine. The figure's label states the rule and the cosines
+            of the edges drawn.
+            """)
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "The authors' adapter .safetensors, or a lorweb run folder.") var model: String
     @Option(help: "A layer key (e.g. transformer_blocks.0.attn.to_q) or 'all' for the mean over layers.") var layer = "all"
     @Option(help: "Output .svg or .png (GRAPH.dot is written beside it).") var out: String
-    @Option(help: "Draw an edge where the keys' cosine similarity is at least this.", transform: finite) var threshold: Float = 0.5
+    @Option(help: edgeRuleHelp, transform: edgeRule) var edges: KeyGraph.EdgeRule = .top(3)
     @Option(help: "Optional coefficients .npy ([n], [layers, n] or [triplets, layers, n]) to size nodes by mean mass.") var coeffs: String?
 
     func execute() throws {
         try checkOutputs([out, (out as NSString).deletingPathExtension + ".dot"], inputs: InputFiles([model, coeffs]))
         let stream = try AdapterStream(model: model, mixing: false)
-        let graph = try KeyGraph.of(stream, layer: layer, model: model, coefficients: coeffs, threshold: threshold)
+        let graph = try KeyGraph.of(stream, layer: layer, model: model, coefficients: coeffs, rule: edges)
         try graph.render(to: out)
-        print("\(graph.n) nodes, \(graph.edges.count) edges -> \(out) (+ .dot)")
+        print("\(graph.n) nodes, \(graph.edgeSummary) -> \(out) (+ .dot)")
     }
 }
 

@@ -119,7 +119,7 @@ struct LoRACommand: LorwebCommand {
                                            colorbarLabel: "cosine of Delta W (Frobenius)", range: -1...1, scale: .diverging)),
                           title: "LoRA similarity over \(c.layers.count) common layers", width: 560, height: 500)
         try heat.write(stem: out + "/similarity")
-        try AnalysisFigures.scatter(c.pca.scores, labels: names, title: "PCA of the LoRAs' Delta W (\(c.layers.count) layers)")
+        try AnalysisFigures.scatter(c.pca.scores, labels: names, heading: "LoRA", title: "PCA of the LoRAs' Delta W (\(c.layers.count) layers)")
             .write(stem: out + "/pca")
     }
 }

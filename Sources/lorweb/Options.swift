@@ -1,4 +1,5 @@
 import ArgumentParser
+import Analysis
 import Formats
 import Foundation
 import Models
@@ -50,6 +51,19 @@ func finite<T: BinaryFloatingPoint & LosslessStringConvertible>(_ text: String) 
     guard value.isFinite else { throw ValidationError("'\(text)' is not a finite number") }
     return value
 }
+
+/// Parses `--edges` of the key graphs (`KeyGraph.EdgeRule`); a bad rule is a usage error.
+func edgeRule(_ text: String) throws -> KeyGraph.EdgeRule {
+    guard let rule = KeyGraph.EdgeRule(text) else {
+        throw ValidationError("'\(text)' is not an edge rule: top:K (K >= 1), quantile:Q (Q in 0...1) or cosine:X")
+    }
+    return rule
+}
+
+/// The help of `--edges`, shared by keygraph and report.
+let edgeRuleHelp = ArgumentHelp("Which keys to join: top:K (each key's K nearest keys; an edge when either end ranks the other), "
+                                + "quantile:Q (the pairs at or above that quantile of all pairs' cosines) or cosine:X (a fixed cosine). (default: top:3)",
+                                valueName: "rule")
 
 /// `--model`, defaulting to the shipped default model.
 struct ModelOption: ParsableArguments {

@@ -1,3 +1,4 @@
+import Analysis
 import ArgumentParser
 import Formats
 import Foundation
@@ -163,13 +164,14 @@ struct Eval: LorwebCommand {
     @Flag(help: "Do not prompt with the captions.") var noPrompts = false
     @Flag(help: "Evaluate the base editor alone (adapters off), the paper's no-adapter row.") var noAdapters = false
     @Option(help: "Where to write the JSON report.") var out: String
-    @Option(help: "Sample-rows figure (default: FILE.png beside the report).") var figure: String?
+    @Option(help: "Sample-rows figure, .png or .svg (default: FILE.png beside the report).") var figure: String?
     @OptionGroup var sampling: SamplingOptions
 
     func execute() throws {
         guard let s = Split(rawValue: split), s != .train else { throw ValidationError("--split must be seen or unseen") }
         if let limitPerTask, limitPerTask < 1 { throw ValidationError("--limit-per-task must be at least 1") }
         let figurePath = figure ?? (out as NSString).deletingPathExtension + ".png"
+        guard ["png", "svg"].contains((figurePath as NSString).pathExtension.lowercased()) else { throw ValidationError("--figure must end in .png or .svg") }
         let modelPath = try modelOption.resolved()
         let labelled = try LabelledTriplets.read(data, split: s.rawValue, ignoringSplitOfLists: true)
         let triplets = try EvalTriplet.from(labelled, path: data, limitPerTask: limitPerTask, prompts: !noPrompts)
@@ -186,7 +188,11 @@ struct Eval: LorwebCommand {
             "seed": sampling.seed, "guidance": Double(sampling.guidance), "prompts": !noPrompts,
         ])
         report["lorweb_version"] = LorwebVersion.description
-        if let sheet = Evaluation.sampleRows(results) { try sheet.write(to: figurePath) }
+        let rows = Array(results.prefix(8))
+        if !rows.isEmpty {
+            try EditsReport.figure(rows, labels: rows.map { "\($0.triplet.task)" + ($0.triplet.group.map { "\n\($0)" } ?? "") },
+                                   title: "\(noAdapters ? "The base editor alone" : "Edits"), first \(rows.count) of \(results.count)").write(to: figurePath)
+        }
         try JSONFile.write(object: report, to: out)
         let overall = report["overall"] as! [String: Any]
         func mean(_ k: String, in o: [String: Any] = overall) -> String {

@@ -81,7 +81,8 @@ func analysisCommandsEndToEndOnATinyRun() throws {
     try succeeds("pca", "--model", "run", "--coeffs", "seen.npy", "--out", "pca", "--components", "3", in: dir)
     #expect(try NPY.read(dir + "/pca/pooled_scores.npy").shape == [10, 3])
     #expect(try NPY.read(dir + "/pca/layer_variance.npy").shape == [52, 4])
-    #expect(try pngSize("\(dir)/pca/scatter_pooled_task.png") == (720, 480))
+    #expect(try pngSize("\(dir)/pca/scatter_pooled_kind.png") == (760, 500))
+    #expect(FileManager.default.fileExists(atPath: "\(dir)/pca/scatter_raw_family.svg"))
 
     // The report: every file the page references exists.
     try succeeds("report", "--model", "run", "--data", "sw", "--out", "report", "--limit", "8", "--frames", "2", "--sample-steps", "1", in: dir)
@@ -90,6 +91,11 @@ func analysisCommandsEndToEndOnATinyRun() throws {
         .map { String(html[Range($0.range(at: 1), in: html)!]) }
     #expect(references.count > 20)
     for r in references { #expect(FileManager.default.fileExists(atPath: dir + "/report/" + r), "report references missing \(r)") }
+    // The structure measurements and the scored edits, on the page and beside it.
+    #expect(html.contains("id=\"structure\"") && html.contains("id=\"edits\"") && html.contains("<td>all</td><td>8</td>"))
+    let structure = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/report/structure/structure.json"))) as! [String: Any]
+    #expect((structure["knn"] as! [[String: Any]]).map { $0["label"] as! String } == ["task", "task", "family", "family"])
+    #expect((structure["interpolation"] as! [Any]).count == 2)
 
     // Bad input: one line on stderr, exit 1.
     let bad = try CLI.run(["pca", "--model", "run", "--coeffs", "pairs.csv", "--out", "x"], in: dir)

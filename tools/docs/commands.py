@@ -64,8 +64,8 @@ lorweb basis --model /tmp/release.safetensors --out /tmp/basis
 lorweb svd --model /tmp/release.safetensors --coeffs uniform --out /tmp/svd
 """,
     "keygraph": """
-lorweb keygraph --model /tmp/release.safetensors --layer transformer_blocks.3.ff.net.2 --threshold 0.2 --out /tmp/kg3.png
-lorweb keygraph --model models/small-world/lorweb --layer all --out /tmp/kg-all.svg
+lorweb keygraph --model /tmp/release.safetensors --layer transformer_blocks.3.ff.net.2 --edges quantile:0.95 --out /tmp/kg3.png
+lorweb keygraph --model models/small-world/lorweb --layer all --out /tmp/kg-all.svg   # each key's 3 nearest keys
 """,
     "export-lora": """
 lorweb export-lora --model /tmp/release.safetensors --coeffs uniform --rank 16 --dtype bf16 --out /tmp/export16.safetensors
@@ -76,7 +76,7 @@ lorweb lora $S/p-peft $S/p-kohya.safetensors $S/q.safetensors $S/r.safetensors -
 """,
     "coeffs": """
 lorweb synth --out /tmp/sw --train 200 --eval 60
-lorweb coeffs --model models/small-world/lorweb --triplets /tmp/sw --split seen --limit 40 --out /tmp/coeffs.npy
+lorweb coeffs --model models/small-world/lorweb --triplets /tmp/sw --split seen,unseen --out /tmp/coeffs.npy
 """,
     "pca": """
 lorweb pca --model models/small-world/lorweb --coeffs /tmp/coeffs.npy --out /tmp/pca
@@ -87,7 +87,8 @@ lorweb interpolate --model models/small-world/lorweb --from $I/seen_000000_a.png
     --to $I/seen_000005_a.png,$I/seen_000005_ap.png --b $I/seen_000000_b.png --steps 5 --out /tmp/strip.png
 """,
     "report": """
-lorweb report --model models/small-world/lorweb --data /tmp/sw --out reports/small-world
+lorweb synth --out /tmp/sw --seed 7
+lorweb report --model models/small-world/lorweb --data /tmp/sw --out /tmp/report   # the 600 held-out triplets
 """,
     "bench": """
 make bench                                            # every benchmark at 1 and 2 threads

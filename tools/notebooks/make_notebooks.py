@@ -5,9 +5,13 @@
     python3 tools/notebooks/make_notebooks.py --check    # exits 1 if a committed .ipynb differs from what this writes
     python3 tools/notebooks/make_notebooks.py --out DIR  # writes them into DIR instead
 
+    python3 tools/notebooks/make_notebooks.py --execute  # writes them, then executes each and keeps its outputs
+
 This file is the source: `make notebooks` (part of `make test`) runs --check first, so an .ipynb edited
-by hand, or a change here that was not regenerated, fails the test. The committed notebooks carry no
-outputs (run_notebooks.py executes them in memory).
+by hand, or a change here that was not regenerated, fails the test. The check compares the cells'
+sources, not their outputs: the committed notebooks carry the outputs of `--execute` (`make
+notebooks-outputs`) so that they read on a repository page, and `make notebooks` executes them in memory
+without touching them. Run `make notebooks-outputs` after changing a notebook or the shipped models.
 
 Every notebook drives the lorweb CLI through subprocess and reads what it writes (NPY, CSV, PNG/SVG)
 with numpy and pandas. They run on the shipped default model (models/small-world/lorweb) unless
@@ -34,20 +38,31 @@ REPO = pathlib.Path.cwd().resolve().parent if pathlib.Path.cwd().name == "notebo
 BIN = os.environ.get("LORWEB_BIN") or next(
     (str(p) for p in (REPO / ".build/release/lorweb", REPO / ".build/debug/lorweb") if p.exists()), "lorweb")
 MODEL = os.environ.get("LORWEB_MODEL", str(REPO / "models/small-world/lorweb"))
+# Everything the notebook writes goes here; the last cell removes it.
 WORK = pathlib.Path(tempfile.mkdtemp(prefix="lorweb-notebook-"))
 # Some machines preset OPENBLAS_CORETYPE to a slower kernel; lorweb's own Makefile unsets it too.
 ENV = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
 
-def lorweb(*args):
-    """Runs one lorweb command in WORK and prints its summary line."""
+def lorweb(*args, quiet=False):
+    """Runs one lorweb command in WORK and returns what it printed; prints it too unless quiet (for JSON the caller reads)."""
     done = subprocess.run([BIN, *map(str, args)], cwd=WORK, env=ENV, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"lorweb {' '.join(map(str, args))} failed:\n{done.stderr}")
-    print(done.stdout.strip())
+    if not quiet:
+        print(done.stdout.strip().replace(str(REPO) + "/", ""))
     return done.stdout
 
-print("lorweb:", BIN)
-print("model: ", MODEL)
+def show(fig, name):
+    """Saves a matplotlib figure into WORK with room for every label, and displays it."""
+    fig.savefig(WORK / name, dpi=80, bbox_inches="tight")
+    plt.close(fig)
+    display(Image(filename=str(WORK / name)))
+
+def relative(path):
+    return os.path.relpath(path, REPO) if str(path).startswith(str(REPO)) else str(path)
+
+print("lorweb:", relative(BIN))
+print("model: ", relative(MODEL))
 '''
 
 WORLD = r'''
@@ -57,6 +72,10 @@ manifest = json.loads((WORK / "world/manifest.json").read_text())
 samples = pd.DataFrame(manifest["samples"])
 samples.groupby("split").size()
 '''
+
+
+CLEANUP = [("markdown", "## Clean up\nThe working folder and everything the commands wrote into it."),
+           ("code", "shutil.rmtree(WORK)")]
 
 
 def notebook(name, cells):
@@ -85,7 +104,7 @@ with `lorweb inspect`, `lorweb basis`, `lorweb svd` and `lorweb keygraph`, and l
 """),
     ("code", SETUP),
     ("code", r'''
-info = json.loads(lorweb("inspect", MODEL, "--json"))
+info = json.loads(lorweb("inspect", MODEL, "--json", quiet=True))
 {k: info[k] for k in ("format", "adapted_layers", "n", "r", "kdim", "qdim", "parameters") if k in info}
 '''),
     ("markdown", "## Per-layer summary\n`lorweb basis` writes one row per layer and the arrays behind it, plus figures."),
@@ -123,9 +142,10 @@ energy = np.cumsum(s**2, axis=1) / np.maximum((s**2).sum(axis=1, keepdims=True),
 print("rank reaching 90% of the energy, median over layers:", int(np.median((energy < 0.9).sum(axis=1) + 1)))
 display(Image(filename=str(WORK / "svd/singular_values.png")))
 '''),
-    ("markdown", "## Key graph\nNodes are basis elements; edges join keys whose cosine similarity reaches the threshold (mean over layers)."),
+    ("markdown", "## Key graph\nNodes are basis elements; each key is joined to its 3 nearest keys by cosine similarity of the keys, "
+                 "averaged over layers (`--edges top:3`, the default). The label states the cosines of the edges drawn."),
     ("code", r'''
-lorweb("keygraph", "--model", MODEL, "--layer", "all", "--threshold", "0.3", "--out", "keys.svg")
+lorweb("keygraph", "--model", MODEL, "--layer", "all", "--out", "keys.svg")
 display(SVG(filename=str(WORK / "keys.svg")))
 '''),
 ]
@@ -141,10 +161,12 @@ its keys and softmax), generating b' for each frame from the same noise.
     ("code", SETUP),
     ("code", WORLD),
     ("code", r'''
-# Two seen triplets of different families; both analogies are applied to the first one's b.
+# Two seen triplets of different family kinds (colour, style, ...); both analogies are applied to the first one's b.
+kind = {f["name"]: f["kind"] for f in manifest["families"]}
+kinds = samples.families.map(lambda families: "+".join(kind[f] for f in families))
 seen = samples[samples.split == "seen"]
 first = seen.iloc[0]
-second = seen[seen.families.map(tuple) != tuple(first.families)].iloc[0]
+second = seen[kinds[seen.index] != kinds[first.name]].iloc[0]
 print("from:", first.task, "  to:", second.task)
 w = lambda p: f"world/{p}"
 frames = 5
@@ -165,7 +187,7 @@ for space, p in paths.items():
     print(space, p.shape)
 gap = np.abs(paths["coeffs"] - paths["query"]).sum(axis=2).mean(axis=1)   # mean L1 distance per frame
 t = np.linspace(0, 1, frames)
-fig, ax = plt.subplots(1, 2, figsize=(10, 3.5))
+fig, ax = plt.subplots(1, 2, figsize=(10, 3.5), layout="constrained")
 ax[0].plot(t, gap, "o-")
 ax[0].set(xlabel="t", ylabel="mean L1 distance", title="coefficient path vs query path")
 entropy = lambda p: np.exp(-(p * np.log(np.clip(p, 1e-12, None))).sum(axis=2).mean(axis=1))
@@ -173,9 +195,7 @@ for space, p in paths.items():
     ax[1].plot(t, entropy(p), "o-", label=space)
 ax[1].set(xlabel="t", ylabel="effective elements", title="how many elements are mixed")
 ax[1].legend()
-plt.tight_layout()
-fig.savefig(WORK / "paths.png", dpi=80)
-display(Image(filename=str(WORK / "paths.png")))
+show(fig, "paths.png")
 '''),
     ("code", r'''
 table = pd.read_csv(WORK / "strip_query.coeffs.csv")
@@ -195,8 +215,8 @@ and their edits against the ground truth.
     ("code", r'''
 SINGLE = os.environ.get("LORWEB_SINGLE_MODEL", str(REPO / "models/small-world/single-lora"))
 models = {"LoRWeB": MODEL, "single LoRA": SINGLE}
-pd.DataFrame({name: {k: json.loads(lorweb("inspect", path, "--json")).get(k) for k in ("n", "r", "parameters", "adapted_layers")}
-              for name, path in models.items()})
+info = {name: json.loads(lorweb("inspect", path, "--json", quiet=True)) for name, path in models.items()}
+pd.DataFrame({name: {k: i.get(k) for k in ("n", "r", "parameters", "adapted_layers")} for name, i in info.items()})
 '''),
     ("code", WORLD),
     ("code", r'''
@@ -224,16 +244,14 @@ scores.loc["mean"] = scores.mean()
 scores.round(2)
 '''),
     ("code", r'''
-fig, axes = plt.subplots(len(rows), 6, figsize=(9.5, 1.8 * len(rows)), squeeze=False)
+fig, axes = plt.subplots(len(rows), 6, figsize=(9.5, 1.8 * len(rows)), squeeze=False, layout="constrained")
 for i, r in enumerate(rows):
     pictures = [r["a"], r["a_prime"], r["b"], r["b_prime"]] + [f"edits/{n.replace(' ', '_')}/{r['id']}.png" for n in models]
     titles = ["a", "a'", "b", "b' truth"] + list(models)
     for j, (p, title) in enumerate(zip(pictures, titles)):
-        axes[i, j].imshow(load(p).astype(np.uint8)); axes[i, j].set_axis_off()
+        axes[i, j].imshow(load(p).astype(np.uint8), interpolation="nearest"); axes[i, j].set_axis_off()
         if i == 0: axes[i, j].set_title(title, fontsize=9)
-plt.tight_layout()
-fig.savefig(WORK / "edits.png", dpi=80)
-display(Image(filename=str(WORK / "edits.png")))
+show(fig, "edits.png")
 '''),
     ("markdown", "## What each adds to the weights\nSpectra of the uniform LoRWeB mixture and of the single LoRA, layer by layer (thin-factor SVD)."),
     ("code", r'''
@@ -242,18 +260,18 @@ for name, path in models.items():
     out = f"svd_{name.replace(' ', '_')}"
     lorweb("svd", "--model", path, "--coeffs", "uniform", "--out", out)
     spectra[name] = np.load(WORK / out / "singular_values.npy")
-fig, ax = plt.subplots(figsize=(6, 3.5))
+fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
 for name, s in spectra.items():
     energy = np.cumsum(s**2, axis=1) / np.maximum((s**2).sum(axis=1, keepdims=True), 1e-30)
     ax.plot(np.arange(1, s.shape[1] + 1), energy.mean(axis=0), label=name)
 ax.set(xscale="log", xlabel="rank", ylabel="share of ||Delta W||^2 (mean over layers)")
 ax.legend()
-fig.savefig(WORK / "energy.png", dpi=80)
-display(Image(filename=str(WORK / "energy.png")))
+show(fig, "energy.png")
 '''),
 ]
 
-NOTEBOOKS = [("inspect_basis", INSPECT), ("interpolate_analogies", INTERPOLATE), ("lorweb_vs_single_lora", COMPARE)]
+NOTEBOOKS = [("inspect_basis", INSPECT + CLEANUP), ("interpolate_analogies", INTERPOLATE + CLEANUP),
+             ("lorweb_vs_single_lora", COMPARE + CLEANUP)]
 
 
 def write(folder):
@@ -264,19 +282,36 @@ def write(folder):
         yield path
 
 
+def execute(paths):
+    """Executes each notebook and writes it back with its outputs (as nbformat writes them)."""
+    import nbformat
+    from run_notebooks import run
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        run(nb, path)
+        nbformat.write(nb, path)
+        yield path
+
+
+def skeleton(text):
+    """What the check compares: the cells without their outputs and execution counts."""
+    nb = json.loads(text)
+    return [{k: v for k, v in cell.items() if k not in ("outputs", "execution_count")} for cell in nb["cells"]]
+
+
 def check():
-    """Regenerates into a temporary folder and compares byte for byte with notebooks/*.ipynb."""
+    """Regenerates into a temporary folder and compares the cells with notebooks/*.ipynb (outputs aside)."""
     committed = ROOT / "notebooks"
     with tempfile.TemporaryDirectory(prefix="lorweb-notebooks-") as tmp:
-        made = {p.name: p.read_bytes() for p in write(pathlib.Path(tmp))}
+        made = {p.name: p.read_text() for p in write(pathlib.Path(tmp))}
     problems = [f"notebooks/{n}: differs from what tools/notebooks/make_notebooks.py writes"
-                for n, b in made.items() if not (committed / n).exists() or (committed / n).read_bytes() != b]
+                for n, text in made.items() if not (committed / n).exists() or skeleton((committed / n).read_text()) != skeleton(text)]
     problems += [f"notebooks/{p.name}: not written by tools/notebooks/make_notebooks.py"
                  for p in sorted(committed.glob("*.ipynb")) if p.name not in made]
     for line in problems:
         print(line, file=sys.stderr)
     if problems:
-        print("edit tools/notebooks/make_notebooks.py (not the .ipynb), then run it and commit both", file=sys.stderr)
+        print("edit tools/notebooks/make_notebooks.py (not the .ipynb), then run it with --execute and commit both", file=sys.stderr)
         return 1
     print(f"notebooks: {len(made)} .ipynb match tools/notebooks/make_notebooks.py")
     return 0
@@ -286,8 +321,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="compare the committed notebooks with a fresh generation")
     parser.add_argument("--out", type=pathlib.Path, help="folder to write into (default: notebooks/)")
+    parser.add_argument("--execute", action="store_true", help="execute the written notebooks and keep their outputs")
     args = parser.parse_args()
     if args.check:
         sys.exit(check())
-    for path in write(args.out or ROOT / "notebooks"):
-        print("wrote", path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+    paths = list(write(args.out or ROOT / "notebooks"))
+    for path in execute(paths) if args.execute else paths:
+        print("wrote", path.relative_to(ROOT) if path.is_relative_to(ROOT) else path, *(["with outputs"] if args.execute else []))

@@ -211,9 +211,9 @@ def analysis(run):
     if not os.path.exists(os.path.join(ANALYSIS, "pca")):
         lorweb("pca", "--model", folder, "--coeffs", coeffs, "--out", os.path.join(ANALYSIS, "pca"))
     if not os.path.exists(os.path.join(ANALYSIS, "keygraph.svg")):
-        lorweb("keygraph", "--model", folder, "--layer", "all", "--threshold", "0.3", "--coeffs", coeffs,
+        lorweb("keygraph", "--model", folder, "--layer", "all", "--coeffs", coeffs,
                "--out", os.path.join(ANALYSIS, "keygraph.svg"))
-        lorweb("keygraph", "--model", folder, "--layer", "all", "--threshold", "0.3", "--coeffs", coeffs,
+        lorweb("keygraph", "--model", folder, "--layer", "all", "--coeffs", coeffs,
                "--out", os.path.join(ANALYSIS, "keygraph.png"))
     c = np.load(coeffs)                                             # [T, L, n]
     index = list(csv.DictReader(open(coeffs[:-4] + ".csv")))

@@ -14,15 +14,23 @@ public struct LabelledTriplet: Equatable, Sendable {
     public var unseenKind: String?
     /// The small-world caption (the edit in words); nil for a CSV list.
     public var caption: String?
+    /// The kind of each step's family joined by "+" as the family is ("color", "object+style");
+    /// nil for a CSV list.
+    public var kind: String?
+    /// The task of each step on its own ("tint(red)", "blur(2)"): a composition's parts; nil for a CSV list.
+    public var steps: [String]?
 
-    public init(triplet: TripletList.Triplet, split: String? = nil, unseenKind: String? = nil, caption: String? = nil) {
+    public init(triplet: TripletList.Triplet, split: String? = nil, unseenKind: String? = nil, caption: String? = nil,
+                kind: String? = nil, steps: [String]? = nil) {
         self.triplet = triplet; self.split = split; self.unseenKind = unseenKind; self.caption = caption
+        self.kind = kind; self.steps = steps
     }
 }
 
 public enum LabelledTriplets {
     /// The triplets of a CSV list (a file; every image checked to open) or of a small-world folder
-    /// (its manifest's samples in order, only `split` when given). A `split` given for a CSV list
+    /// (its manifest's samples in order, only `split` when given: a split or several joined by
+    /// commas, "seen,unseen"). A `split` given for a CSV list
     /// is an error unless `ignoringSplitOfLists`. An empty result is an error naming `path`.
     public static func read(_ path: String, split: String? = nil, ignoringSplitOfLists: Bool = false) throws -> [LabelledTriplet] {
         var isFolder: ObjCBool = false
@@ -30,13 +38,13 @@ public enum LabelledTriplets {
         let all: [LabelledTriplet]
         if isFolder.boolValue {
             let world = try SmallWorldDataset(folder: path)
-            if let split, Split(rawValue: split) == nil {
-                throw FormatError(path, "no split \(split) (\(Split.allCases.map(\.rawValue).joined(separator: ", ")))")
-            }
-            all = world.manifest.samples.filter { split == nil || $0.split.rawValue == split }.map { s in
+            let splits = try split.map { try Self.splits($0, of: path) }
+            let kinds = Dictionary(world.manifest.families.map { ($0.name, $0.kind.rawValue) }, uniquingKeysWith: { a, _ in a })
+            all = world.manifest.samples.filter { splits?.contains($0.split) ?? true }.map { s in
                 LabelledTriplet(triplet: .init(id: s.name, a: world.path(s.a), aPrime: world.path(s.aPrime), b: world.path(s.b),
                                                bPrime: world.path(s.bPrime), task: s.task, family: s.families.joined(separator: "+")),
-                                split: s.split.rawValue, unseenKind: s.unseenKind?.rawValue, caption: s.caption)
+                                split: s.split.rawValue, unseenKind: s.unseenKind?.rawValue, caption: s.caption,
+                                kind: s.families.map { kinds[$0] ?? "?" }.joined(separator: "+"), steps: s.steps.map(\.id))
             }
         } else {
             guard split == nil || ignoringSplitOfLists else { throw FormatError(path, "--split applies to a small-world folder, not a CSV list") }
@@ -44,6 +52,16 @@ public enum LabelledTriplets {
         }
         guard !all.isEmpty else { throw FormatError(path, "holds no triplets" + (split.map { " in split \($0)" } ?? "")) }
         return all
+    }
+
+    /// The splits that `text` names ("seen" or "seen,unseen"); an unknown one is an error naming `path`.
+    static func splits(_ text: String, of path: String) throws -> Set<Split> {
+        Set(try text.split(separator: ",", omittingEmptySubsequences: false).map { name in
+            guard let s = Split(rawValue: String(name)) else {
+                throw FormatError(path, "no split \(name) (\(Split.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            return s
+        })
     }
 
     /// At most `limit` of `triplets`, taken round-robin over tasks (a triplet without a task is a
