@@ -15,7 +15,7 @@ public enum StopSignals {
     private static let watched = [SIGINT, SIGTERM]
 
     private enum Phase {
-        static let none: Int32 = 0, setup: Int32 = 1, loop: Int32 = 2
+        static let none: Int32 = 0, setup: Int32 = 1, loop: Int32 = 2, held: Int32 = 3
     }
 
     /// What the setup handler removes: files first, then folders (if empty), as C strings made
@@ -36,27 +36,45 @@ public enum StopSignals {
     /// Registers what a signal during setup must remove: `files`, then `folders` if empty.
     public static func removeOnSetupSignal(files: [String], folders: [String] = []) {
         let paths = (files + folders).map { strdup($0)! }
-        // Set while the signals are blocked, so a handler never sees the array half written.
-        var block = sigset_t(), saved = sigset_t()
-        sigemptyset(&block)
-        for s in watched { sigaddset(&block, s) }
-        pthread_sigmask(SIG_BLOCK, &block, &saved)
-        removals = paths
-        removalFolders = folders.count
-        pthread_sigmask(SIG_SETMASK, &saved, nil)
+        holding {
+            removals = paths
+            removalFolders = folders.count
+        }
     }
 
-    /// The one handler for both phases; everything it calls is async-signal-safe.
+    /// Runs `body` (part of setup; calls may nest) with a signal's effect held back: one that
+    /// arrives meanwhile, on any thread, is acted on when the outermost call returns. Creating
+    /// something and registering its removal must be one step to a signal, or a signal between
+    /// the two leaves the thing behind; and a handler must never see `removals` half written.
+    public static func holding<T>(_ body: () throws -> T) rethrows -> T {
+        let previous = phase.exchange(Phase.held, ordering: .sequentiallyConsistent)
+        defer {
+            phase.store(previous, ordering: .sequentiallyConsistent)
+            let s = received.load(ordering: .sequentiallyConsistent)
+            if previous == Phase.setup, s != 0 { endSetup(s) }
+        }
+        return try body()
+    }
+
+    /// Ends the process for a signal during setup: message, removals, exit 128 + the signal's
+    /// number. Async-signal-safe.
+    private static func endSetup(_ s: Int32) -> Never {
+        let message: StaticString = s == SIGINT
+            ? "lorweb: stopped by SIGINT during setup, before the first training step; nothing was trained\n"
+            : "lorweb: stopped by SIGTERM during setup, before the first training step; nothing was trained\n"
+        _ = write(2, message.utf8Start, message.utf8CodeUnitCount)
+        let files = removals.count - removalFolders
+        for (i, path) in removals.enumerated() { _ = i < files ? unlink(path) : rmdir(path) }
+        _exit(128 + s)
+    }
+
+    /// The one handler for all phases; everything it calls is async-signal-safe.
     private static let handler: @convention(c) (Int32) -> Void = { s in
-        switch StopSignals.phase.load(ordering: .relaxed) {
+        switch StopSignals.phase.load(ordering: .sequentiallyConsistent) {
         case Phase.setup:
-            let message: StaticString = s == SIGINT
-                ? "lorweb: stopped by SIGINT during setup, before the first training step; nothing was trained\n"
-                : "lorweb: stopped by SIGTERM during setup, before the first training step; nothing was trained\n"
-            _ = write(2, message.utf8Start, message.utf8CodeUnitCount)
-            let files = StopSignals.removals.count - StopSignals.removalFolders
-            for (i, path) in StopSignals.removals.enumerated() { _ = i < files ? unlink(path) : rmdir(path) }
-            _exit(128 + s)
+            StopSignals.endSetup(s)
+        case Phase.held:
+            StopSignals.received.store(s, ordering: .sequentiallyConsistent)
         case Phase.loop:
             StopSignals.received.store(s, ordering: .relaxed)
             signal(s, SIG_DFL)

@@ -144,8 +144,11 @@ func batchTargets(_ list: TripletList, listPath: String, folder: String) throws 
 /// starts, SIGINT and SIGTERM end the process at once, removing the lock and a folder it made.
 func claimRun(_ out: String, product: String, training: String, purpose: String? = nil, resume: Bool, force: Bool) throws -> FolderLock {
     StopSignals.duringSetup()
-    let lock = try FolderLock(folder: out, purpose: purpose)
-    StopSignals.removeOnSetupSignal(files: [lock.path], folders: lock.createdFolder ? [lock.folder] : [])
+    let lock = try StopSignals.holding {
+        let lock = try FolderLock(folder: out, purpose: purpose)
+        StopSignals.removeOnSetupSignal(files: [lock.path], folders: lock.createdFolder ? [lock.folder] : [])
+        return lock
+    }
     if FileManager.default.fileExists(atPath: out + "/" + product) {
         guard resume || force else {
             lock.release()
