@@ -48,16 +48,12 @@ public enum BasisReport {
             let offDiagonal = (0..<n).flatMap { a in (0..<n).filter { $0 != a }.map { layer.keySimilarity[a * n + $0] } }
             let dominant = norm.indices.max { norm[$0] < norm[$1] }!
             let total = norm.reduce(0, +)
-            // Effective number of basis elements in use: exp(entropy) of the norm distribution.
-            var entropy = 0.0
-            for v in norm where v > 0 {
-                let p = Double(v) / Double(total)
-                entropy -= p * log(p)
-            }
             return [.int(i), .text(layer.key), .text(layer.block), .int(layer.inFeatures), .int(layer.outFeatures),
                     .double(Double(offDiagonal.reduce(0, +)) / Double(max(offDiagonal.count, 1))),
                     .double(Double(offDiagonal.max() ?? 0)), .double(Double(total) / Double(n)), .int(dominant),
-                    .double(Double(norm[dominant] / max(total, 1e-30))), .double(exp(entropy))]
+                    .double(Double(norm[dominant] / max(total, 1e-30))),
+                    // Effective number of basis elements in use: exp(entropy) of the norm distribution.
+                    .double(exp(entropy(ofShares: norm)))]
         }
         try CSV.write(header: ["index", "name", "block", "in", "out", "key_similarity_mean", "key_similarity_max",
                                "element_norm_mean", "dominant_element", "dominant_share", "effective_elements"],

@@ -106,21 +106,10 @@ public enum CoefficientStructure {
         enum CodingKeys: String, CodingKey { case meanCoefficients = "mean_coefficients", perTriplet = "per_triplet", n }
     }
 
-    /// The entropy (nats) of |v| normalised to sum 1 (softmax coefficients are that already); 0
-    /// for a zero vector.
-    static func entropy(_ v: ArraySlice<Float>) -> Double {
-        let total = v.reduce(0.0) { $0 + Double(abs($1)) }
-        guard total > 0 else { return 0 }
-        return v.reduce(0.0) { h, x in
-            let p = Double(abs(x)) / total
-            return p > 0 ? h - p * log(p) : h
-        }
-    }
-
     /// The entropies of every triplet's coefficients per layer, [T][L], of `coefficients` [T, L, n].
     static func entropies(_ coefficients: Tensor) -> [[Double]] {
         let (t, l, n) = (coefficients.shape[0], coefficients.shape[1], coefficients.shape[2]), c = coefficients.toArray()
-        return (0..<t).map { i in (0..<l).map { j in entropy(c[((i * l + j) * n)..<((i * l + j + 1) * n)]) } }
+        return (0..<t).map { i in (0..<l).map { j in entropy(ofShares: c[((i * l + j) * n)..<((i * l + j + 1) * n)]) } }
     }
 
     /// Elements in use per layer of `coefficients` [T, L, n].
@@ -128,7 +117,7 @@ public enum CoefficientStructure {
         let (t, l, n) = (coefficients.shape[0], coefficients.shape[1], coefficients.shape[2])
         let mean = coefficients.mean(axis: 0).toArray()
         let h = entropies(coefficients)
-        return Usage(meanCoefficients: (0..<l).map { exp(entropy(mean[($0 * n)..<(($0 + 1) * n)])) },
+        return Usage(meanCoefficients: (0..<l).map { exp(entropy(ofShares: mean[($0 * n)..<(($0 + 1) * n)])) },
                      perTriplet: (0..<l).map { j in exp(h.map { $0[j] }.reduce(0, +) / Double(t)) }, n: n)
     }
 

@@ -22,13 +22,7 @@ public struct LoRALayerSpectrum {
     /// exp of the Shannon entropy of the singular values normalised to sum 1 (Roy & Vetterli 2007):
     /// r for a flat spectrum, 1 for a single direction, 0 for a zero Delta W.
     public var effectiveRank: Double {
-        let total = singularValues.reduce(0) { $0 + Double($1) }
-        guard total > 0 else { return 0 }
-        let entropy = singularValues.reduce(0.0) { h, s in
-            let p = Double(s) / total
-            return p > 0 ? h - p * Foundation.log(p) : h
-        }
-        return Foundation.exp(entropy)
+        singularValues.contains { $0 > 0 } ? Foundation.exp(entropy(ofShares: singularValues)) : 0
     }
 }
 
