@@ -37,17 +37,24 @@ public struct BaseEditorSettings: Codable, Equatable, Sendable {
     public var samplingSteps: Int?
     /// The noise levels it was trained on, which its adapters should be trained on too; nil: the release's.
     public var trainingTimesteps: TimestepSampling?
+    /// Image pixels per latent pixel along each side; nil: 4. A token packs 2x2 latent pixels, so
+    /// at 2 a token covers 4x4 pixels and is 48-d (Flux's: 64-d) instead of 8x8 pixels and 192-d.
+    public var downsampling: Int?
     public init(prediction: PredictionType = .velocity, codec: Codec = .spaceToDepth, samplingSteps: Int? = nil,
-                trainingTimesteps: TimestepSampling? = nil) {
+                trainingTimesteps: TimestepSampling? = nil, downsampling: Int? = nil) {
         self.prediction = prediction; self.codec = codec; self.samplingSteps = samplingSteps; self.trainingTimesteps = trainingTimesteps
+        self.downsampling = downsampling
     }
 
     /// The release's Euler step count.
     public static let releaseSteps = 28
     public var steps: Int { samplingSteps ?? Self.releaseSteps }
+    /// The codecs' space-to-depth factor when a base does not say.
+    public static let defaultDownsampling = 4
+    public var factor: Int { downsampling ?? Self.defaultDownsampling }
 
     enum CodingKeys: String, CodingKey {
-        case prediction, codec, samplingSteps = "sampling_steps", trainingTimesteps = "training_timesteps"
+        case prediction, codec, samplingSteps = "sampling_steps", trainingTimesteps = "training_timesteps", downsampling
     }
 
     public static let file = "lorweb_base.json"
@@ -65,17 +72,19 @@ public struct BaseEditorSettings: Codable, Equatable, Sendable {
         do {
             settings = try JSONDecoder().decode(BaseEditorSettings.self, from: data)
             if let n = settings.samplingSteps, !(1...1000).contains(n) { throw CodecError("sampling_steps \(n) is not in 1...1000") }
+            if let f = settings.downsampling, !(1...16).contains(f) { throw CodecError("downsampling \(f) is not in 1...16") }
         } catch {
-            throw FormatError(settingsPath, "is not a lorweb base settings file ({\"prediction\": \"velocity\"|\"sample\"|\"context-residual\", \"codec\": \"space-to-depth\"|\"whitened-space-to-depth\", \"sampling_steps\": 1...1000}): \(error)")
+            throw FormatError(settingsPath, "is not a lorweb base settings file ({\"prediction\": \"velocity\"|\"sample\"|\"context-residual\", \"codec\": \"space-to-depth\"|\"whitened-space-to-depth\", \"sampling_steps\": 1...1000, \"downsampling\": 1...16}): \(error)")
         }
         switch settings.codec {
-        case .spaceToDepth: return (settings, SpaceToDepthCodec())
+        case .spaceToDepth: return (settings, SpaceToDepthCodec(factor: settings.factor))
         case .whitenedSpaceToDepth:
             let codecPath = path + "/" + codecFile
             let f = try SafetensorsFile(path: codecPath)
             do {
                 let k = WhitenedSpaceToDepthCodec.keys
-                return (settings, try WhitenedSpaceToDepthCodec(mean: try f.weight(k.mean), whiten: try f.weight(k.whiten), unwhiten: try f.weight(k.unwhiten)))
+                return (settings, try WhitenedSpaceToDepthCodec(mean: try f.weight(k.mean), whiten: try f.weight(k.whiten), unwhiten: try f.weight(k.unwhiten),
+                                                                factor: settings.factor))
             } catch let e as CodecError {
                 throw FormatError(codecPath, e.description)
             }
@@ -85,7 +94,8 @@ public struct BaseEditorSettings: Codable, Equatable, Sendable {
     /// Writes the settings (and a whitened codec's tensors) into the base folder `folder`.
     public func write(codec: LatentCodec, to folder: String) throws {
         if let whitened = codec as? WhitenedSpaceToDepthCodec {
-            precondition(self.codec == .whitenedSpaceToDepth, "base settings name codec \(self.codec.rawValue) but a whitened codec was given")
+            precondition(self.codec == .whitenedSpaceToDepth && factor == whitened.downsampling,
+                         "base settings name codec \(self.codec.rawValue) at \(factor) but a whitened codec at \(whitened.downsampling) was given")
             let k = WhitenedSpaceToDepthCodec.keys
             try AtomicFile.createFolder(folder + "/" + Self.codecFolder)
             try Safetensors.write([(k.mean, whitened.mean), (k.whiten, whitened.whiten), (k.unwhiten, whitened.unwhiten)],

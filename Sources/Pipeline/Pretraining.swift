@@ -125,7 +125,8 @@ public enum BasePretraining {
     /// folder `RUN/base` with its lorweb sidecars (checkpoints and metrics in `RUN/base-training`).
     @discardableResult
     public static func run(data: SmallWorldDataset, out: String, options o: PretrainOptions, resume: Bool,
-                           config: FluxConfig = .small, from start: String? = nil) throws -> TrainingLoop.Summary {
+                           config: FluxConfig = .small, downsampling: Int = BaseEditorSettings.defaultDownsampling,
+                           from start: String? = nil) throws -> TrainingLoop.Summary {
         var tasks: [String: (caption: String, pairs: [(String, String)], triplets: [SampleRecord])] = [:]
         for s in data.samples(.train) where s.textDescribable {
             tasks[s.task, default: (s.caption, [], [])].pairs += [(data.path(s.a), data.path(s.aPrime)), (data.path(s.b), data.path(s.bPrime))]
@@ -152,8 +153,10 @@ public enum BasePretraining {
             codec = try WhitenedSpaceToDepthCodec.fit(try trainingPictures(data).map { path in
                 let im = try Image.read(path).rgb()
                 return im.tensor(range: .signed).reshaped([1, 3, im.height, im.width])
-            })
+            }, factor: downsampling)
             p = Parameters.initialising(seed: o.seed)
+            var config = config
+            (config.inChannels, config.outChannels) = (4 * codec.latentChannels, nil)
             model = try FluxTransformer(p, config: config)
             initialiseForEditing(p)
         }
@@ -163,7 +166,8 @@ public enum BasePretraining {
         let optimizer = AdamW(p.all, config: AdamWConfig(learningRate: o.learningRate, beta1: 0.9, beta2: 0.99, weightDecay: 0.05))
         var loop = TrainingLoop(totalSteps: o.steps, checkpointEvery: o.checkpointEvery, runFolder: out + "/" + folder + "-training")
         loop.schedule = .warmupCosine(warmup: max(1, o.steps / 20), total: o.steps, minFactor: 0.1)
-        loop.config = try TrainingLoop.settings(o, ["data": absolutePath(data.folder), "from": start.map(absolutePath) ?? ""])
+        loop.config = try TrainingLoop.settings(o, ["data": absolutePath(data.folder), "from": start.map(absolutePath) ?? "",
+                                                    "downsampling": String(codec.downsampling)])
         let summary = try loop.run(optimizer: optimizer, rng: RNG(seed: o.seed), resume: resume) { _, rng in
             var rng = rng
             var targets: [Image] = [], contexts: [Image] = [], prompts: [String] = []
@@ -206,7 +210,9 @@ public enum BasePretraining {
         try AtomicFile.createFolder(dir)
         try Safetensors.write(p.all.map { ($0.key, $0.tensor) }, dtype: .f32, metadata: ["format": "pt"], to: dir + "/diffusion_pytorch_model.safetensors")
         try writeConfig(config, marker: ["_class_name": "FluxTransformer2DModel"], to: dir + "/config.json")
-        try settings.write(codec: codec, to: dir)
+        var written = settings
+        written.downsampling = codec.downsampling
+        try written.write(codec: codec, to: dir)
         return summary
     }
 

@@ -51,10 +51,13 @@ struct PretrainBase: LorwebCommand {
     @Option(help: "Euler steps when evaluating (besides 1, 2, 4 and 8).") var sampleSteps = BaseEditorSettings.releaseSteps
     @Flag(help: "Do not train: evaluate the base already in OUT/base.") var evalOnly = false
     @Option(help: "Continue from this base folder's weights and codec (a second stage with its own schedule) instead of a fresh model.") var from: String?
+    @Option(help: "Image pixels per latent pixel of a fresh base's codec (a token packs 2x2 latent pixels: 4 makes 8x8-pixel 192-d tokens, 2 makes 4x4-pixel 48-d ones).")
+    var downsampling = BaseEditorSettings.defaultDownsampling
 
     func execute() throws {
         let o = try args.options(steps: 4500, batch: 16, lr: 1e-3)
         try checkOutput(args.out, inputs: [args.data, from], folder: true)
+        guard [1, 2, 4, 8].contains(downsampling) else { throw ValidationError("--downsampling must be 1, 2, 4 or 8") }
         let stage = BasePretraining.folder
         // --eval-only evaluates the finished base in place: it is what it needs, not something to protect.
         let lock = try claimRun(args.out, product: stage + "/diffusion_pytorch_model.safetensors", training: stage + "-training",
@@ -63,7 +66,8 @@ struct PretrainBase: LorwebCommand {
         let data = try SmallWorldDataset(folder: args.data)
         if !evalOnly {
             let start = Date()
-            let summary = try BasePretraining.run(data: data, out: args.out, options: o, resume: args.runOptions.resume, from: from)
+            let summary = try BasePretraining.run(data: data, out: args.out, options: o, resume: args.runOptions.resume,
+                                                  downsampling: downsampling, from: from)
             print(String(format: "base: %d steps, last loss %.4f, %.0f s -> %@/%@", o.steps, Double(summary.lastLoss ?? .nan),
                          Date().timeIntervalSince(start), args.out, BasePretraining.folder))
         }

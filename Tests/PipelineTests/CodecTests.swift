@@ -97,6 +97,21 @@ import TestSupport
         let whitened = try #require(read.codec as? WhitenedSpaceToDepthCodec)
         #expect(whitened.whiten.toArray() == codec.whiten.toArray() && whitened.mean.toArray() == codec.mean.toArray())
 
+        // A finer codec (4x4-pixel, 48-d tokens) keeps its factor through the sidecars and stays lossless.
+        let fine = try WhitenedSpaceToDepthCodec.fit(Self.pictures(10, seed: 3), factor: 2)
+        let fineSettings = BaseEditorSettings(prediction: .contextResidual, codec: .whitenedSpaceToDepth, downsampling: 2)
+        let fineDir = try scratchFolder("codec-fine")
+        try fineSettings.write(codec: fine, to: fineDir)
+        let fineRead = try BaseEditorSettings.read(base: fineDir)
+        #expect(fineRead.settings == fineSettings && fineRead.codec.downsampling == 2 && fineRead.codec.latentChannels == 12)
+        let picture = Self.pictures(1, seed: 4)[0]
+        #expect(zip(fineRead.codec.decode(fineRead.codec.encode(picture)).toArray(), picture.toArray()).allSatisfy { abs($0 - $1) < 1e-4 })
+        try Data(#"{"prediction": "sample", "codec": "space-to-depth", "downsampling": 0}"#.utf8)
+            .write(to: URL(fileURLWithPath: fineDir + "/" + BaseEditorSettings.file))
+        do { _ = try BaseEditorSettings.read(base: fineDir); Issue.record("downsampling 0 loaded") } catch {
+            #expect("\(error)".contains("downsampling 0"))
+        }
+
         // A codec file of the wrong shape names the file and the shapes it expected.
         try Safetensors.write([("mean", Tensor.zeros([3])), ("whiten", Tensor.zeros([3, 3])), ("unwhiten", Tensor.zeros([3, 3]))],
                               to: dir + "/" + BaseEditorSettings.codecFile)
