@@ -67,6 +67,15 @@ public struct KontextBatch {
         return FlowMatching.velocity(from: out, prediction: prediction, x: x, t: t)
     }
 
+    /// Target tokens [B, St, C] as a loss in `space` compares them: as they are, or as the pictures
+    /// they decode to (linear part only, so differences are exact). Differentiable.
+    public func lossView(_ tokens: Tensor, space: BaseEditorSettings.LossSpace, codec: LatentCodec) -> Tensor {
+        switch space {
+        case .latents: return tokens
+        case .pixels: return codec.pixelDifference(FluxPacking.unpack(tokens, height: latentHeight, width: latentWidth))
+        }
+    }
+
     /// Decodes target tokens [B, St, C] back to images.
     public func images(from tokens: Tensor, codec: LatentCodec) throws -> [Image] {
         let pixels = codec.decode(FluxPacking.unpack(tokens, height: latentHeight, width: latentWidth)).clamped(min: -1, max: 1)

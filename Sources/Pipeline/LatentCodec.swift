@@ -19,6 +19,9 @@ public protocol LatentCodec {
     func encode(_ images: Tensor) -> Tensor
     /// Latents [B, C, h, w] to images [B, 3, h*f, w*f].
     func decode(_ latents: Tensor) -> Tensor
+    /// A difference of latents [B, C, h, w] as the difference of the images they decode to, in
+    /// any fixed pixel order [B, ...]: what a loss measured on pictures sees. Differentiable.
+    func pixelDifference(_ latents: Tensor) -> Tensor
 }
 
 /// The lossless space-to-depth codec of the small world: channel (c, dy, dx) of latent pixel
@@ -40,6 +43,9 @@ public struct SpaceToDepthCodec: LatentCodec {
         precondition(ch == latentChannels, "codec: latents \(latents.shape) do not have \(latentChannels) channels")
         return latents.reshaped([b, 3, f, f, h, w]).permuted([0, 1, 4, 2, 5, 3]).reshaped([b, 3, h * f, w * f])
     }
+
+    /// The latents are the pixels, rearranged.
+    public func pixelDifference(_ latents: Tensor) -> Tensor { latents }
 }
 
 /// Space-to-depth followed by PCA whitening of each 48-d latent pixel: z = W (x - mean), with
@@ -116,6 +122,13 @@ public struct WhitenedSpaceToDepthCodec: LatentCodec {
         precondition(c == latentChannels, "codec: latents \(latents.shape) do not have \(latentChannels) channels")
         let pixels = latents.permuted([0, 2, 3, 1]).reshaped([b * h * w, c]).matmul(unwhiten, transposeB: true) + mean
         return spaceToDepth.decode(pixels.reshaped([b, h, w, c]).permuted([0, 3, 1, 2]))
+    }
+
+    /// Unwhitened, without the mean, in latent-pixel order.
+    public func pixelDifference(_ latents: Tensor) -> Tensor {
+        let (b, c) = (latents.shape[0], latents.shape[1])
+        precondition(c == latentChannels, "codec: latents \(latents.shape) do not have \(latentChannels) channels")
+        return latents.permuted([0, 2, 3, 1]).reshaped([-1, c]).matmul(unwhiten, transposeB: true).reshaped([b, -1])
     }
 }
 

@@ -20,6 +20,8 @@ public final class LoRWeBModel {
     public let defaultSteps: Int
     /// The noise levels the adapters train on: the base's own (its settings), else the release's.
     public let trainingTimesteps: TimestepSampling
+    /// Where the adapters' loss measures errors: where the base's did.
+    public let lossSpace: BaseEditorSettings.LossSpace
     public let text: TextEncoder
 
     /// Grids are generated at about `resolution`^2 pixels, sides multiples of `divisibility`
@@ -38,6 +40,7 @@ public final class LoRWeBModel {
         prediction = baseSettings.settings.prediction
         defaultSteps = baseSettings.settings.steps
         trainingTimesteps = baseSettings.settings.trainingTimesteps ?? .release
+        lossSpace = baseSettings.settings.lossSpace ?? .latents
         self.adapters = adapters
         self.encoder = encoder
         text = HashedTextEncoder(width: base.config.jointAttentionDim, pooledWidth: base.config.pooledProjectionDim)

@@ -62,11 +62,12 @@ public enum LoRWeBTraining {
         let eps = rng.normal(batch.target.shape)
         let out = batch.output(model.base, prediction: model.prediction, x: FlowMatching.noised(x0: batch.target, eps: eps, t: t),
                                t: Tensor(shape: [samples.count], data: t), guidance: Tensor.ones([samples.count]), query: query)
-        // On the base's own output (velocity or x0) and noise levels: the adapters must help where
-        // the base's sampler evaluates it (the small base samples in a few steps from t = 1, where
-        // the release's bell weight is 0).
-        return FlowMatching.loss(prediction: out, target: FlowMatching.trainingTarget(model.prediction, x0: batch.target, eps: eps),
-                                 t: t, weighted: weighted && model.trainingTimesteps.weighted)
+        // On the base's own output (velocity or x0), noise levels and loss space: the adapters must
+        // help where the base's sampler evaluates it (the small base samples in a few steps from
+        // t = 1, where the release's bell weight is 0).
+        let target = FlowMatching.trainingTarget(model.prediction, x0: batch.target, eps: eps)
+        func view(_ tokens: Tensor) -> Tensor { batch.lossView(tokens, space: model.lossSpace, codec: model.codec) }
+        return FlowMatching.loss(prediction: view(out), target: view(target), t: t, weighted: weighted && model.trainingTimesteps.weighted)
     }
 
     /// Trains `model`'s adapters on `pairs` and writes the model into `out`. `info` (data, kind)

@@ -120,13 +120,13 @@ public enum BasePretraining {
     /// Kontext's analogy layout, the others four (before, after) pairs (or, for `identityShare` of
     /// them, the context unchanged under an empty prompt). From scratch, or from the base folder
     /// `start` (its weights and codec) as a second stage. Trained on
-    /// every parameter of the small Flux to predict x0 as a correction to the context, in the whitened codec's space, with an
-    /// unweighted MSE and logit-normal times; the editor is written as a diffusers transformer
+    /// every parameter of the small Flux to predict x0 as a correction to the context, with an
+    /// unweighted MSE in `lossSpace` and logit-normal times; the editor is written as a diffusers transformer
     /// folder `RUN/base` with its lorweb sidecars (checkpoints and metrics in `RUN/base-training`).
     @discardableResult
     public static func run(data: SmallWorldDataset, out: String, options o: PretrainOptions, resume: Bool,
                            config: FluxConfig = .small, downsampling: Int = BaseEditorSettings.defaultDownsampling,
-                           from start: String? = nil) throws -> TrainingLoop.Summary {
+                           from start: String? = nil, lossSpace: BaseEditorSettings.LossSpace = .pixels) throws -> TrainingLoop.Summary {
         var tasks: [String: (caption: String, pairs: [(String, String)], triplets: [SampleRecord])] = [:]
         for s in data.samples(.train) where s.textDescribable {
             tasks[s.task, default: (s.caption, [], [])].pairs += [(data.path(s.a), data.path(s.aPrime)), (data.path(s.b), data.path(s.bPrime))]
@@ -167,7 +167,7 @@ public enum BasePretraining {
         var loop = TrainingLoop(totalSteps: o.steps, checkpointEvery: o.checkpointEvery, runFolder: out + "/" + folder + "-training")
         loop.schedule = .warmupCosine(warmup: max(1, o.steps / 20), total: o.steps, minFactor: 0.1)
         loop.config = try TrainingLoop.settings(o, ["data": absolutePath(data.folder), "from": start.map(absolutePath) ?? "",
-                                                    "downsampling": String(codec.downsampling)])
+                                                    "downsampling": String(codec.downsampling), "loss_space": lossSpace.rawValue])
         let summary = try loop.run(optimizer: optimizer, rng: RNG(seed: o.seed), resume: resume) { _, rng in
             var rng = rng
             var targets: [Image] = [], contexts: [Image] = [], prompts: [String] = []
@@ -201,8 +201,9 @@ public enum BasePretraining {
             // Unweighted: the release's bell weighting is ~0 near t = 1, fine for fine-tuning a
             // pretrained editor but, from scratch, it leaves the high-noise end (where sampling
             // starts) untrained.
-            let loss = FlowMatching.loss(prediction: out, target: FlowMatching.trainingTarget(settings.prediction, x0: batch.target, eps: eps),
-                                         t: t, weighted: false)
+            let target = FlowMatching.trainingTarget(settings.prediction, x0: batch.target, eps: eps)
+            let loss = FlowMatching.loss(prediction: batch.lossView(out, space: lossSpace, codec: codec),
+                                         target: batch.lossView(target, space: lossSpace, codec: codec), t: t, weighted: false)
             loss.backward()
             return (loss.item(), [:])
         }
@@ -212,6 +213,7 @@ public enum BasePretraining {
         try writeConfig(config, marker: ["_class_name": "FluxTransformer2DModel"], to: dir + "/config.json")
         var written = settings
         written.downsampling = codec.downsampling
+        written.lossSpace = lossSpace
         try written.write(codec: codec, to: dir)
         return summary
     }

@@ -73,6 +73,24 @@ import TestSupport
         }
     }
 
+    @Test func pixelDifferenceMeasuresThePictures() throws {
+        // A loss on pixelDifference(z1 - z2) is the loss on the decoded pictures' difference:
+        // same squared error pixel by pixel (in some order), for the whitened and the plain codec.
+        let pics = Self.pictures(12, seed: 3)
+        let whitened = try WhitenedSpaceToDepthCodec.fit(pics)
+        let (x, y) = (Tensor.concat(Array(pics[0..<2]), axis: 0), Tensor.concat(Array(pics[2..<4]), axis: 0))
+        for codec in [whitened as LatentCodec, SpaceToDepthCodec()] {
+            let d = codec.pixelDifference(codec.encode(x) - codec.encode(y))
+            #expect(d.shape[0] == 2 && d.count == x.count)
+            let truth = (codec.decode(codec.encode(x)) - codec.decode(codec.encode(y))).toArray().map(abs).sorted()
+            let ours = d.toArray().map(abs).sorted()
+            #expect(zip(ours, truth).allSatisfy { abs($0 - $1) < 1e-4 }, "\(type(of: codec))")
+        }
+        // Per batch row: the first picture's difference stays in row 0.
+        let one = whitened.pixelDifference(whitened.encode(x) - whitened.encode(Tensor.concat([pics[0], pics[0]], axis: 0)))
+        #expect(one.sliced(axis: 0, 0..<1).toArray().allSatisfy { abs($0) < 1e-5 })
+    }
+
     @Test func flooredDirectionsAreNotBlownUp() throws {
         // Constant pictures have no variance in 45 of 48 directions; the floor keeps the gain finite.
         let flat = (0..<8).map { Tensor.full([1, 3, 16, 16], Float($0) / 10 - 0.4) }
@@ -99,7 +117,7 @@ import TestSupport
 
         // A finer codec (4x4-pixel, 48-d tokens) keeps its factor through the sidecars and stays lossless.
         let fine = try WhitenedSpaceToDepthCodec.fit(Self.pictures(10, seed: 3), factor: 2)
-        let fineSettings = BaseEditorSettings(prediction: .contextResidual, codec: .whitenedSpaceToDepth, downsampling: 2)
+        let fineSettings = BaseEditorSettings(prediction: .contextResidual, codec: .whitenedSpaceToDepth, downsampling: 2, lossSpace: .pixels)
         let fineDir = try scratchFolder("codec-fine")
         try fineSettings.write(codec: fine, to: fineDir)
         let fineRead = try BaseEditorSettings.read(base: fineDir)
@@ -110,6 +128,11 @@ import TestSupport
             .write(to: URL(fileURLWithPath: fineDir + "/" + BaseEditorSettings.file))
         do { _ = try BaseEditorSettings.read(base: fineDir); Issue.record("downsampling 0 loaded") } catch {
             #expect("\(error)".contains("downsampling 0"))
+        }
+        try Data(#"{"prediction": "sample", "codec": "space-to-depth", "loss_space": "psnr"}"#.utf8)
+            .write(to: URL(fileURLWithPath: fineDir + "/" + BaseEditorSettings.file))
+        do { _ = try BaseEditorSettings.read(base: fineDir); Issue.record("loss_space psnr loaded") } catch {
+            #expect("\(error)".contains("loss_space") && "\(error)".contains(BaseEditorSettings.file))
         }
 
         // A codec file of the wrong shape names the file and the shapes it expected.
