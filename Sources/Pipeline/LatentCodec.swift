@@ -119,16 +119,18 @@ public struct WhitenedSpaceToDepthCodec: LatentCodec {
 
     public func decode(_ latents: Tensor) -> Tensor {
         let (b, c, h, w) = (latents.shape[0], latents.shape[1], latents.shape[2], latents.shape[3])
-        precondition(c == latentChannels, "codec: latents \(latents.shape) do not have \(latentChannels) channels")
-        let pixels = latents.permuted([0, 2, 3, 1]).reshaped([b * h * w, c]).matmul(unwhiten, transposeB: true) + mean
+        let pixels = unwhitened(latents) + mean
         return spaceToDepth.decode(pixels.reshaped([b, h, w, c]).permuted([0, 3, 1, 2]))
     }
 
     /// Unwhitened, without the mean, in latent-pixel order.
-    public func pixelDifference(_ latents: Tensor) -> Tensor {
-        let (b, c) = (latents.shape[0], latents.shape[1])
+    public func pixelDifference(_ latents: Tensor) -> Tensor { unwhitened(latents).reshaped([latents.shape[0], -1]) }
+
+    /// Latents [B, C, h, w] -> latent pixels [B h w, C] before the mean is added back.
+    private func unwhitened(_ latents: Tensor) -> Tensor {
+        let c = latents.shape[1]
         precondition(c == latentChannels, "codec: latents \(latents.shape) do not have \(latentChannels) channels")
-        return latents.permuted([0, 2, 3, 1]).reshaped([-1, c]).matmul(unwhiten, transposeB: true).reshaped([b, -1])
+        return latents.permuted([0, 2, 3, 1]).reshaped([-1, c]).matmul(unwhiten, transposeB: true)
     }
 }
 
