@@ -40,6 +40,17 @@ public struct BaseEditorSettings: Codable, Equatable, Sendable {
         /// a latent pixel hold 78% of the pixels' variance but 11% of the whitened loss.
         case pixels
     }
+    /// Where the flow starts (t = 1) for the target tokens.
+    public enum FlowSource: String, Codable, Sendable {
+        /// Pure Gaussian noise, as Flux-Kontext samples.
+        case noise
+        /// The context token at the same place plus `flowSourceNoise` Gaussian noise: a bridge
+        /// from the picture being edited to its edit. At t = 1 a target token then carries its own
+        /// context and an edit of it is a function of the token itself, where a noise-sourced
+        /// base must first fetch it through attention (which a small stream does coarsely).
+        /// Needs target and context of one layout, as Kontext grids have.
+        case context
+    }
     public var prediction: PredictionType
     public var codec: Codec
     /// The Euler step count this base samples best with, as its pretraining evaluation measured
@@ -52,10 +63,20 @@ public struct BaseEditorSettings: Codable, Equatable, Sendable {
     public var downsampling: Int?
     /// Where it was trained to measure errors, and its adapters should be; nil: latents.
     public var lossSpace: LossSpace?
+    /// Where its flow starts, and with how much noise (std, in the codec's units; nil: 1) for
+    /// `.context`; nil: pure noise.
+    public var flowSource: FlowSource?
+    public var flowSourceNoise: Float?
     public init(prediction: PredictionType = .velocity, codec: Codec = .spaceToDepth, samplingSteps: Int? = nil,
-                trainingTimesteps: TimestepSampling? = nil, downsampling: Int? = nil, lossSpace: LossSpace? = nil) {
+                trainingTimesteps: TimestepSampling? = nil, downsampling: Int? = nil, lossSpace: LossSpace? = nil,
+                flowSource: FlowSource? = nil, flowSourceNoise: Float? = nil) {
         self.prediction = prediction; self.codec = codec; self.samplingSteps = samplingSteps; self.trainingTimesteps = trainingTimesteps
-        self.downsampling = downsampling; self.lossSpace = lossSpace
+        self.downsampling = downsampling; self.lossSpace = lossSpace; self.flowSource = flowSource; self.flowSourceNoise = flowSourceNoise
+    }
+
+    /// The flow's starting point as a batch's sampler and training see it.
+    public var flowStart: FlowStart {
+        flowSource == .context ? .context(noise: flowSourceNoise ?? 1) : .noise
     }
 
     /// The release's Euler step count.
@@ -67,7 +88,7 @@ public struct BaseEditorSettings: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case prediction, codec, samplingSteps = "sampling_steps", trainingTimesteps = "training_timesteps", downsampling
-        case lossSpace = "loss_space"
+        case lossSpace = "loss_space", flowSource = "flow_source", flowSourceNoise = "flow_source_noise"
     }
 
     public static let file = "lorweb_base.json"
@@ -86,8 +107,9 @@ public struct BaseEditorSettings: Codable, Equatable, Sendable {
             settings = try JSONDecoder().decode(BaseEditorSettings.self, from: data)
             if let n = settings.samplingSteps, !(1...1000).contains(n) { throw CodecError("sampling_steps \(n) is not in 1...1000") }
             if let f = settings.downsampling, !(1...16).contains(f) { throw CodecError("downsampling \(f) is not in 1...16") }
+            if let s = settings.flowSourceNoise, !(s.isFinite && s >= 0) { throw CodecError("flow_source_noise \(s) is not a finite value >= 0") }
         } catch {
-            throw FormatError(settingsPath, "is not a lorweb base settings file ({\"prediction\": \"velocity\"|\"sample\"|\"context-residual\", \"codec\": \"space-to-depth\"|\"whitened-space-to-depth\", \"sampling_steps\": 1...1000, \"downsampling\": 1...16, \"loss_space\": \"latents\"|\"pixels\"}): \(error)")
+            throw FormatError(settingsPath, "is not a lorweb base settings file ({\"prediction\": \"velocity\"|\"sample\"|\"context-residual\", \"codec\": \"space-to-depth\"|\"whitened-space-to-depth\", \"sampling_steps\": 1...1000, \"downsampling\": 1...16, \"loss_space\": \"latents\"|\"pixels\", \"flow_source\": \"noise\"|\"context\", \"flow_source_noise\": >= 0}): \(error)")
         }
         switch settings.codec {
         case .spaceToDepth: return (settings, SpaceToDepthCodec(factor: settings.factor))

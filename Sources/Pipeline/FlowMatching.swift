@@ -8,6 +8,8 @@ import Tensor
 // discrete steps, unshifted, and weights each sample's MSE with ai-toolkit's bell curve. Sampling
 // integrates the ODE from t = 1 to 0 with Euler steps on diffusers' shifted schedule, whose shift
 // grows with the number of target tokens so that larger images spend longer at high noise.
+// A base may start its flow elsewhere (`FlowStart`: the small base starts from its context); the
+// path stays straight, so eps below is wherever the flow starts.
 //
 // The schedule mirrors diffusers' `FlowMatchEulerDiscreteScheduler` (exponential `time_shift`,
 // Flux's `calculate_shift`) down to the float32 arithmetic, so sigmas match it bit for bit.
@@ -51,6 +53,12 @@ public enum TimestepSampling: Codable, Equatable, Sendable {
 
     /// Whether the loss carries the release's bell weights.
     public var weighted: Bool { self == .release }
+}
+
+/// Where a flow starts at t = 1 (see `BaseEditorSettings.FlowSource`).
+public enum FlowStart: Equatable, Sendable {
+    case noise
+    case context(noise: Float)
 }
 
 /// Timesteps, noising, loss weighting and the Euler sampler of rectified flow.

@@ -41,6 +41,18 @@ public struct KontextBatch {
 
     public var batchSize: Int { target.shape[0] }
 
+    /// The flow's state at t = 1 for these target tokens, from Gaussian `noise` of their shape:
+    /// the noise itself, or the context plus `sigma` times it (data-side, no graph).
+    public func flowStart(_ start: FlowStart, noise: Tensor) -> Tensor {
+        precondition(noise.shape == target.shape, "flowStart: noise \(noise.shape) for targets \(target.shape)")
+        switch start {
+        case .noise: return noise
+        case let .context(sigma):
+            precondition(context.shape == target.shape, "a context-sourced flow needs target and context of one layout: target \(target.shape), context \(context.shape)")
+            return context.detached() + noise.detached() * sigma
+        }
+    }
+
     /// The transformer's estimate for the target tokens of the noisy state `x` [B, St, C] at times
     /// `t` [B] in [0, 1], with guidance `guidance` [B] and the adapters mixed by a query or by given
     /// coefficients, in the terms of `prediction`: a velocity or x0 (for `.contextResidual` the

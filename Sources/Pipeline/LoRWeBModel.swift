@@ -22,6 +22,8 @@ public final class LoRWeBModel {
     public let trainingTimesteps: TimestepSampling
     /// Where the adapters' loss measures errors: where the base's did.
     public let lossSpace: BaseEditorSettings.LossSpace
+    /// Where the base's flow starts: its adapters train and sample from there too.
+    public let flowStart: FlowStart
     public let text: TextEncoder
 
     /// Grids are generated at about `resolution`^2 pixels, sides multiples of `divisibility`
@@ -41,6 +43,7 @@ public final class LoRWeBModel {
         defaultSteps = baseSettings.settings.steps
         trainingTimesteps = baseSettings.settings.trainingTimesteps ?? .release
         lossSpace = baseSettings.settings.lossSpace ?? .latents
+        flowStart = baseSettings.settings.flowStart
         self.adapters = adapters
         self.encoder = encoder
         text = HashedTextEncoder(width: base.config.jointAttentionDim, pooledWidth: base.config.pooledProjectionDim)
@@ -196,7 +199,7 @@ public final class LoRWeBModel {
         // merged into the weights once here, and every Euler step runs plain Linears.
         let coefficients = given ?? self.coefficients(query(grids: grids))
         let input: AdapterInput? = useAdapters ? adapters.merged(into: base, coefficients: coefficients) : nil
-        let x = FlowMatching.sample(steps: steps, imageSeqLen: batch.target.shape[1], initialNoise: noise) { x, t in
+        let x = FlowMatching.sample(steps: steps, imageSeqLen: batch.target.shape[1], initialNoise: batch.flowStart(flowStart, noise: noise)) { x, t in
             batch.velocity(base, prediction: prediction, x: x, t: t, guidance: g, adapters: input)
         }
         let made = try batch.images(from: x, codec: codec)

@@ -115,6 +115,10 @@ public enum BasePretraining {
     /// after 200 copy steps: counterpart weight <= 0.19 at gain 1, 0.80-0.97 at gain 2); Adam moves
     /// a gain by about lr per step, so training alone does not get there.
     public static let qkGain: Float = 2
+    /// The noise (std, whitened units) on the context where a context-sourced base's flow starts:
+    /// enough that the flow stays a distribution, little enough that a target token at t = 1
+    /// still carries its context's detail (the whitened codec gives detail unit variance too).
+    public static let contextSourceNoise: Float = 0.1
 
     /// Grids of one text-describable training task with its caption: `analogyShare` of them in
     /// Kontext's analogy layout, the others four (before, after) pairs (or, for `identityShare` of
@@ -126,7 +130,8 @@ public enum BasePretraining {
     @discardableResult
     public static func run(data: SmallWorldDataset, out: String, options o: PretrainOptions, resume: Bool,
                            config: FluxConfig = .small, downsampling: Int = BaseEditorSettings.defaultDownsampling,
-                           from start: String? = nil, lossSpace: BaseEditorSettings.LossSpace = .pixels) throws -> TrainingLoop.Summary {
+                           from start: String? = nil, lossSpace: BaseEditorSettings.LossSpace = .pixels,
+                           flowSource: BaseEditorSettings.FlowSource = .context) throws -> TrainingLoop.Summary {
         var tasks: [String: (caption: String, pairs: [(String, String)], triplets: [SampleRecord])] = [:]
         for s in data.samples(.train) where s.textDescribable {
             tasks[s.task, default: (s.caption, [], [])].pairs += [(data.path(s.a), data.path(s.aPrime)), (data.path(s.b), data.path(s.bPrime))]
@@ -135,6 +140,7 @@ public enum BasePretraining {
         let taskIDs = tasks.keys.sorted()
         guard !taskIDs.isEmpty else { throw FormatError(data.folder, "has no text-describable training triplets for pretrain-base") }
         let p: Parameters, model: FluxTransformer, codec: WhitenedSpaceToDepthCodec
+        var sourceNoise = contextSourceNoise
         if let start {
             // A second stage: the weights and codec of an existing base, trained further.
             let startConfig = try FluxConfig.read(start), sidecars = try BaseEditorSettings.read(base: start)
@@ -148,7 +154,11 @@ public enum BasePretraining {
             guard sidecars.settings.prediction == settings.prediction else {
                 throw FormatError(start, "predicts \(sidecars.settings.prediction.rawValue), but pretrain-base trains \(settings.prediction.rawValue) (start from a base it made, or from scratch without --from)")
             }
+            guard (sidecars.settings.flowSource ?? .noise) == flowSource else {
+                throw FormatError(start, "starts its flow from \((sidecars.settings.flowSource ?? .noise).rawValue), not \(flowSource.rawValue) (give --flow-source \((sidecars.settings.flowSource ?? .noise).rawValue))")
+            }
             codec = whitened
+            sourceNoise = sidecars.settings.flowSourceNoise ?? sourceNoise
         } else {
             codec = try WhitenedSpaceToDepthCodec.fit(try trainingPictures(data).map { path in
                 let im = try Image.read(path).rgb()
@@ -161,13 +171,18 @@ public enum BasePretraining {
             initialiseForEditing(p)
         }
         let config = model.config
+        var written = settings
+        written.downsampling = codec.downsampling
+        written.lossSpace = lossSpace
+        (written.flowSource, written.flowSourceNoise) = flowSource == .context ? (.context, sourceNoise) : (.noise, nil)
         for (_, t) in p.all { t.requiresGrad = true }
         let text = HashedTextEncoder(width: config.jointAttentionDim, pooledWidth: config.pooledProjectionDim)
         let optimizer = AdamW(p.all, config: AdamWConfig(learningRate: o.learningRate, beta1: 0.9, beta2: 0.99, weightDecay: 0.05))
         var loop = TrainingLoop(totalSteps: o.steps, checkpointEvery: o.checkpointEvery, runFolder: out + "/" + folder + "-training")
         loop.schedule = .warmupCosine(warmup: max(1, o.steps / 20), total: o.steps, minFactor: 0.1)
         loop.config = try TrainingLoop.settings(o, ["data": absolutePath(data.folder), "from": start.map(absolutePath) ?? "",
-                                                    "downsampling": String(codec.downsampling), "loss_space": lossSpace.rawValue])
+                                                    "downsampling": String(codec.downsampling), "loss_space": lossSpace.rawValue,
+                                                    "flow_source": flowSource.rawValue])
         let summary = try loop.run(optimizer: optimizer, rng: RNG(seed: o.seed), resume: resume) { _, rng in
             var rng = rng
             var targets: [Image] = [], contexts: [Image] = [], prompts: [String] = []
@@ -195,13 +210,13 @@ public enum BasePretraining {
             }
             let batch = KontextBatch(targets: targets, contexts: contexts, prompts: prompts, codec: codec, textEncoder: text)
             let t = settings.trainingTimesteps!.draw(batch: o.batch, rng: &rng)
-            let eps = rng.normal(batch.target.shape)
-            let out = batch.output(model, prediction: settings.prediction, x: FlowMatching.noised(x0: batch.target, eps: eps, t: t),
+            let x1 = batch.flowStart(written.flowStart, noise: rng.normal(batch.target.shape))
+            let out = batch.output(model, prediction: settings.prediction, x: FlowMatching.noised(x0: batch.target, eps: x1, t: t),
                                    t: Tensor(shape: [o.batch], data: t), guidance: Tensor.ones([o.batch]))
             // Unweighted: the release's bell weighting is ~0 near t = 1, fine for fine-tuning a
             // pretrained editor but, from scratch, it leaves the high-noise end (where sampling
             // starts) untrained.
-            let target = FlowMatching.trainingTarget(settings.prediction, x0: batch.target, eps: eps)
+            let target = FlowMatching.trainingTarget(settings.prediction, x0: batch.target, eps: x1)
             let loss = FlowMatching.loss(prediction: batch.lossView(out, space: lossSpace, codec: codec),
                                          target: batch.lossView(target, space: lossSpace, codec: codec), t: t, weighted: false)
             loss.backward()
@@ -211,9 +226,6 @@ public enum BasePretraining {
         try AtomicFile.createFolder(dir)
         try Safetensors.write(p.all.map { ($0.key, $0.tensor) }, dtype: .f32, metadata: ["format": "pt"], to: dir + "/diffusion_pytorch_model.safetensors")
         try writeConfig(config, marker: ["_class_name": "FluxTransformer2DModel"], to: dir + "/config.json")
-        var written = settings
-        written.downsampling = codec.downsampling
-        written.lossSpace = lossSpace
         try written.write(codec: codec, to: dir)
         return summary
     }
@@ -252,7 +264,7 @@ public enum BasePretraining {
         var score = Score(psnr: 0, inputPSNR: 0)
         for (batch, contexts, truths) in try evaluationBatches(model, codec: codec, data: data, samples: samples, copy: copy) {
             let guidance = Tensor.ones([contexts.count])
-            let x = FlowMatching.sample(steps: steps, imageSeqLen: batch.target.shape[1], initialNoise: rng.normal(batch.target.shape)) { x, t in
+            let x = FlowMatching.sample(steps: steps, imageSeqLen: batch.target.shape[1], initialNoise: batch.flowStart(settings.flowStart, noise: rng.normal(batch.target.shape))) { x, t in
                 batch.velocity(model, prediction: settings.prediction, x: x, t: t, guidance: guidance)
             }
             for ((made, truth), context) in zip(zip(try batch.images(from: x, codec: codec), truths), contexts) {
@@ -281,16 +293,16 @@ public enum BasePretraining {
     }
 
     /// Where along the flow a base loses its input: for each time t, the mean PSNR of its one-shot
-    /// x0 estimate from the true x_t = (1 - t) x0 + t eps on the copy task (empty prompt, target =
+    /// x0 estimate from the true x_t = (1 - t) x0 + t x1 (x1 where its flow starts) on the copy task (empty prompt, target =
     /// context). A sampler visits every t of its schedule, so a weak t costs every multi-step sample.
     public static func copyProfile(_ model: FluxTransformer, settings: BaseEditorSettings, codec: LatentCodec, data: SmallWorldDataset,
                                    samples: [SampleRecord], times: [Float], seed: UInt64 = 0) throws -> [Double] {
         var rng = RNG(seed: seed)
         var total = [Double](repeating: 0, count: times.count)
         for (batch, contexts, _) in try evaluationBatches(model, codec: codec, data: data, samples: samples, copy: true) {
-            let eps = rng.normal(batch.target.shape), guidance = Tensor.ones([contexts.count])
+            let x1 = batch.flowStart(settings.flowStart, noise: rng.normal(batch.target.shape)), guidance = Tensor.ones([contexts.count])
             for (i, t) in times.enumerated() {
-                let x = FlowMatching.noised(x0: batch.target, eps: eps, t: Array(repeating: t, count: contexts.count))
+                let x = FlowMatching.noised(x0: batch.target, eps: x1, t: Array(repeating: t, count: contexts.count))
                 let v = withNoGrad { batch.velocity(model, prediction: settings.prediction, x: x, t: t, guidance: guidance) }
                 let x0 = FlowMatching.eulerStep(x: x, v: v, sigma: t, sigmaNext: 0)
                 for (made, truth) in zip(try batch.images(from: x0, codec: codec), contexts) { total[i] += psnr(made, truth) }

@@ -55,12 +55,15 @@ struct PretrainBase: LorwebCommand {
     var downsampling = BaseEditorSettings.defaultDownsampling
     @Option(help: "Where the loss measures errors: pixels (the decoded pictures, as PSNR weighs them) or latents (the whitened codec's, every direction alike); the base's adapters are trained the same way.")
     var lossSpace = BaseEditorSettings.LossSpace.pixels.rawValue
+    @Option(help: "Where the flow starts for the target: context (the picture being edited plus a little noise, so that at t = 1 every target token carries what it edits) or noise (Flux-Kontext's pure Gaussian noise).")
+    var flowSource = BaseEditorSettings.FlowSource.context.rawValue
 
     func execute() throws {
         let o = try args.options(steps: 1200, batch: 8, lr: 1e-3)
         try checkOutput(args.out, inputs: [args.data, from], folder: true)
         guard [1, 2, 4, 8].contains(downsampling) else { throw ValidationError("--downsampling must be 1, 2, 4 or 8") }
         guard let space = BaseEditorSettings.LossSpace(rawValue: lossSpace) else { throw ValidationError("--loss-space must be pixels or latents") }
+        guard let source = BaseEditorSettings.FlowSource(rawValue: flowSource) else { throw ValidationError("--flow-source must be context or noise") }
         let stage = BasePretraining.folder
         // --eval-only evaluates the finished base in place: it is what it needs, not something to protect.
         let lock = try claimRun(args.out, product: stage + "/diffusion_pytorch_model.safetensors", training: stage + "-training",
@@ -70,7 +73,7 @@ struct PretrainBase: LorwebCommand {
         if !evalOnly {
             let start = Date()
             let summary = try BasePretraining.run(data: data, out: args.out, options: o, resume: args.runOptions.resume,
-                                                  downsampling: downsampling, from: from, lossSpace: space)
+                                                  downsampling: downsampling, from: from, lossSpace: space, flowSource: source)
             print(String(format: "base: %d steps, last loss %.4f, %.0f s -> %@/%@", o.steps, Double(summary.lastLoss ?? .nan),
                          Date().timeIntervalSince(start), args.out, BasePretraining.folder))
         }

@@ -117,11 +117,13 @@ import TestSupport
 
         // A finer codec (4x4-pixel, 48-d tokens) keeps its factor through the sidecars and stays lossless.
         let fine = try WhitenedSpaceToDepthCodec.fit(Self.pictures(10, seed: 3), factor: 2)
-        let fineSettings = BaseEditorSettings(prediction: .contextResidual, codec: .whitenedSpaceToDepth, downsampling: 2, lossSpace: .pixels)
+        let fineSettings = BaseEditorSettings(prediction: .contextResidual, codec: .whitenedSpaceToDepth, downsampling: 2, lossSpace: .pixels,
+                                              flowSource: .context, flowSourceNoise: 0.25)
         let fineDir = try scratchFolder("codec-fine")
         try fineSettings.write(codec: fine, to: fineDir)
         let fineRead = try BaseEditorSettings.read(base: fineDir)
         #expect(fineRead.settings == fineSettings && fineRead.codec.downsampling == 2 && fineRead.codec.latentChannels == 12)
+        #expect(fineRead.settings.flowStart == .context(noise: 0.25) && plain.settings.flowStart == .noise)
         let picture = Self.pictures(1, seed: 4)[0]
         #expect(zip(fineRead.codec.decode(fineRead.codec.encode(picture)).toArray(), picture.toArray()).allSatisfy { abs($0 - $1) < 1e-4 })
         try Data(#"{"prediction": "sample", "codec": "space-to-depth", "downsampling": 0}"#.utf8)
@@ -133,6 +135,13 @@ import TestSupport
             .write(to: URL(fileURLWithPath: fineDir + "/" + BaseEditorSettings.file))
         do { _ = try BaseEditorSettings.read(base: fineDir); Issue.record("loss_space psnr loaded") } catch {
             #expect("\(error)".contains("loss_space") && "\(error)".contains(BaseEditorSettings.file))
+        }
+        for (bad, named) in [(#""flow_source": "image""#, "flow_source"), (#""flow_source": "context", "flow_source_noise": -1"#, "flow_source_noise -1")] {
+            try Data(#"{"prediction": "sample", "codec": "space-to-depth", \#(bad)}"#.utf8)
+                .write(to: URL(fileURLWithPath: fineDir + "/" + BaseEditorSettings.file))
+            do { _ = try BaseEditorSettings.read(base: fineDir); Issue.record("\(bad) loaded") } catch {
+                #expect("\(error)".contains(named) && "\(error)".contains(BaseEditorSettings.file), "\(error)")
+            }
         }
 
         // A codec file of the wrong shape names the file and the shapes it expected.
@@ -179,5 +188,18 @@ import TestSupport
         let fromResidual = withNoGrad { batch.velocity(model, prediction: .contextResidual, x: x, t: 0.5, guidance: Tensor.ones([2])) }
         let expectedResidual = (x - v - batch.context) * 2
         #expect(zip(fromResidual.toArray(), expectedResidual.toArray()).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) })
+
+        // Where the flow starts: the noise itself, or the context plus sigma times it.
+        #expect(batch.flowStart(.noise, noise: x).toArray() == x.toArray())
+        #expect(batch.flowStart(.context(noise: 0.25), noise: x).toArray() == (batch.context + x * 0.25).toArray())
+        #expect(batch.flowStart(.context(noise: 0), noise: x).toArray() == batch.context.toArray())
+        // From the context with no noise, one Euler step of a context-residual model is its x0 at
+        // t = 1, computed from the context in the target's place.
+        let start = batch.flowStart(.context(noise: 0), noise: x)
+        let oneStep = FlowMatching.sample(steps: 1, imageSeqLen: 32, initialNoise: start) { x, t in
+            batch.velocity(model, prediction: .contextResidual, x: x, t: t, guidance: Tensor.ones([2]))
+        }
+        let direct = withNoGrad { batch.output(model, prediction: .contextResidual, x: batch.context, t: Tensor.ones([2]), guidance: Tensor.ones([2])) }
+        #expect(zip(oneStep.toArray(), direct.toArray()).allSatisfy { abs($0 - $1) <= 1e-4 * max(1, abs($1)) })
     }
 }

@@ -62,6 +62,7 @@ import TestSupport
         var expected = BasePretraining.settings
         expected.downsampling = BaseEditorSettings.defaultDownsampling
         expected.lossSpace = .latents
+        (expected.flowSource, expected.flowSourceNoise) = (.context, BasePretraining.contextSourceNoise)
         #expect(settings == expected && codec is WhitenedSpaceToDepthCodec && codec.downsampling == expected.factor)
         let samples = Array(data.samples(.seen).prefix(2))
         let score = try BasePretraining.evaluate(model, settings: settings, codec: codec, data: data, samples: samples, steps: 2)
@@ -76,13 +77,23 @@ import TestSupport
         let next = try BaseEditorSettings.read(base: second + "/base")
         // Its loss space is its own (by default the pictures'), recorded for its adapters.
         #expect(next.settings.lossSpace == .pixels)
-        #expect(try LoRWeBModel.create(basePath: second + "/base", encoderPath: repositoryRoot.appendingPathComponent("models/small-world/encoder").path,
-                                       n: 2, r: 1, keysDim: 4, seed: 1).lossSpace == .pixels)
+        // Its adapters train and sample in its loss space, from where its flow starts.
+        let onIt = try LoRWeBModel.create(basePath: second + "/base", encoderPath: repositoryRoot.appendingPathComponent("models/small-world/encoder").path,
+                                          n: 2, r: 1, keysDim: 4, seed: 1)
+        #expect(onIt.lossSpace == .pixels && onIt.flowStart == .context(noise: BasePretraining.contextSourceNoise))
         #expect((next.codec as! WhitenedSpaceToDepthCodec).whiten.toArray() == (codec as! WhitenedSpaceToDepthCodec).whiten.toArray())
         #expect(try FluxTransformer.load(second + "/base").config == config)
         #expect(throws: Error.self) {
             try BasePretraining.run(data: data, out: second + "-bad", options: PretrainOptions(steps: 1, batch: 2, learningRate: 1e-3), resume: false,
                                     from: Self.world)
+        }
+        // A second stage keeps where the first's flow starts.
+        do {
+            try BasePretraining.run(data: data, out: second + "-source", options: PretrainOptions(steps: 1, batch: 2, learningRate: 1e-3), resume: false,
+                                    from: run + "/base", flowSource: .noise)
+            Issue.record("a context-sourced base continued from noise")
+        } catch {
+            #expect("\(error)".contains("flow-source context"), "\(error)")
         }
     }
 
