@@ -79,6 +79,20 @@ public struct KontextBatch {
         return FlowMatching.velocity(from: out, prediction: prediction, x: x, t: t)
     }
 
+    /// The rectified-flow training loss of `model` on this batch at times `t` [B], from Gaussian
+    /// `noise` of the targets' shape: the flow starts at `start`, the model is scored on what its
+    /// `prediction` outputs, measured in `space`, bell-weighted when `weighted`. Pretraining and
+    /// LoRWeB training share it, so a base setting reaches both. Differentiable in the parameters.
+    public func flowLoss(_ model: FluxTransformer, prediction: PredictionType, start: FlowStart, space: BaseEditorSettings.LossSpace,
+                         codec: LatentCodec, t: [Float], noise: Tensor, weighted: Bool, adapters: AdapterInput? = nil) -> Tensor {
+        let x1 = flowStart(start, noise: noise)
+        let out = output(model, prediction: prediction, x: FlowMatching.noised(x0: target, eps: x1, t: t),
+                         t: Tensor(shape: [t.count], data: t), guidance: Tensor.ones([t.count]), adapters: adapters)
+        let truth = FlowMatching.trainingTarget(prediction, x0: target, eps: x1)
+        return FlowMatching.loss(prediction: lossView(out, space: space, codec: codec), target: lossView(truth, space: space, codec: codec),
+                                 t: t, weighted: weighted)
+    }
+
     /// Target tokens [B, St, C] as a loss in `space` compares them: as they are, or as the pictures
     /// they decode to (linear part only, so differences are exact). Differentiable.
     public func lossView(_ tokens: Tensor, space: BaseEditorSettings.LossSpace, codec: LatentCodec) -> Tensor {

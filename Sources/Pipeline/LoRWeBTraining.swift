@@ -59,15 +59,12 @@ public enum LoRWeBTraining {
         let query = model.query(grids: contexts, convention: .training)
         let batch = KontextBatch(targets: targets, contexts: contexts, prompts: prompts, codec: model.codec, textEncoder: model.text)
         let t = model.trainingTimesteps.draw(batch: samples.count, rng: &rng)
-        let x1 = batch.flowStart(model.flowStart, noise: rng.normal(batch.target.shape))
-        let out = batch.output(model.base, prediction: model.prediction, x: FlowMatching.noised(x0: batch.target, eps: x1, t: t),
-                               t: Tensor(shape: [samples.count], data: t), guidance: Tensor.ones([samples.count]), query: query)
-        // On the base's own output (velocity or x0), noise levels and loss space: the adapters must
-        // help where the base's sampler evaluates it (the small base samples in a few steps from
-        // t = 1, where the release's bell weight is 0).
-        let target = FlowMatching.trainingTarget(model.prediction, x0: batch.target, eps: x1)
-        func view(_ tokens: Tensor) -> Tensor { batch.lossView(tokens, space: model.lossSpace, codec: model.codec) }
-        return FlowMatching.loss(prediction: view(out), target: view(target), t: t, weighted: weighted && model.trainingTimesteps.weighted)
+        // On the base's own output (velocity or x0), noise levels, loss space and flow start: the
+        // adapters must help where the base's sampler evaluates it (the small base samples in a few
+        // steps from t = 1, where the release's bell weight is 0).
+        return batch.flowLoss(model.base, prediction: model.prediction, start: model.flowStart, space: model.lossSpace, codec: model.codec,
+                              t: t, noise: rng.normal(batch.target.shape), weighted: weighted && model.trainingTimesteps.weighted,
+                              adapters: .query(query))
     }
 
     /// Trains `model`'s adapters on `pairs` and writes the model into `out`. `info` (data, kind)

@@ -154,8 +154,9 @@ public enum BasePretraining {
             guard sidecars.settings.prediction == settings.prediction else {
                 throw FormatError(start, "predicts \(sidecars.settings.prediction.rawValue), but pretrain-base trains \(settings.prediction.rawValue) (start from a base it made, or from scratch without --from)")
             }
-            guard (sidecars.settings.flowSource ?? .noise) == flowSource else {
-                throw FormatError(start, "starts its flow from \((sidecars.settings.flowSource ?? .noise).rawValue), not \(flowSource.rawValue) (give --flow-source \((sidecars.settings.flowSource ?? .noise).rawValue))")
+            let startSource = sidecars.settings.flowSource ?? .noise
+            guard startSource == flowSource else {
+                throw FormatError(start, "starts its flow from \(startSource.rawValue), not \(flowSource.rawValue) (give --flow-source \(startSource.rawValue))")
             }
             codec = whitened
             sourceNoise = sidecars.settings.flowSourceNoise ?? sourceNoise
@@ -210,15 +211,11 @@ public enum BasePretraining {
             }
             let batch = KontextBatch(targets: targets, contexts: contexts, prompts: prompts, codec: codec, textEncoder: text)
             let t = settings.trainingTimesteps!.draw(batch: o.batch, rng: &rng)
-            let x1 = batch.flowStart(written.flowStart, noise: rng.normal(batch.target.shape))
-            let out = batch.output(model, prediction: settings.prediction, x: FlowMatching.noised(x0: batch.target, eps: x1, t: t),
-                                   t: Tensor(shape: [o.batch], data: t), guidance: Tensor.ones([o.batch]))
             // Unweighted: the release's bell weighting is ~0 near t = 1, fine for fine-tuning a
             // pretrained editor but, from scratch, it leaves the high-noise end (where sampling
             // starts) untrained.
-            let target = FlowMatching.trainingTarget(settings.prediction, x0: batch.target, eps: x1)
-            let loss = FlowMatching.loss(prediction: batch.lossView(out, space: lossSpace, codec: codec),
-                                         target: batch.lossView(target, space: lossSpace, codec: codec), t: t, weighted: false)
+            let loss = batch.flowLoss(model, prediction: settings.prediction, start: written.flowStart, space: lossSpace, codec: codec,
+                                      t: t, noise: rng.normal(batch.target.shape), weighted: false)
             loss.backward()
             return (loss.item(), [:])
         }
