@@ -110,6 +110,19 @@ public enum BasePretraining {
     /// and `FlowMatching.logitNormalTimestep`).
     public static let settings = BaseEditorSettings(prediction: .contextResidual, codec: .whitenedSpaceToDepth,
                                                     trainingTimesteps: .logitNormal(mean: 1.5, std: 1))
+
+    /// Training times for a flow that starts from `source`. From the context (noise std `sigma`)
+    /// x_t - t c = (1 - t) x0 + t sigma eps: the target shows through at signal-to-noise
+    /// (1 - t) / (t sigma), so times drawn as for a noise start would mostly ask the model to read
+    /// x0 back out of x_t, never to make the edit it must make at t = 1 (measured: a base fine-tuned
+    /// on one colour task to a tenth of its loss still edits at t = 1 by only +3.5 dB). Shifting the
+    /// logit by ln(1 / sigma) trains at the same signal-to-noise ratios as the noise start does.
+    public static func trainingTimesteps(source: BaseEditorSettings.FlowSource, sourceNoise sigma: Float) -> TimestepSampling {
+        guard case .logitNormal(let mean, let std) = settings.trainingTimesteps!, source == .context, sigma > 0 else {
+            return settings.trainingTimesteps!
+        }
+        return .logitNormal(mean: mean + log(1 / sigma), std: std)
+    }
     /// Initial gain of the QK-RMSNorms. At 1 the largest logit a head can form is sqrt(64) = 8, too
     /// flat for a target token to pick out its one context counterpart among 64 (measured at t = 1
     /// after 200 copy steps: counterpart weight <= 0.19 at gain 1, 0.80-0.97 at gain 2); Adam moves
@@ -176,6 +189,7 @@ public enum BasePretraining {
         written.downsampling = codec.downsampling
         written.lossSpace = lossSpace
         (written.flowSource, written.flowSourceNoise) = flowSource == .context ? (.context, sourceNoise) : (.noise, nil)
+        written.trainingTimesteps = trainingTimesteps(source: flowSource, sourceNoise: sourceNoise)
         for (_, t) in p.all { t.requiresGrad = true }
         let text = HashedTextEncoder(width: config.jointAttentionDim, pooledWidth: config.pooledProjectionDim)
         let optimizer = AdamW(p.all, config: AdamWConfig(learningRate: o.learningRate, beta1: 0.9, beta2: 0.99, weightDecay: 0.05))
@@ -210,7 +224,7 @@ public enum BasePretraining {
                 }
             }
             let batch = KontextBatch(targets: targets, contexts: contexts, prompts: prompts, codec: codec, textEncoder: text)
-            let t = settings.trainingTimesteps!.draw(batch: o.batch, rng: &rng)
+            let t = written.trainingTimesteps!.draw(batch: o.batch, rng: &rng)
             // Unweighted: the release's bell weighting is ~0 near t = 1, fine for fine-tuning a
             // pretrained editor but, from scratch, it leaves the high-noise end (where sampling
             // starts) untrained.

@@ -63,6 +63,7 @@ import TestSupport
         expected.downsampling = BaseEditorSettings.defaultDownsampling
         expected.lossSpace = .latents
         (expected.flowSource, expected.flowSourceNoise) = (.context, BasePretraining.contextSourceNoise)
+        expected.trainingTimesteps = .logitNormal(mean: 1.5 + log(10), std: 1)
         #expect(settings == expected && codec is WhitenedSpaceToDepthCodec && codec.downsampling == expected.factor)
         let samples = Array(data.samples(.seen).prefix(2))
         let score = try BasePretraining.evaluate(model, settings: settings, codec: codec, data: data, samples: samples, steps: 2)
@@ -81,6 +82,7 @@ import TestSupport
         let onIt = try LoRWeBModel.create(basePath: second + "/base", encoderPath: repositoryRoot.appendingPathComponent("models/small-world/encoder").path,
                                           n: 2, r: 1, keysDim: 4, seed: 1)
         #expect(onIt.lossSpace == .pixels && onIt.flowStart == .context(noise: BasePretraining.contextSourceNoise))
+        #expect(onIt.trainingTimesteps == .logitNormal(mean: 1.5 + log(10), std: 1))
         #expect((next.codec as! WhitenedSpaceToDepthCodec).whiten.toArray() == (codec as! WhitenedSpaceToDepthCodec).whiten.toArray())
         #expect(try FluxTransformer.load(second + "/base").config == config)
         #expect(throws: Error.self) {
@@ -95,6 +97,20 @@ import TestSupport
         } catch {
             #expect("\(error)".contains("flow-source context"), "\(error)")
         }
+    }
+
+    /// A flow from the context with noise sigma trains at the signal-to-noise ratios of a flow from
+    /// pure noise: (1 - t) / (t sigma) at the shifted time equals (1 - t) / t at the unshifted one.
+    @Test func contextSourcedTimesMatchTheNoiseSourcesSignalToNoise() {
+        #expect(BasePretraining.trainingTimesteps(source: .noise, sourceNoise: 0.1) == .logitNormal(mean: 1.5, std: 1))
+        #expect(BasePretraining.trainingTimesteps(source: .context, sourceNoise: 1) == .logitNormal(mean: 1.5, std: 1))
+        guard case .logitNormal(let mean, let std) = BasePretraining.trainingTimesteps(source: .context, sourceNoise: 0.1) else {
+            Issue.record("not logit-normal"); return
+        }
+        #expect(abs(mean - 3.8026) < 1e-4 && std == 1)
+        let snr = { (t: Float, sigma: Float) in (1 - t) / (t * sigma) }
+        let t = 1 / (1 + exp(-Float(0.7))), shifted = 1 / (1 + exp(-(Float(0.7) + mean - 1.5)))
+        #expect(abs(snr(shifted, 0.1) - snr(t, 1)) < 1e-4)
     }
 
     /// adaLN-Zero: every block's modulation and the output projection start at zero (so the
