@@ -114,8 +114,8 @@ public enum BasePretraining {
     /// Training times for a flow that starts from `source`. From the context (noise std `sigma`)
     /// x_t - t c = (1 - t) x0 + t sigma eps: the target shows through at signal-to-noise
     /// (1 - t) / (t sigma), so times drawn as for a noise start would mostly ask the model to read
-    /// x0 back out of x_t, never to make the edit it must make at t = 1 (measured: a base fine-tuned
-    /// on one colour task to a tenth of its loss still edits at t = 1 by only +3.5 dB). Shifting the
+    /// x0 back out of x_t, seldom to make the edit it must make at t = 1 (measured on one colour task,
+    /// 600 steps: 27.0 dB on its training triplets at the old times, 30.3 at these). Shifting the
     /// logit by ln(1 / sigma) trains at the same signal-to-noise ratios as the noise start does.
     public static func trainingTimesteps(source: BaseEditorSettings.FlowSource, sourceNoise sigma: Float) -> TimestepSampling {
         guard case .logitNormal(let mean, let std) = settings.trainingTimesteps!, source == .context, sigma > 0 else {
