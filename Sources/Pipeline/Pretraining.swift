@@ -106,8 +106,9 @@ public enum BasePretraining {
     /// one quadrant and copy three, it must learn the layout from content, which a base trained on
     /// uniform grids never did (measured: LoRWeB on such a base left b' as speckle, below "return b").
     public static let analogyShare: Float = 0.5
-    /// What the small base predicts and how its training times are drawn (see `PredictionType`
-    /// and `FlowMatching.logitNormalTimestep`).
+    /// What the small base predicts and how its training times are drawn for a flow from noise
+    /// (a flow from the context shifts them: `trainingTimesteps(source:sourceNoise:)`; see
+    /// `PredictionType` and `FlowMatching.logitNormalTimestep`).
     public static let settings = BaseEditorSettings(prediction: .contextResidual, codec: .whitenedSpaceToDepth,
                                                     trainingTimesteps: .logitNormal(mean: 1.5, std: 1))
 
@@ -123,6 +124,7 @@ public enum BasePretraining {
         }
         return .logitNormal(mean: mean + log(1 / sigma), std: std)
     }
+
     /// Initial gain of the QK-RMSNorms. At 1 the largest logit a head can form is sqrt(64) = 8, too
     /// flat for a target token to pick out its one context counterpart among 64 (measured at t = 1
     /// after 200 copy steps: counterpart weight <= 0.19 at gain 1, 0.80-0.97 at gain 2); Adam moves
