@@ -25,11 +25,16 @@ public struct LoRWeBTrainOptions: Codable, Equatable, Sendable {
     public var weighted = true
     public var seed: UInt64 = 0
     public var checkpointEvery = 250
+    /// The paper's rate is constant; `.cosine` warms up over the first 5% of the steps and then
+    /// decays to zero, so that the adapters end on weights that are not the last batches' noise.
+    public var lrSchedule = LRScheduleKind.constant
     public init() {}
+
+    public enum LRScheduleKind: String, Codable, Sendable, CaseIterable { case constant, cosine }
 
     enum CodingKeys: String, CodingKey {
         case steps, batch, learningRate = "learning_rate", weightDecay = "weight_decay", beta1, beta2
-        case captionDropout = "caption_dropout", weighted, seed, checkpointEvery = "checkpoint_every"
+        case captionDropout = "caption_dropout", weighted, seed, checkpointEvery = "checkpoint_every", lrSchedule = "lr_schedule"
     }
 }
 
@@ -78,7 +83,10 @@ public enum LoRWeBTraining {
         let optimizer = AdamW(parameters, config: AdamWConfig(learningRate: o.learningRate, beta1: o.beta1, beta2: o.beta2,
                                                               eps: 1e-6, weightDecay: o.weightDecay))
         var loop = TrainingLoop(totalSteps: o.steps, checkpointEvery: o.checkpointEvery, runFolder: out + "/" + checkpointFolder)
-        loop.schedule = .constant
+        switch o.lrSchedule {
+        case .constant: loop.schedule = .constant
+        case .cosine: loop.schedule = .warmupCosine(warmup: max(1, o.steps / 20), total: o.steps)
+        }
         loop.dataOrder = DataOrder(count: pairs.indices.count, batchSize: o.batch, seed: o.seed)
         let c = model.config
         let architecture: [String: Any] = [

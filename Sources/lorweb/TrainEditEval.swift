@@ -31,7 +31,8 @@ struct Train: LorwebCommand {
     @Option(help: "Query mode: cat-aa'b (a, a', b embedded apart), ca'-ca+cb, ca'-ca, or caa'b (the grid as one image).") var queryMode = QueryMode.concatenated.rawValue
     @Option(help: "Training steps.") var steps: Int?
     @Option(help: "Batch size.") var batch: Int?
-    @Option(help: "Learning rate (constant).", transform: finite) var lr: Double?
+    @Option(help: "Learning rate (the base rate of --lr-schedule).", transform: finite) var lr: Double?
+    @Option(help: "constant (the paper's) or cosine (5% warm-up, then a half cosine to 0).") var lrSchedule = LoRWeBTrainOptions.LRScheduleKind.constant.rawValue
     @Option(help: "Share of training grids whose caption is dropped (default 0.05, the release's).", transform: finite) var captionDropout: Float?
     @Option(help: "Seed of the adapters' initialisation, data order and noise.") var seed: UInt64 = 0
     @Option(help: "Checkpoint every this many steps.") var checkpointEvery: Int?
@@ -48,6 +49,10 @@ struct Train: LorwebCommand {
         o.steps = steps ?? o.steps
         o.batch = batch ?? o.batch
         o.learningRate = lr ?? o.learningRate
+        guard let schedule = LoRWeBTrainOptions.LRScheduleKind(rawValue: lrSchedule) else {
+            throw ValidationError("--lr-schedule must be one of \(LoRWeBTrainOptions.LRScheduleKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        o.lrSchedule = schedule
         o.seed = seed
         o.checkpointEvery = checkpointEvery ?? o.checkpointEvery
         o.captionDropout = captionDropout ?? o.captionDropout

@@ -31,18 +31,31 @@ import TestSupport
 
     @discardableResult
     func train(_ out: String, steps: Int, checkpointEvery: Int = 100, resume: Bool = false, n: Int = 4, r: Int = 2,
-               queryMode: QueryMode = .concatenated) throws -> TrainingLoop.Summary {
+               queryMode: QueryMode = .concatenated, schedule: LoRWeBTrainOptions.LRScheduleKind = .constant) throws -> TrainingLoop.Summary {
         let model = try LoRWeBModel.create(basePath: Self.setup.base, encoderPath: Self.encoder, n: n, r: r, keysDim: 16,
                                            queryMode: queryMode, seed: 3, runFolder: out)
         var o = LoRWeBTrainOptions()
-        o.steps = steps; o.batch = 4; o.learningRate = 1e-2; o.checkpointEvery = checkpointEvery; o.seed = 3
+        o.steps = steps; o.batch = 4; o.learningRate = 1e-2; o.checkpointEvery = checkpointEvery; o.seed = 3; o.lrSchedule = schedule
         return try LoRWeBTraining.run(model, pairs: try LoRWeBTraining.trainingPairs(Self.setup.world, resolution: 64), out: out, options: o, resume: resume)
     }
 
-    func losses(_ run: String) throws -> [Double] {
+    func losses(_ run: String) throws -> [Double] { try metric("loss", run) }
+
+    func metric(_ key: String, _ run: String) throws -> [Double] {
         try String(contentsOfFile: run + "/training/metrics.jsonl", encoding: .utf8).split(whereSeparator: \.isNewline).map {
-            (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["loss"] as! Double
+            (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])[key] as! Double
         }
+    }
+
+    @Test func theCosineScheduleWarmsUpThenDecaysAndIsRecorded() throws {
+        let run = scratchPath("cosine")
+        try train(run, steps: 40, checkpointEvery: 40, schedule: .cosine)
+        let rates = try metric("lr", run)
+        // 2 warm-up steps (5% of 40) reach the base rate 1e-2, then a half cosine towards 0.
+        #expect(abs(rates[0] - 5e-3) < 1e-12 && abs(rates[1] - 1e-2) < 1e-12, "warm-up rates \(rates.prefix(2))")
+        #expect(zip(rates.dropFirst(), rates.dropFirst(2)).allSatisfy { $0 >= $1 } && rates.last! < 1e-4, "decay \(rates.suffix(3))")
+        let recipe = try LoRWeBModel.load(run).config.info["recipe"] ?? ""
+        #expect(recipe.contains("\"lr_schedule\":\"cosine\""), "recipe \(recipe)")
     }
 
     /// The loss on the first four training pairs at fixed noise levels and noise.
