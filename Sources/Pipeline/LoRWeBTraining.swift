@@ -85,7 +85,7 @@ public enum LoRWeBTraining {
         var loop = TrainingLoop(totalSteps: o.steps, checkpointEvery: o.checkpointEvery, runFolder: out + "/" + checkpointFolder)
         switch o.lrSchedule {
         case .constant: loop.schedule = .constant
-        case .cosine: loop.schedule = .warmupCosine(warmup: max(1, o.steps / 20), total: o.steps)
+        case .cosine: loop.schedule = .cosine(steps: o.steps)
         }
         loop.dataOrder = DataOrder(count: pairs.indices.count, batchSize: o.batch, seed: o.seed)
         let c = model.config

@@ -67,7 +67,7 @@ public enum EncoderPretraining {
         let preprocess = CLIPPreprocessor(size: config.imageSize)
         let optimizer = AdamW(p.all, config: AdamWConfig(learningRate: o.learningRate, beta1: 0.9, beta2: 0.99, weightDecay: 0.05))
         var loop = TrainingLoop(totalSteps: o.steps, checkpointEvery: o.checkpointEvery, runFolder: out + "/" + folder + "-training")
-        loop.schedule = .warmupCosine(warmup: max(1, o.steps / 20), total: o.steps, minFactor: 0.1)
+        loop.schedule = .cosine(steps: o.steps, minFactor: 0.1)
         loop.dataOrder = DataOrder(count: triplets.count, batchSize: o.batch, seed: o.seed)
         loop.config = try TrainingLoop.settings(o, ["data": absolutePath(data.folder), "objective": "edit-pairs+simclr"])
         let order = loop.dataOrder!
@@ -196,7 +196,7 @@ public enum BasePretraining {
         let text = HashedTextEncoder(width: config.jointAttentionDim, pooledWidth: config.pooledProjectionDim)
         let optimizer = AdamW(p.all, config: AdamWConfig(learningRate: o.learningRate, beta1: 0.9, beta2: 0.99, weightDecay: 0.05))
         var loop = TrainingLoop(totalSteps: o.steps, checkpointEvery: o.checkpointEvery, runFolder: out + "/" + folder + "-training")
-        loop.schedule = .warmupCosine(warmup: max(1, o.steps / 20), total: o.steps, minFactor: 0.1)
+        loop.schedule = .cosine(steps: o.steps, minFactor: 0.1)
         loop.config = try TrainingLoop.settings(o, ["data": absolutePath(data.folder), "from": start.map(absolutePath) ?? "",
                                                     "downsampling": String(codec.downsampling), "loss_space": lossSpace.rawValue,
                                                     "flow_source": flowSource.rawValue])

@@ -15,6 +15,11 @@ public enum LRSchedule: Codable, Equatable, Sendable {
     /// `minFactor` times it at step `total`.
     case warmupCosine(warmup: Int, total: Int, minFactor: Double = 0)
 
+    /// lorweb's trainers' decay over a run of `steps`: warm-up over its first 5%, then the cosine.
+    public static func cosine(steps: Int, minFactor: Double = 0) -> LRSchedule {
+        .warmupCosine(warmup: max(1, steps / 20), total: steps, minFactor: minFactor)
+    }
+
     /// The factor of the base rate at step `s` (0-based).
     public func factor(at s: Int) -> Double {
         switch self {
