@@ -199,6 +199,17 @@ public enum FlowMatching {
         return (perRow * Tensor(shape: [t.count], data: t.map(lossWeight))).mean()
     }
 
+    /// The steps between horizontally and vertically neighbouring pixels of pictures
+    /// [B, C, H, W], as rows [B, C (H (W-1) + (H-1) W)]: a loss on them sees a picture's edges,
+    /// which a per-pixel loss weighs no more than flat error. Differentiable.
+    public static func pixelSteps(_ pictures: Tensor) -> Tensor {
+        precondition(pictures.rank == 4, "pixelSteps: pictures \(pictures.shape) are not [B, C, H, W]")
+        let (b, h, w) = (pictures.shape[0], pictures.shape[2], pictures.shape[3])
+        let across = pictures.sliced(axis: 3, 1..<w) - pictures.sliced(axis: 3, 0..<(w - 1))
+        let down = pictures.sliced(axis: 2, 1..<h) - pictures.sliced(axis: 2, 0..<(h - 1))
+        return Tensor.concat([across.reshaped([b, -1]), down.reshaped([b, -1])], axis: 1)
+    }
+
     // MARK: Euler sampler
 
     /// One Euler step of the flow ODE from `sigma` to `sigmaNext`: x + (sigmaNext - sigma) v,

@@ -81,20 +81,27 @@ public struct KontextBatch {
 
     /// The rectified-flow training loss of `model` on this batch at times `t` [B], from Gaussian
     /// `noise` of the targets' shape: the flow starts at `start`, the model is scored on what its
-    /// `prediction` outputs, measured in `space`, bell-weighted when `weighted`. Pretraining and
-    /// LoRWeB training share it, so a base setting reaches both. Differentiable in the parameters.
+    /// `prediction` outputs, measured in `space`, bell-weighted when `weighted`; with `edgeWeight`
+    /// > 0 (pixel space only), plus that times the same loss on the pictures' steps between
+    /// neighbouring pixels (`FlowMatching.pixelSteps`). Pretraining and LoRWeB training share it,
+    /// so a base setting reaches both. Differentiable in the parameters.
     public func flowLoss(_ model: FluxTransformer, prediction: PredictionType, start: FlowStart, space: BaseEditorSettings.LossSpace,
-                         codec: LatentCodec, t: [Float], noise: Tensor, weighted: Bool, adapters: AdapterInput? = nil) -> Tensor {
+                         codec: LatentCodec, t: [Float], noise: Tensor, weighted: Bool, edgeWeight: Float = 0,
+                         adapters: AdapterInput? = nil) -> Tensor {
+        precondition(edgeWeight == 0 || space == .pixels, "flowLoss: an edge loss needs the loss in pixels")
         let x1 = flowStart(start, noise: noise)
         let out = output(model, prediction: prediction, x: FlowMatching.noised(x0: target, eps: x1, t: t),
                          t: Tensor(shape: [t.count], data: t), guidance: Tensor.ones([t.count]), adapters: adapters)
         let truth = FlowMatching.trainingTarget(prediction, x0: target, eps: x1)
-        return FlowMatching.loss(prediction: lossView(out, space: space, codec: codec), target: lossView(truth, space: space, codec: codec),
-                                 t: t, weighted: weighted)
+        let (made, wanted) = (lossView(out, space: space, codec: codec), lossView(truth, space: space, codec: codec))
+        let loss = FlowMatching.loss(prediction: made, target: wanted, t: t, weighted: weighted)
+        guard edgeWeight > 0 else { return loss }
+        let edges = FlowMatching.loss(prediction: FlowMatching.pixelSteps(made), target: FlowMatching.pixelSteps(wanted), t: t, weighted: weighted)
+        return loss + edges * edgeWeight
     }
 
     /// Target tokens [B, St, C] as a loss in `space` compares them: as they are, or as the pictures
-    /// they decode to (linear part only, so differences are exact). Differentiable.
+    /// [B, 3, H, W] they decode to (linear part only, so differences are exact). Differentiable.
     public func lossView(_ tokens: Tensor, space: BaseEditorSettings.LossSpace, codec: LatentCodec) -> Tensor {
         switch space {
         case .latents: return tokens

@@ -19,8 +19,8 @@ public protocol LatentCodec {
     func encode(_ images: Tensor) -> Tensor
     /// Latents [B, C, h, w] to images [B, 3, h*f, w*f].
     func decode(_ latents: Tensor) -> Tensor
-    /// A difference of latents [B, C, h, w] as the difference of the images they decode to, in
-    /// any fixed pixel order [B, ...]: what a loss measured on pictures sees. Differentiable.
+    /// A difference of latents [B, C, h, w] as the difference of the images they decode to,
+    /// [B, 3, h*f, w*f]: what a loss measured on pictures sees. Differentiable.
     func pixelDifference(_ latents: Tensor) -> Tensor
 }
 
@@ -45,7 +45,7 @@ public struct SpaceToDepthCodec: LatentCodec {
     }
 
     /// The latents are the pixels, rearranged.
-    public func pixelDifference(_ latents: Tensor) -> Tensor { latents }
+    public func pixelDifference(_ latents: Tensor) -> Tensor { decode(latents) }
 }
 
 /// Space-to-depth followed by PCA whitening of each 48-d latent pixel: z = W (x - mean), with
@@ -117,14 +117,16 @@ public struct WhitenedSpaceToDepthCodec: LatentCodec {
         return centred.matmul(whiten, transposeB: true).reshaped([b, h, w, c]).permuted([0, 3, 1, 2])
     }
 
-    public func decode(_ latents: Tensor) -> Tensor {
+    public func decode(_ latents: Tensor) -> Tensor { pictures(unwhitened(latents) + mean, like: latents) }
+
+    /// Unwhitened, without the mean.
+    public func pixelDifference(_ latents: Tensor) -> Tensor { pictures(unwhitened(latents), like: latents) }
+
+    /// Latent pixels [B h w, C] of `latents`' layout -> images [B, 3, H, W].
+    private func pictures(_ pixels: Tensor, like latents: Tensor) -> Tensor {
         let (b, c, h, w) = (latents.shape[0], latents.shape[1], latents.shape[2], latents.shape[3])
-        let pixels = unwhitened(latents) + mean
         return spaceToDepth.decode(pixels.reshaped([b, h, w, c]).permuted([0, 3, 1, 2]))
     }
-
-    /// Unwhitened, without the mean, in latent-pixel order.
-    public func pixelDifference(_ latents: Tensor) -> Tensor { unwhitened(latents).reshaped([latents.shape[0], -1]) }
 
     /// Latents [B, C, h, w] -> latent pixels [B h w, C] before the mean is added back.
     private func unwhitened(_ latents: Tensor) -> Tensor {

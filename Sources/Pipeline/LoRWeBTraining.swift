@@ -28,6 +28,11 @@ public struct LoRWeBTrainOptions: Codable, Equatable, Sendable {
     /// The paper's rate is constant; `.cosine` warms up over the first 5% of the steps and then
     /// decays to zero, so that the adapters end on weights that are not the last batches' noise.
     public var lrSchedule = LRScheduleKind.constant
+    /// Weight of a loss on the pictures' steps between neighbouring pixels, added to a pixel-space
+    /// loss (0: the paper's loss alone). A per-pixel loss lets the adapters leave steps at the
+    /// codec's latent-pixel seams (a 4 x 4 patchwork where they recolour a region); this one
+    /// charges them.
+    public var edgeLoss: Float = 0
     public init() {}
 
     public enum LRScheduleKind: String, Codable, Sendable, CaseIterable { case constant, cosine }
@@ -35,6 +40,7 @@ public struct LoRWeBTrainOptions: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case steps, batch, learningRate = "learning_rate", weightDecay = "weight_decay", beta1, beta2
         case captionDropout = "caption_dropout", weighted, seed, checkpointEvery = "checkpoint_every", lrSchedule = "lr_schedule"
+        case edgeLoss = "edge_loss"
     }
 }
 
@@ -56,7 +62,8 @@ public enum LoRWeBTraining {
     }
 
     /// The rectified-flow loss of `model` on training pairs: noise levels and noise drawn from `rng`.
-    public static func loss(_ model: LoRWeBModel, samples: [AnalogySample], prompts: [String], weighted: Bool, rng: inout RNG) -> Tensor {
+    public static func loss(_ model: LoRWeBModel, samples: [AnalogySample], prompts: [String], weighted: Bool, edgeWeight: Float = 0,
+                            rng: inout RNG) -> Tensor {
         // Buckets may differ between pairs of user data; a batch takes its first pair's size.
         let (w, h) = (samples[0].target.width, samples[0].target.height)
         func sized(_ im: Image) -> Image { im.width == w && im.height == h ? im : im.resized(width: w, height: h) }
@@ -69,7 +76,7 @@ public enum LoRWeBTraining {
         // steps from t = 1, where the release's bell weight is 0).
         return batch.flowLoss(model.base, prediction: model.prediction, start: model.flowStart, space: model.lossSpace, codec: model.codec,
                               t: t, noise: rng.normal(batch.target.shape), weighted: weighted && model.trainingTimesteps.weighted,
-                              adapters: .query(query))
+                              edgeWeight: edgeWeight, adapters: .query(query))
     }
 
     /// Trains `model`'s adapters on `pairs` and writes the model into `out`. `info` (data, kind)
@@ -99,7 +106,7 @@ public enum LoRWeBTraining {
             var rng = rng
             let samples = try order.batch(at: s).map { try pairs.folder.sample(pairs.indices[$0]) }
             let prompts = samples.map { rng.nextFloat() < o.captionDropout ? "" : $0.caption }
-            let loss = loss(model, samples: samples, prompts: prompts, weighted: o.weighted, rng: &rng)
+            let loss = loss(model, samples: samples, prompts: prompts, weighted: o.weighted, edgeWeight: o.edgeLoss, rng: &rng)
             loss.backward()
             return (loss.item(), [:])
         }

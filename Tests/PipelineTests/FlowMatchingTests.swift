@@ -106,6 +106,25 @@ import TestSupport
         #expect(abs(g[0] - 1.5001113 / 2) < 1e-6 && abs(g[3] - 0.4802146 * -2 / 2) < 1e-6)
     }
 
+    @Test func pixelStepsSeeEdgesNotFlatError() {
+        // One picture [1, 1, 2, 3]: steps across (2 rows of 2), then down (1 row of 3).
+        let picture = Tensor(shape: [1, 1, 2, 3], data: [1, 2, 4, 0, 0, 1])
+        #expect(FlowMatching.pixelSteps(picture).toArray() == [1, 2, 0, 1, -1, -2, -3])
+        // An error that is the same everywhere costs nothing; a block edge does.
+        let truth = Tensor(shape: [2, 3, 8, 8], data: (0..<384).map { Float($0 % 7) / 7 })
+        let flat = truth + 0.3
+        let block = truth + Tensor(shape: [1, 1, 8, 8], data: (0..<64).map { $0 % 8 < 4 ? 0.3 : 0 })
+        let t: [Float] = [1, 1]
+        #expect(FlowMatching.loss(prediction: FlowMatching.pixelSteps(flat), target: FlowMatching.pixelSteps(truth), t: t, weighted: false).item() < 1e-10)
+        #expect(FlowMatching.loss(prediction: FlowMatching.pixelSteps(block), target: FlowMatching.pixelSteps(truth), t: t, weighted: false).item() > 1e-3)
+        // Its gradient is the transposed difference: d/dx of 1/2 |steps(x)|^2 at a lone 1 in the
+        // corner is [2, -1 right, -1 below].
+        let one = Tensor(shape: [1, 1, 2, 2], data: [1, 0, 0, 0])
+        one.requiresGrad = true
+        (FlowMatching.pixelSteps(one).square().sum() * 0.5).backward()
+        #expect(one.grad!.toArray() == [2, -1, -1, 0])
+    }
+
     /// On a straight path the exact velocity field is constant along the trajectory, so Euler
     /// recovers x0 from any noise, whatever the schedule.
     @Test func eulerSamplerFollowsTheStraightPath() {
