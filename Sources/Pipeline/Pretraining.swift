@@ -140,13 +140,15 @@ public enum BasePretraining {
     /// them, the context unchanged under an empty prompt). From scratch, or from the base folder
     /// `start` (its weights and codec) as a second stage. Trained on
     /// every parameter of the small Flux to predict x0 as a correction to the context, with an
-    /// unweighted MSE in `lossSpace` and logit-normal times; the editor is written as a diffusers transformer
+    /// unweighted MSE in `lossSpace` and logit-normal times; a fresh codec is whitened with
+    /// `whiteningFloor` (a second stage keeps its start's). The editor is written as a diffusers transformer
     /// folder `RUN/base` with its lorweb sidecars (checkpoints and metrics in `RUN/base-training`).
     @discardableResult
     public static func run(data: SmallWorldDataset, out: String, options o: PretrainOptions, resume: Bool,
                            config: FluxConfig = .small, downsampling: Int = BaseEditorSettings.defaultDownsampling,
                            from start: String? = nil, lossSpace: BaseEditorSettings.LossSpace = .pixels,
-                           flowSource: BaseEditorSettings.FlowSource = .context) throws -> TrainingLoop.Summary {
+                           flowSource: BaseEditorSettings.FlowSource = .context,
+                           whiteningFloor: Double = WhitenedSpaceToDepthCodec.defaultFloor) throws -> TrainingLoop.Summary {
         var tasks: [String: (caption: String, pairs: [(String, String)], triplets: [SampleRecord])] = [:]
         for s in data.samples(.train) where s.textDescribable {
             tasks[s.task, default: (s.caption, [], [])].pairs += [(data.path(s.a), data.path(s.aPrime)), (data.path(s.b), data.path(s.bPrime))]
@@ -179,7 +181,7 @@ public enum BasePretraining {
             codec = try WhitenedSpaceToDepthCodec.fit(try trainingPictures(data).map { path in
                 let im = try Image.read(path).rgb()
                 return im.tensor(range: .signed).reshaped([1, 3, im.height, im.width])
-            }, factor: downsampling)
+            }, factor: downsampling, floor: whiteningFloor)
             p = Parameters.initialising(seed: o.seed)
             var config = config
             (config.inChannels, config.outChannels) = (4 * codec.latentChannels, nil)
@@ -197,9 +199,10 @@ public enum BasePretraining {
         let optimizer = AdamW(p.all, config: AdamWConfig(learningRate: o.learningRate, beta1: 0.9, beta2: 0.99, weightDecay: 0.05))
         var loop = TrainingLoop(totalSteps: o.steps, checkpointEvery: o.checkpointEvery, runFolder: out + "/" + folder + "-training")
         loop.schedule = .cosine(steps: o.steps, minFactor: 0.1)
-        loop.config = try TrainingLoop.settings(o, ["data": absolutePath(data.folder), "from": start.map(absolutePath) ?? "",
-                                                    "downsampling": String(codec.downsampling), "loss_space": lossSpace.rawValue,
-                                                    "flow_source": flowSource.rawValue])
+        var recorded: [String: Any] = ["data": absolutePath(data.folder), "from": start.map(absolutePath) ?? "",
+                                       "downsampling": String(codec.downsampling), "loss_space": lossSpace.rawValue, "flow_source": flowSource.rawValue]
+        if start == nil { recorded["whitening_floor"] = whiteningFloor }
+        loop.config = try TrainingLoop.settings(o, recorded)
         let summary = try loop.run(optimizer: optimizer, rng: RNG(seed: o.seed), resume: resume) { _, rng in
             var rng = rng
             var targets: [Image] = [], contexts: [Image] = [], prompts: [String] = []

@@ -57,9 +57,15 @@ struct PretrainBase: LorwebCommand {
     var lossSpace = BaseEditorSettings.LossSpace.pixels.rawValue
     @Option(help: "Where the flow starts for the target: context (the picture being edited plus a little noise, so that at t = 1 every target token carries what it edits) or noise (Flux-Kontext's pure Gaussian noise).")
     var flowSource = BaseEditorSettings.FlowSource.context.rawValue
+    @Option(help: "A fresh codec's whitening floors each direction's variance at this share of the largest's: 0.01 gives fine detail near the colours' weight, 1 only rotates and scales the latent pixels.",
+            transform: finite) var whiteningFloor = WhitenedSpaceToDepthCodec.defaultFloor
 
     func execute() throws {
         let o = try args.options(steps: 1200, batch: 8, lr: 1e-3)
+        guard whiteningFloor > 0 && whiteningFloor <= 1 else { throw ValidationError("--whitening-floor must be in (0, 1]") }
+        if from != nil && whiteningFloor != WhitenedSpaceToDepthCodec.defaultFloor {
+            throw ValidationError("--whitening-floor makes a fresh codec; a base continued --from keeps its start's")
+        }
         try checkOutput(args.out, inputs: [args.data, from], folder: true)
         guard [1, 2, 4, 8].contains(downsampling) else { throw ValidationError("--downsampling must be 1, 2, 4 or 8") }
         guard let space = BaseEditorSettings.LossSpace(rawValue: lossSpace) else { throw ValidationError("--loss-space must be pixels or latents") }
@@ -73,7 +79,8 @@ struct PretrainBase: LorwebCommand {
         if !evalOnly {
             let start = Date()
             let summary = try BasePretraining.run(data: data, out: args.out, options: o, resume: args.runOptions.resume,
-                                                  downsampling: downsampling, from: from, lossSpace: space, flowSource: source)
+                                                  downsampling: downsampling, from: from, lossSpace: space, flowSource: source,
+                                                  whiteningFloor: whiteningFloor)
             print(String(format: "base: %d steps, last loss %.4f, %.0f s -> %@/%@", o.steps, Double(summary.lastLoss ?? .nan),
                          Date().timeIntervalSince(start), args.out, BasePretraining.folder))
         }

@@ -850,6 +850,13 @@ enum Catalogue {
                "'cosine:-inf' is not an edge rule", absent: [Bad.out("u26.svg")]),
         BadRow("interpolate --guidance inf", ["interpolate", "--from", "x.png,y.png", "--to", "x.png,y.png", "--b", "z.png", "--guidance", "inf",
                                               "--out", Bad.out("u27.png")], 2, "'inf' is not a finite number", absent: [Bad.out("u27.png")]),
+        BadRow("train --edge-loss -1", ["train", "--data", Bad.out("none"), "--out", Bad.out("u29"), "--edge-loss=-1"], 2,
+               "--edge-loss must be >= 0", absent: [Bad.out("u29")]),
+        BadRow("pretrain-base --whitening-floor 0", ["pretrain-base", "--data", Bad.out("none"), "--out", Bad.out("u30"), "--whitening-floor", "0"], 2,
+               "--whitening-floor must be in (0, 1]", absent: [Bad.out("u30")]),
+        BadRow("pretrain-base --whitening-floor with --from", ["pretrain-base", "--data", Bad.out("none"), "--out", Bad.out("u32"),
+                                                               "--whitening-floor", "1", "--from", Bad.out("none")], 2,
+               "a base continued --from keeps its start's", absent: [Bad.out("u32")]),
         BadRow("train --resume --force", ["train", "--data", Bad.out("none"), "--out", Bad.out("u28"), "--resume", "--force"], 2, "not both",
                absent: [Bad.out("u28")]),
     ]

@@ -90,6 +90,20 @@ import TestSupport
         #expect(one.sliced(axis: 0, 0..<1).toArray().allSatisfy { abs($0) < 1e-5 })
     }
 
+    @Test func aFloorOfOneOnlyRotatesAndScales() throws {
+        // Every eigenvalue floored at the largest: W = U^T / sqrt(lambda_max), so W W^T = I / lambda_max.
+        let pics = Self.pictures(12, seed: 5)
+        let codec = try WhitenedSpaceToDepthCodec.fit(pics, floor: 1)
+        let gram = codec.whiten.matmul(codec.whiten, transposeB: true).toArray()
+        let scale = gram[0]
+        #expect(scale > 0)
+        for i in 0..<48 {
+            for j in 0..<48 { #expect(abs(gram[i * 48 + j] - (i == j ? scale : 0)) < 1e-4 * scale, "W W^T [\(i), \(j)]") }
+        }
+        let x = pics[1]
+        #expect(zip(codec.decode(codec.encode(x)).toArray(), x.toArray()).allSatisfy { abs($0 - $1) < 1e-4 })
+    }
+
     @Test func flooredDirectionsAreNotBlownUp() throws {
         // Constant pictures have no variance in 45 of 48 directions; the floor keeps the gain finite.
         let flat = (0..<8).map { Tensor.full([1, 3, 16, 16], Float($0) / 10 - 0.4) }
