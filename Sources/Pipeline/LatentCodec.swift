@@ -76,10 +76,10 @@ public struct WhitenedSpaceToDepthCodec: LatentCodec {
         self.mean = mean; self.whiten = whiten; self.unwhiten = unwhiten
     }
 
-    /// Fits the whitening to pictures, each [1, 3, H, W] in [-1, 1] (sums in Float64, deterministic).
     /// The eigenvalue floor the small world's bases are whitened with.
     public static let defaultFloor = 0.01
 
+    /// Fits the whitening to pictures, each [1, 3, H, W] in [-1, 1] (sums in Float64, deterministic).
     public static func fit(_ pictures: [Tensor], factor: Int = 4, floor: Double = defaultFloor) throws -> WhitenedSpaceToDepthCodec {
         let s2d = SpaceToDepthCodec(factor: factor)
         let c = s2d.latentChannels

@@ -29,9 +29,9 @@ public struct LoRWeBTrainOptions: Codable, Equatable, Sendable {
     /// decays to zero, so that the adapters end on weights that are not the last batches' noise.
     public var lrSchedule = LRScheduleKind.constant
     /// Weight of a loss on the pictures' steps between neighbouring pixels, added to a pixel-space
-    /// loss (0: the paper's loss alone). A per-pixel loss lets the adapters leave steps at the
-    /// codec's latent-pixel seams (a 4 x 4 patchwork where they recolour a region); this one
-    /// charges them.
+    /// loss (0: the paper's loss alone). A per-pixel loss does not charge the adapters for edges
+    /// the truth lacks, such as the 4 x 4 speckle where they recolour a region; this one does
+    /// (measured: it smooths b' inside tokens, not across their seams; docs/small-world.md).
     public var edgeLoss: Float = 0
     public init() {}
 
