@@ -210,6 +210,22 @@ public enum FlowMatching {
         return Tensor.concat([across.reshaped([b, -1]), down.reshaped([b, -1])], axis: 1)
     }
 
+    /// The steps between neighbouring pixels of pictures [B, C, H, W] that cross a seam between
+    /// `cell` x `cell` tokens (from the last pixel of one token to the first of the next), as rows
+    /// [B, C (H (W/cell - 1) + (H/cell - 1) W)]; nil when the pictures hold a single token. A token
+    /// grid shows only there, which a loss over every pixel or every step dilutes. Differentiable.
+    public static func seamSteps(_ pictures: Tensor, cell: Int) -> Tensor? {
+        precondition(pictures.rank == 4 && cell >= 1, "seamSteps: pictures \(pictures.shape) are not [B, C, H, W] or cell \(cell) < 1")
+        let (b, h, w) = (pictures.shape[0], pictures.shape[2], pictures.shape[3])
+        func steps(axis: Int, size: Int) -> [Tensor] {
+            stride(from: cell, to: size, by: cell).map {
+                (pictures.sliced(axis: axis, $0..<($0 + 1)) - pictures.sliced(axis: axis, ($0 - 1)..<$0)).reshaped([b, -1])
+            }
+        }
+        let parts = steps(axis: 3, size: w) + steps(axis: 2, size: h)
+        return parts.isEmpty ? nil : Tensor.concat(parts, axis: 1)
+    }
+
     // MARK: Euler sampler
 
     /// One Euler step of the flow ODE from `sigma` to `sigmaNext`: x + (sigmaNext - sigma) v,

@@ -83,21 +83,26 @@ public struct KontextBatch {
     /// `noise` of the targets' shape: the flow starts at `start`, the model is scored on what its
     /// `prediction` outputs, measured in `space`, bell-weighted when `weighted`; with `edgeWeight`
     /// > 0 (pixel space only), plus that times the same loss on the pictures' steps between
-    /// neighbouring pixels (`FlowMatching.pixelSteps`). Pretraining and LoRWeB training share it,
-    /// so a base setting reaches both. Differentiable in the parameters.
+    /// neighbouring pixels (`FlowMatching.pixelSteps`), and with `seamWeight` > 0 (pixel space
+    /// only) that times the same loss on the steps across token seams alone
+    /// (`FlowMatching.seamSteps`). Pretraining and LoRWeB training share it, so a base setting
+    /// reaches both. Differentiable in the parameters.
     public func flowLoss(_ model: FluxTransformer, prediction: PredictionType, start: FlowStart, space: BaseEditorSettings.LossSpace,
-                         codec: LatentCodec, t: [Float], noise: Tensor, weighted: Bool, edgeWeight: Float = 0,
+                         codec: LatentCodec, t: [Float], noise: Tensor, weighted: Bool, edgeWeight: Float = 0, seamWeight: Float = 0,
                          adapters: AdapterInput? = nil) -> Tensor {
-        precondition(edgeWeight == 0 || space == .pixels, "flowLoss: an edge loss needs the loss in pixels")
+        precondition((edgeWeight == 0 && seamWeight == 0) || space == .pixels, "flowLoss: an edge or seam loss needs the loss in pixels")
         let x1 = flowStart(start, noise: noise)
         let out = output(model, prediction: prediction, x: FlowMatching.noised(x0: target, eps: x1, t: t),
                          t: Tensor(shape: [t.count], data: t), guidance: Tensor.ones([t.count]), adapters: adapters)
         let truth = FlowMatching.trainingTarget(prediction, x0: target, eps: x1)
         let (made, wanted) = (lossView(out, space: space, codec: codec), lossView(truth, space: space, codec: codec))
-        let loss = FlowMatching.loss(prediction: made, target: wanted, t: t, weighted: weighted)
-        guard edgeWeight > 0 else { return loss }
-        let edges = FlowMatching.loss(prediction: FlowMatching.pixelSteps(made), target: FlowMatching.pixelSteps(wanted), t: t, weighted: weighted)
-        return loss + edges * edgeWeight
+        func loss(_ view: (Tensor) -> Tensor?) -> Tensor? {
+            view(made).flatMap { m in view(wanted).map { FlowMatching.loss(prediction: m, target: $0, t: t, weighted: weighted) } }
+        }
+        var total = loss { $0 }!
+        if edgeWeight > 0, let edges = loss(FlowMatching.pixelSteps) { total = total + edges * edgeWeight }
+        if seamWeight > 0, let seams = loss({ FlowMatching.seamSteps($0, cell: codec.tokenPixels) }) { total = total + seams * seamWeight }
+        return total
     }
 
     /// Target tokens [B, St, C] as a loss in `space` compares them: as they are, or as the pictures

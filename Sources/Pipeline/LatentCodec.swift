@@ -24,6 +24,11 @@ public protocol LatentCodec {
     func pixelDifference(_ latents: Tensor) -> Tensor
 }
 
+extension LatentCodec {
+    /// Image pixels along each side of a transformer token: Flux packs 2 x 2 latent pixels into one.
+    public var tokenPixels: Int { 2 * downsampling }
+}
+
 /// The lossless space-to-depth codec of the small world: channel (c, dy, dx) of latent pixel
 /// (y, x) is colour c of image pixel (f y + dy, f x + dx).
 public struct SpaceToDepthCodec: LatentCodec {

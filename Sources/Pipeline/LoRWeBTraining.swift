@@ -33,6 +33,12 @@ public struct LoRWeBTrainOptions: Codable, Equatable, Sendable {
     /// the truth lacks, such as the 4 x 4 speckle where they recolour a region; this one does
     /// (measured: it smooths b' inside tokens, not across their seams; docs/small-world.md).
     public var edgeLoss: Float = 0
+    /// Weight of a loss on the steps across token seams alone, added to a pixel-space loss (0: the
+    /// paper's loss alone). Where the adapters are unsure of an edit, each token applies its own
+    /// share of it and b' shows the token grid (an 8 x 8-pixel token's output is a linear map of its
+    /// own hidden state, and no convolutional decoder blends neighbours as Flux's VAE does); this
+    /// charges for exactly those steps (measured: docs/small-world.md).
+    public var seamLoss: Float = 0
     public init() {}
 
     public enum LRScheduleKind: String, Codable, Sendable, CaseIterable { case constant, cosine }
@@ -40,7 +46,7 @@ public struct LoRWeBTrainOptions: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case steps, batch, learningRate = "learning_rate", weightDecay = "weight_decay", beta1, beta2
         case captionDropout = "caption_dropout", weighted, seed, checkpointEvery = "checkpoint_every", lrSchedule = "lr_schedule"
-        case edgeLoss = "edge_loss"
+        case edgeLoss = "edge_loss", seamLoss = "seam_loss"
     }
 }
 
@@ -63,7 +69,7 @@ public enum LoRWeBTraining {
 
     /// The rectified-flow loss of `model` on training pairs: noise levels and noise drawn from `rng`.
     public static func loss(_ model: LoRWeBModel, samples: [AnalogySample], prompts: [String], weighted: Bool, edgeWeight: Float = 0,
-                            rng: inout RNG) -> Tensor {
+                            seamWeight: Float = 0, rng: inout RNG) -> Tensor {
         // Buckets may differ between pairs of user data; a batch takes its first pair's size.
         let (w, h) = (samples[0].target.width, samples[0].target.height)
         func sized(_ im: Image) -> Image { im.width == w && im.height == h ? im : im.resized(width: w, height: h) }
@@ -76,7 +82,7 @@ public enum LoRWeBTraining {
         // steps from t = 1, where the release's bell weight is 0).
         return batch.flowLoss(model.base, prediction: model.prediction, start: model.flowStart, space: model.lossSpace, codec: model.codec,
                               t: t, noise: rng.normal(batch.target.shape), weighted: weighted && model.trainingTimesteps.weighted,
-                              edgeWeight: edgeWeight, adapters: .query(query))
+                              edgeWeight: edgeWeight, seamWeight: seamWeight, adapters: .query(query))
     }
 
     /// Trains `model`'s adapters on `pairs` and writes the model into `out`. `info` (data, kind)
@@ -106,7 +112,8 @@ public enum LoRWeBTraining {
             var rng = rng
             let samples = try order.batch(at: s).map { try pairs.folder.sample(pairs.indices[$0]) }
             let prompts = samples.map { rng.nextFloat() < o.captionDropout ? "" : $0.caption }
-            let loss = loss(model, samples: samples, prompts: prompts, weighted: o.weighted, edgeWeight: o.edgeLoss, rng: &rng)
+            let loss = loss(model, samples: samples, prompts: prompts, weighted: o.weighted, edgeWeight: o.edgeLoss,
+                            seamWeight: o.seamLoss, rng: &rng)
             loss.backward()
             return (loss.item(), [:])
         }

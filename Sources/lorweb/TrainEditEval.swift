@@ -35,6 +35,8 @@ struct Train: LorwebCommand {
     @Option(help: "constant (the paper's) or cosine (5% warm-up, then a half cosine to 0).") var lrSchedule = LoRWeBTrainOptions.LRScheduleKind.constant.rawValue
     @Option(help: "Weight of a loss on the steps between neighbouring pixels, added to the pixel loss (default 0, the paper's loss alone; needs a base whose loss is in pixels).",
             transform: finite) var edgeLoss: Float?
+    @Option(help: "Weight of a loss on the steps across token seams alone, added to the pixel loss (default 0, the paper's loss alone; needs a base whose loss is in pixels).",
+            transform: finite) var seamLoss: Float?
     @Option(help: "Share of training grids whose caption is dropped (default 0.05, the release's).", transform: finite) var captionDropout: Float?
     @Option(help: "Seed of the adapters' initialisation, data order and noise.") var seed: UInt64 = 0
     @Option(help: "Checkpoint every this many steps.") var checkpointEvery: Int?
@@ -61,6 +63,8 @@ struct Train: LorwebCommand {
         guard (0...1).contains(o.captionDropout) else { throw ValidationError("--caption-dropout must be in [0, 1]") }
         o.edgeLoss = edgeLoss ?? o.edgeLoss
         guard o.edgeLoss >= 0 else { throw ValidationError("--edge-loss must be >= 0") }
+        o.seamLoss = seamLoss ?? o.seamLoss
+        guard o.seamLoss >= 0 else { throw ValidationError("--seam-loss must be >= 0") }
         let n = singleLora ? 1 : loras ?? 32, r = rank ?? (singleLora ? 128 : 4)
         guard o.steps >= 1, o.batch >= 1, o.learningRate > 0, o.checkpointEvery >= 1, n >= 1, r >= 1, heads >= 1, keysDim >= 1 else {
             throw ValidationError("--steps, --batch, --checkpoint-every, --loras, --rank, --heads and --keys-dim must be >= 1, --lr > 0")
@@ -73,8 +77,8 @@ struct Train: LorwebCommand {
         let model = try LoRWeBModel.create(basePath: try base ?? ShippedModels.base, encoderPath: try encoder ?? ShippedModels.encoder,
                                            n: n, r: r, keysDim: keysDim, heads: heads, softmax: !tanh, queryMode: mode,
                                            seed: seed, runFolder: out, trainingBatch: o.batch)
-        guard o.edgeLoss == 0 || model.lossSpace == .pixels else {
-            throw ValidationError("--edge-loss needs a base whose loss is in pixels; this base's lorweb_base.json trains in \(model.lossSpace.rawValue)")
+        guard (o.edgeLoss == 0 && o.seamLoss == 0) || model.lossSpace == .pixels else {
+            throw ValidationError("--edge-loss and --seam-loss need a base whose loss is in pixels; this base's lorweb_base.json trains in \(model.lossSpace.rawValue)")
         }
         let start = Date()
         let summary = try LoRWeBTraining.run(model, pairs: pairs, out: out, options: o, resume: runOptions.resume,

@@ -852,6 +852,8 @@ enum Catalogue {
                                               "--out", Bad.out("u27.png")], 2, "'inf' is not a finite number", absent: [Bad.out("u27.png")]),
         BadRow("train --edge-loss -1", ["train", "--data", Bad.out("none"), "--out", Bad.out("u29"), "--edge-loss=-1"], 2,
                "--edge-loss must be >= 0", absent: [Bad.out("u29")]),
+        BadRow("train --seam-loss -1", ["train", "--data", Bad.out("none"), "--out", Bad.out("u29s"), "--seam-loss=-1"], 2,
+               "--seam-loss must be >= 0", absent: [Bad.out("u29s")]),
         BadRow("pretrain-base --whitening-floor 0", ["pretrain-base", "--data", Bad.out("none"), "--out", Bad.out("u30"), "--whitening-floor", "0"], 2,
                "--whitening-floor must be in (0, 1]", absent: [Bad.out("u30")]),
         BadRow("pretrain-base --whitening-floor with --from", ["pretrain-base", "--data", Bad.out("none"), "--out", Bad.out("u32"),

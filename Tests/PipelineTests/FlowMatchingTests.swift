@@ -125,6 +125,30 @@ import TestSupport
         #expect(one.grad!.toArray() == [2, -1, -1, 0])
     }
 
+    @Test func seamStepsSeeOnlyTheStepsBetweenTokens() {
+        // One picture [1, 1, 4, 4] of 2 x 2 tokens: across the seam between columns 1 and 2 (4
+        // rows), then down the seam between rows 1 and 2 (4 columns).
+        let picture = Tensor(shape: [1, 1, 4, 4], data: (0..<16).map { Float($0 * $0) })
+        #expect(FlowMatching.seamSteps(picture, cell: 2)!.toArray() == [3, 11, 19, 27, 48, 56, 64, 72])
+        #expect(FlowMatching.seamSteps(picture, cell: 4) == nil, "one token has no seam")
+        // A patchwork of 8 x 8 tokens each shifted by its own amount costs at the seams only; a
+        // smooth edit of the same size costs (nearly) nothing there.
+        let truth = Tensor(shape: [2, 3, 16, 16], data: (0..<1536).map { Float($0 % 5) / 5 })
+        let patchwork = truth + Tensor(shape: [1, 1, 16, 16], data: (0..<256).map { ($0 / 16 / 8 + $0 % 16 / 8) % 2 == 0 ? 0.3 : 0 })
+        let ramp = truth + Tensor(shape: [1, 1, 16, 16], data: (0..<256).map { Float($0 % 16) * 0.02 })
+        func cost(_ made: Tensor) -> Float {
+            FlowMatching.loss(prediction: FlowMatching.seamSteps(made, cell: 8)!, target: FlowMatching.seamSteps(truth, cell: 8)!,
+                              t: [1, 1], weighted: false).item()
+        }
+        #expect(abs(cost(patchwork) - 0.09) < 1e-6 && cost(ramp) < 1e-3, "patchwork \(cost(patchwork)), ramp \(cost(ramp))")
+        // Its gradient reaches the two pixels of each seam step with opposite signs.
+        let one = Tensor(shape: [1, 1, 2, 2], data: [0, 1, 0, 0])
+        one.requiresGrad = true
+        (FlowMatching.seamSteps(one, cell: 1)!.square().sum() * 0.5).backward()
+        // Steps across: (0,1)-(0,0) = 1, (1,1)-(1,0) = 0; down: (1,0)-(0,0) = 0, (1,1)-(0,1) = -1.
+        #expect(one.grad!.toArray() == [-1, 2, 0, -1])
+    }
+
     /// On a straight path the exact velocity field is constant along the trajectory, so Euler
     /// recovers x0 from any noise, whatever the schedule.
     @Test func eulerSamplerFollowsTheStraightPath() {

@@ -32,12 +32,12 @@ import TestSupport
     @discardableResult
     func train(_ out: String, steps: Int, checkpointEvery: Int = 100, resume: Bool = false, n: Int = 4, r: Int = 2,
                queryMode: QueryMode = .concatenated, schedule: LoRWeBTrainOptions.LRScheduleKind = .constant,
-               edgeLoss: Float = 0) throws -> TrainingLoop.Summary {
+               edgeLoss: Float = 0, seamLoss: Float = 0) throws -> TrainingLoop.Summary {
         let model = try LoRWeBModel.create(basePath: Self.setup.base, encoderPath: Self.encoder, n: n, r: r, keysDim: 16,
                                            queryMode: queryMode, seed: 3, runFolder: out)
         var o = LoRWeBTrainOptions()
         o.steps = steps; o.batch = 4; o.learningRate = 1e-2; o.checkpointEvery = checkpointEvery; o.seed = 3; o.lrSchedule = schedule
-        o.edgeLoss = edgeLoss
+        o.edgeLoss = edgeLoss; o.seamLoss = seamLoss
         return try LoRWeBTraining.run(model, pairs: try LoRWeBTraining.trainingPairs(Self.setup.world, resolution: 64), out: out, options: o, resume: resume)
     }
 
@@ -60,22 +60,27 @@ import TestSupport
         #expect(recipe.contains("\"lr_schedule\":\"cosine\""), "recipe \(recipe)")
     }
 
-    @Test func theEdgeLossAddsToThePixelLossAndIsRecorded() throws {
+    @Test(arguments: ["edge_loss", "seam_loss"])
+    func anEdgeOrSeamLossAddsToThePixelLossAndIsRecorded(_ key: String) throws {
         let model = try LoRWeBModel.create(basePath: Self.setup.base, encoderPath: Self.encoder, n: 4, r: 2, keysDim: 16, seed: 3)
         #expect(model.lossSpace == .pixels)
         let pairs = try LoRWeBTraining.trainingPairs(Self.setup.world, resolution: 64)
         let samples = try pairs.indices.prefix(2).map { try pairs.folder.sample($0) }
-        func loss(_ edge: Float) -> Float {
+        let edge = key == "edge_loss"
+        func loss(_ weight: Float) -> Float {
             var rng = RNG(seed: 11)
-            return withNoGrad { LoRWeBTraining.loss(model, samples: samples, prompts: ["", ""], weighted: false, edgeWeight: edge, rng: &rng).item() }
+            return withNoGrad {
+                LoRWeBTraining.loss(model, samples: samples, prompts: ["", ""], weighted: false, edgeWeight: edge ? weight : 0,
+                                    seamWeight: edge ? 0 : weight, rng: &rng).item()
+            }
         }
-        // Same noise, same pixel loss: the edge term's share grows linearly with its weight.
+        // Same noise, same pixel loss: the added term's share grows linearly with its weight.
         let (plain, one, three) = (loss(0), loss(1), loss(3))
         #expect(one > plain && abs((three - plain) - 3 * (one - plain)) < 1e-4 * three, "losses \(plain), \(one), \(three)")
-        let run = scratchPath("edge")
-        try train(run, steps: 2, checkpointEvery: 2, edgeLoss: 2)
+        let run = scratchPath(key)
+        try train(run, steps: 2, checkpointEvery: 2, edgeLoss: edge ? 2 : 0, seamLoss: edge ? 0 : 2)
         let recipe = try LoRWeBModel.load(run).config.info["recipe"] ?? ""
-        #expect(recipe.contains("\"edge_loss\":2"), "recipe \(recipe)")
+        #expect(recipe.contains("\"\(key)\":2"), "recipe \(recipe)")
     }
 
     /// The loss on the first four training pairs at fixed noise levels and noise.
