@@ -53,14 +53,15 @@ public final class LoRWeBModel {
     /// release's layer set of the base in `basePath`, with the encoder in `encoderPath`.
     /// `basePath` / `encoderPath` are recorded relative to `runFolder` when given.
     public static func create(basePath: String, encoderPath: String, n: Int, r: Int, keysDim: Int = 128, heads: Int = 1,
-                              softmax: Bool = true, queryMode: QueryMode = .concatenated, resolution: Int = defaultResolution,
-                              seed: UInt64, runFolder: String? = nil, trainingBatch: Int? = nil) throws -> LoRWeBModel
+                              softmax: Bool = true, scale: Float = 1, queryMode: QueryMode = .concatenated,
+                              resolution: Int = defaultResolution, seed: UInt64, runFolder: String? = nil,
+                              trainingBatch: Int? = nil) throws -> LoRWeBModel
     {
         guard keysDim % heads == 0 else { throw ValidationFailure("the key width \(keysDim) is not divisible by \(heads) heads") }
         let (base, baseSettings) = try loadBase(basePath)
         let encoder = ImageEncoder(model: try CLIPVision.load(encoderPath))
         let adapter = LoRABasisConfig(n: n, r: r, keysDim: keysDim, queryDim: queryMode.queryDim(embedding: encoder.embeddingWidth),
-                                      heads: heads, softmax: softmax, mixing: .mean, scale: 1)
+                                      heads: heads, softmax: softmax, mixing: .mean, scale: scale)
         if let trainingBatch {
             let bytes = trainingBytes(base: base, adapter: adapter, batch: trainingBatch, resolution: resolution)
             if let problem = MemoryBudget.excess(bytes, for: "training n \(n), r \(r), key width \(keysDim) at batch \(trainingBatch)") {

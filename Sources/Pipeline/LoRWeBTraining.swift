@@ -103,7 +103,7 @@ public enum LoRWeBTraining {
         loop.dataOrder = DataOrder(count: pairs.indices.count, batchSize: o.batch, seed: o.seed)
         let c = model.config
         let architecture: [String: Any] = [
-            "n": c.adapter.n, "r": c.adapter.r, "keys_dim": c.adapter.keysDim, "heads": c.adapter.heads, "softmax": c.adapter.softmax,
+            "n": c.adapter.n, "r": c.adapter.r, "keys_dim": c.adapter.keysDim, "heads": c.adapter.heads, "softmax": c.adapter.softmax, "scale": c.adapter.scale,
             "query_mode": c.queryMode.rawValue, "base_path": c.basePath ?? "", "encoder_path": c.encoderPath ?? "",
         ]
         loop.config = try TrainingLoop.settings(o, architecture.merging(info) { _, new in new })

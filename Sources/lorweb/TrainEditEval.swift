@@ -28,6 +28,8 @@ struct Train: LorwebCommand {
     @Option(help: "Key width (lora_keys_dim).") var keysDim = 128
     @Option(help: "Attention heads of the coefficient query.") var heads = 1
     @Flag(help: "tanh coefficients instead of softmax (the paper's ablation).") var tanh = false
+    @Option(help: "Scale s of the mixed LoRA, y = W x + s sum_i alpha_i (x A_i) B_i (default 1, as the release's trainer forces).",
+            transform: finite) var scale: Float = 1
     @Option(help: "Query mode: cat-aa'b (a, a', b embedded apart), ca'-ca+cb, ca'-ca, or caa'b (the grid as one image).") var queryMode = QueryMode.concatenated.rawValue
     @Option(help: "Training steps.") var steps: Int?
     @Option(help: "Batch size.") var batch: Int?
@@ -70,12 +72,13 @@ struct Train: LorwebCommand {
             throw ValidationError("--steps, --batch, --checkpoint-every, --loras, --rank, --heads and --keys-dim must be >= 1, --lr > 0")
         }
         guard keysDim % heads == 0 else { throw ValidationError("--keys-dim \(keysDim) must be divisible by --heads \(heads)") }
+        guard scale > 0 else { throw ValidationError("--scale must be > 0") }
         try checkOutput(out, inputs: [data, base, encoder], folder: true)
         let lock = try claimRun(out, product: RunCheckpoint.configFile, training: LoRWeBTraining.checkpointFolder, resume: runOptions.resume, force: runOptions.force)
         defer { lock.release() }
         let pairs = try LoRWeBTraining.trainingPairs(data, resolution: LoRWeBModel.defaultResolution)
         let model = try LoRWeBModel.create(basePath: try base ?? ShippedModels.base, encoderPath: try encoder ?? ShippedModels.encoder,
-                                           n: n, r: r, keysDim: keysDim, heads: heads, softmax: !tanh, queryMode: mode,
+                                           n: n, r: r, keysDim: keysDim, heads: heads, softmax: !tanh, scale: scale, queryMode: mode,
                                            seed: seed, runFolder: out, trainingBatch: o.batch)
         guard (o.edgeLoss == 0 && o.seamLoss == 0) || model.lossSpace == .pixels else {
             throw ValidationError("--edge-loss and --seam-loss need a base whose loss is in pixels; this base's lorweb_base.json trains in \(model.lossSpace.rawValue)")

@@ -854,6 +854,8 @@ enum Catalogue {
                "--edge-loss must be >= 0", absent: [Bad.out("u29")]),
         BadRow("train --seam-loss -1", ["train", "--data", Bad.out("none"), "--out", Bad.out("u29s"), "--seam-loss=-1"], 2,
                "--seam-loss must be >= 0", absent: [Bad.out("u29s")]),
+        BadRow("train --scale 0", ["train", "--data", Bad.out("none"), "--out", Bad.out("u29c"), "--scale", "0"], 2,
+               "--scale must be > 0", absent: [Bad.out("u29c")]),
         BadRow("pretrain-base --whitening-floor 0", ["pretrain-base", "--data", Bad.out("none"), "--out", Bad.out("u30"), "--whitening-floor", "0"], 2,
                "--whitening-floor must be in (0, 1]", absent: [Bad.out("u30")]),
         BadRow("pretrain-base --whitening-floor with --from", ["pretrain-base", "--data", Bad.out("none"), "--out", Bad.out("u32"),

@@ -32,9 +32,9 @@ import TestSupport
     @discardableResult
     func train(_ out: String, steps: Int, checkpointEvery: Int = 100, resume: Bool = false, n: Int = 4, r: Int = 2,
                queryMode: QueryMode = .concatenated, schedule: LoRWeBTrainOptions.LRScheduleKind = .constant,
-               edgeLoss: Float = 0, seamLoss: Float = 0) throws -> TrainingLoop.Summary {
+               edgeLoss: Float = 0, seamLoss: Float = 0, scale: Float = 1) throws -> TrainingLoop.Summary {
         let model = try LoRWeBModel.create(basePath: Self.setup.base, encoderPath: Self.encoder, n: n, r: r, keysDim: 16,
-                                           queryMode: queryMode, seed: 3, runFolder: out)
+                                           scale: scale, queryMode: queryMode, seed: 3, runFolder: out)
         var o = LoRWeBTrainOptions()
         o.steps = steps; o.batch = 4; o.learningRate = 1e-2; o.checkpointEvery = checkpointEvery; o.seed = 3; o.lrSchedule = schedule
         o.edgeLoss = edgeLoss; o.seamLoss = seamLoss
@@ -81,6 +81,17 @@ import TestSupport
         try train(run, steps: 2, checkpointEvery: 2, edgeLoss: edge ? 2 : 0, seamLoss: edge ? 0 : 2)
         let recipe = try LoRWeBModel.load(run).config.info["recipe"] ?? ""
         #expect(recipe.contains("\"\(key)\":2"), "recipe \(recipe)")
+    }
+
+    @Test func theBasisScaleIsTrainedWithAndRecorded() throws {
+        let run = scratchPath("scale")
+        try train(run, steps: 2, checkpointEvery: 2, scale: 3)
+        let model = try LoRWeBModel.load(run)
+        #expect(model.config.adapter.scale == 3)
+        let recipe = model.config.info["recipe"] ?? ""
+        #expect(recipe.contains("\"scale\":3"), "recipe \(recipe)")
+        // A resume with another scale is another run.
+        #expect(throws: (any Error).self) { try train(run, steps: 4, checkpointEvery: 2, resume: true, scale: 1) }
     }
 
     /// The loss on the first four training pairs at fixed noise levels and noise.
