@@ -72,7 +72,6 @@ public enum Evaluation {
             }
             let edits = try model.edit(chunk.map { ($0.1.a, $0.1.aPrime, $0.1.b) }, prompts: chunk.map(\.0.prompt), steps: steps,
                                        seed: seed, guidance: guidance, firstIndex: start, adapters: adapters)
-            // Tokens are 2 x 2 latent pixels of the codec (Flux's packing).
             let cell = model.codec.tokenPixels
             for ((t, im), e) in zip(chunk, edits) {
                 let truth = im.truth.width == im.b.width && im.truth.height == im.b.height ? im.truth : im.truth.resized(width: im.b.width, height: im.b.height)

@@ -96,12 +96,13 @@ public struct KontextBatch {
                          t: Tensor(shape: [t.count], data: t), guidance: Tensor.ones([t.count]), adapters: adapters)
         let truth = FlowMatching.trainingTarget(prediction, x0: target, eps: x1)
         let (made, wanted) = (lossView(out, space: space, codec: codec), lossView(truth, space: space, codec: codec))
-        func loss(_ view: (Tensor) -> Tensor?) -> Tensor? {
-            view(made).flatMap { m in view(wanted).map { FlowMatching.loss(prediction: m, target: $0, t: t, weighted: weighted) } }
+        func loss(_ m: Tensor, _ w: Tensor) -> Tensor { FlowMatching.loss(prediction: m, target: w, t: t, weighted: weighted) }
+        var total = loss(made, wanted)
+        if edgeWeight > 0 { total = total + loss(FlowMatching.pixelSteps(made), FlowMatching.pixelSteps(wanted)) * edgeWeight }
+        let cell = codec.tokenPixels
+        if seamWeight > 0, let m = FlowMatching.seamSteps(made, cell: cell), let w = FlowMatching.seamSteps(wanted, cell: cell) {
+            total = total + loss(m, w) * seamWeight
         }
-        var total = loss { $0 }!
-        if edgeWeight > 0, let edges = loss(FlowMatching.pixelSteps) { total = total + edges * edgeWeight }
-        if seamWeight > 0, let seams = loss({ FlowMatching.seamSteps($0, cell: codec.tokenPixels) }) { total = total + seams * seamWeight }
         return total
     }
 
