@@ -90,8 +90,10 @@ import TestSupport
         #expect(model.config.adapter.scale == 3)
         let recipe = model.config.info["recipe"] ?? ""
         #expect(recipe.contains("\"scale\":3"), "recipe \(recipe)")
-        // A resume with another scale is another run.
+        // A resume with another scale is another run; with the same one it continues.
         #expect(throws: (any Error).self) { try train(run, steps: 4, checkpointEvery: 2, resume: true, scale: 1) }
+        try train(run, steps: 4, checkpointEvery: 2, resume: true, scale: 3)
+        #expect(try losses(run).count == 4)
     }
 
     /// The loss on the first four training pairs at fixed noise levels and noise.
