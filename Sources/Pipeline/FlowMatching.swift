@@ -192,9 +192,32 @@ public enum FlowMatching {
     /// `lossWeight` when `weighted`, averaged over rows (ai-toolkit's `mse * weight` then `mean`).
     /// Differentiable in `prediction`.
     public static func loss(prediction: Tensor, target: Tensor, t: [Float], weighted: Bool = true) -> Tensor {
+        reduce(rowErrors(prediction: prediction, target: target, t: t), t: t, weighted: weighted, as: .mean)
+    }
+
+    /// The per-row MSE [B] between `prediction` and `target` (one row per timestep). Differentiable.
+    public static func rowErrors(prediction: Tensor, target: Tensor, t: [Float]) -> Tensor {
         precondition(prediction.shape == target.shape, "loss: prediction \(prediction.shape) and target \(target.shape) differ")
         precondition(prediction.rank >= 1 && prediction.shape[0] == t.count, "loss: \(t.count) timesteps for a batch of shape \(prediction.shape)")
-        let perRow = (prediction - target).square().reshaped([t.count, -1]).mean(axis: 1)
+        return (prediction - target).square().reshaped([t.count, -1]).mean(axis: 1)
+    }
+
+    /// How per-row errors become one loss.
+    public enum Reduction: String, Codable, Sendable, CaseIterable {
+        /// Their mean: the release's.
+        case mean
+        /// The mean of log(error + `logFloor`): each row counts by the ratio its error changes,
+        /// as PSNR, which eval averages over tasks, counts it; under the mean a task whose edit
+        /// moves few pixels weighs next to nothing beside one that repaints the picture.
+        case log = "log-mse"
+    }
+
+    /// Keeps a row copied almost exactly (error 1e-4 in [-1, 1] pixels, 46 dB) from dominating a log loss.
+    public static let logFloor: Float = 1e-4
+
+    /// One loss from per-row errors [B], times each row's `lossWeight` when `weighted`. Differentiable.
+    public static func reduce(_ rows: Tensor, t: [Float], weighted: Bool, as reduction: Reduction) -> Tensor {
+        let perRow = reduction == .log ? (rows + logFloor).log() : rows
         guard weighted else { return perRow.mean() }
         return (perRow * Tensor(shape: [t.count], data: t.map(lossWeight))).mean()
     }

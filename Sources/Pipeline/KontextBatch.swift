@@ -85,25 +85,34 @@ public struct KontextBatch {
     /// > 0 (pixel space only), plus that times the same loss on the pictures' steps between
     /// neighbouring pixels (`FlowMatching.pixelSteps`), and with `seamWeight` > 0 (pixel space
     /// only) that times the same loss on the steps across token seams alone
-    /// (`FlowMatching.seamSteps`). Pretraining and LoRWeB training share it, so a base setting
-    /// reaches both. Differentiable in the parameters.
+    /// (`FlowMatching.seamSteps`); the terms reduced over the batch by `reduction`. Pretraining and
+    /// LoRWeB training share it, so a base setting reaches both. Differentiable in the parameters.
     public func flowLoss(_ model: FluxTransformer, prediction: PredictionType, start: FlowStart, space: BaseEditorSettings.LossSpace,
                          codec: LatentCodec, t: [Float], noise: Tensor, weighted: Bool, edgeWeight: Float = 0, seamWeight: Float = 0,
-                         adapters: AdapterInput? = nil) -> Tensor {
+                         reduction: FlowMatching.Reduction = .mean, adapters: AdapterInput? = nil) -> Tensor {
         precondition((edgeWeight == 0 && seamWeight == 0) || space == .pixels, "flowLoss: an edge or seam loss needs the loss in pixels")
         let x1 = flowStart(start, noise: noise)
         let out = output(model, prediction: prediction, x: FlowMatching.noised(x0: target, eps: x1, t: t),
                          t: Tensor(shape: [t.count], data: t), guidance: Tensor.ones([t.count]), adapters: adapters)
         let truth = FlowMatching.trainingTarget(prediction, x0: target, eps: x1)
         let (made, wanted) = (lossView(out, space: space, codec: codec), lossView(truth, space: space, codec: codec))
-        func loss(_ m: Tensor, _ w: Tensor) -> Tensor { FlowMatching.loss(prediction: m, target: w, t: t, weighted: weighted) }
-        var total = loss(made, wanted)
-        if edgeWeight > 0 { total = total + loss(FlowMatching.pixelSteps(made), FlowMatching.pixelSteps(wanted)) * edgeWeight }
+        func rows(_ m: Tensor, _ w: Tensor) -> Tensor { FlowMatching.rowErrors(prediction: m, target: w, t: t) }
+        var terms = [(rows(made, wanted), Float(1))]
+        if edgeWeight > 0 { terms.append((rows(FlowMatching.pixelSteps(made), FlowMatching.pixelSteps(wanted)), edgeWeight)) }
         let cell = codec.tokenPixels
         if seamWeight > 0, let m = FlowMatching.seamSteps(made, cell: cell), let w = FlowMatching.seamSteps(wanted, cell: cell) {
-            total = total + loss(m, w) * seamWeight
+            terms.append((rows(m, w), seamWeight))
         }
-        return total
+        switch reduction {
+        case .mean:
+            return terms.dropFirst().reduce(FlowMatching.reduce(terms[0].0, t: t, weighted: weighted, as: .mean)) { total, term in
+                total + FlowMatching.reduce(term.0, t: t, weighted: weighted, as: .mean) * term.1
+            }
+        case .log:
+            // One error per grid, its added terms included, so that the log sees the grid's whole cost.
+            let perRow = terms.dropFirst().reduce(terms[0].0) { total, term in total + term.0 * term.1 }
+            return FlowMatching.reduce(perRow, t: t, weighted: weighted, as: .log)
+        }
     }
 
     /// Target tokens [B, St, C] as a loss in `space` compares them: as they are, or as the pictures

@@ -39,14 +39,25 @@ public struct LoRWeBTrainOptions: Codable, Equatable, Sendable {
     /// own hidden state, and no convolutional decoder blends neighbours as Flux's VAE does); this
     /// charges for exactly those steps (measured: docs/small-world.md).
     public var seamLoss: Float = 0
+    /// Where the adapters train: at the base's training times (`.base`, the release's way), or only
+    /// at the times the base's sampler evaluates (`.sampler`: t = 1 alone for a one-step base).
+    /// A one-step sampler reads nothing but the t = 1 output, while the base's times reveal part of
+    /// the target in x_t, so most of a `.base` run teaches the adapters to read b' back out of x_t
+    /// rather than to make the edit (measured: docs/small-world.md).
+    public var timesteps = TimesKind.base
+    /// How the batch's per-grid errors become the loss: their mean (the release's), or the mean of
+    /// their logs, which weighs each task by how much of its error the adapters remove, as eval's
+    /// per-task PSNR does (measured: docs/small-world.md).
+    public var loss = FlowMatching.Reduction.mean
     public init() {}
 
     public enum LRScheduleKind: String, Codable, Sendable, CaseIterable { case constant, cosine }
+    public enum TimesKind: String, Codable, Sendable, CaseIterable { case base, sampler }
 
     enum CodingKeys: String, CodingKey {
         case steps, batch, learningRate = "learning_rate", weightDecay = "weight_decay", beta1, beta2
         case captionDropout = "caption_dropout", weighted, seed, checkpointEvery = "checkpoint_every", lrSchedule = "lr_schedule"
-        case edgeLoss = "edge_loss", seamLoss = "seam_loss"
+        case edgeLoss = "edge_loss", seamLoss = "seam_loss", timesteps, loss
     }
 }
 
@@ -69,20 +80,33 @@ public enum LoRWeBTraining {
 
     /// The rectified-flow loss of `model` on training pairs: noise levels and noise drawn from `rng`.
     public static func loss(_ model: LoRWeBModel, samples: [AnalogySample], prompts: [String], weighted: Bool, edgeWeight: Float = 0,
-                            seamWeight: Float = 0, rng: inout RNG) -> Tensor {
+                            seamWeight: Float = 0, times: LoRWeBTrainOptions.TimesKind = .base, reduction: FlowMatching.Reduction = .mean,
+                            rng: inout RNG) -> Tensor {
         // Buckets may differ between pairs of user data; a batch takes its first pair's size.
         let (w, h) = (samples[0].target.width, samples[0].target.height)
         func sized(_ im: Image) -> Image { im.width == w && im.height == h ? im : im.resized(width: w, height: h) }
         let targets = samples.map { sized($0.target) }, contexts = samples.map { sized($0.conditioning) }
         let query = model.query(grids: contexts, convention: .training)
         let batch = KontextBatch(targets: targets, contexts: contexts, prompts: prompts, codec: model.codec, textEncoder: model.text)
-        let t = model.trainingTimesteps.draw(batch: samples.count, rng: &rng)
+        let t = trainingTimes(model, times, batch: samples.count, tokens: batch.target.shape[1], rng: &rng)
         // On the base's own output (velocity or x0), noise levels, loss space and flow start: the
         // adapters must help where the base's sampler evaluates it (the small base samples in a few
         // steps from t = 1, where the release's bell weight is 0).
         return batch.flowLoss(model.base, prediction: model.prediction, start: model.flowStart, space: model.lossSpace, codec: model.codec,
                               t: t, noise: rng.normal(batch.target.shape), weighted: weighted && model.trainingTimesteps.weighted,
-                              edgeWeight: edgeWeight, seamWeight: seamWeight, adapters: .query(query))
+                              edgeWeight: edgeWeight, seamWeight: seamWeight, reduction: reduction, adapters: .query(query))
+    }
+
+    /// One training time per grid of `batch`, for grids of `tokens` target tokens: drawn from the
+    /// base's training times, or uniformly from the times its Euler sampler evaluates (the last
+    /// sigma, 0, is where the run stops, not a time it asks; one sampler time draws nothing).
+    static func trainingTimes(_ model: LoRWeBModel, _ kind: LoRWeBTrainOptions.TimesKind, batch: Int, tokens: Int, rng: inout RNG) -> [Float] {
+        switch kind {
+        case .base: return model.trainingTimesteps.draw(batch: batch, rng: &rng)
+        case .sampler:
+            let sigmas = FlowMatching.samplingSigmas(steps: model.defaultSteps, imageSeqLen: tokens).dropLast()
+            return (0..<batch).map { _ in sigmas.count == 1 ? sigmas[0] : sigmas[rng.int(in: 0...(sigmas.count - 1))] }
+        }
     }
 
     /// Trains `model`'s adapters on `pairs` and writes the model into `out`. `info` (data, kind)
@@ -113,7 +137,7 @@ public enum LoRWeBTraining {
             let samples = try order.batch(at: s).map { try pairs.folder.sample(pairs.indices[$0]) }
             let prompts = samples.map { rng.nextFloat() < o.captionDropout ? "" : $0.caption }
             let loss = loss(model, samples: samples, prompts: prompts, weighted: o.weighted, edgeWeight: o.edgeLoss,
-                            seamWeight: o.seamLoss, rng: &rng)
+                            seamWeight: o.seamLoss, times: o.timesteps, reduction: o.loss, rng: &rng)
             loss.backward()
             return (loss.item(), [:])
         }

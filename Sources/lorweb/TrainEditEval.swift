@@ -39,6 +39,10 @@ struct Train: LorwebCommand {
             transform: finite) var edgeLoss: Float?
     @Option(help: "Weight of a loss on the steps across token seams alone, added to the pixel loss (default 0, the paper's loss alone; needs a base whose loss is in pixels).",
             transform: finite) var seamLoss: Float?
+    @Option(help: "Training times: base (the base's own noise levels, the release's way) or sampler (only the times the base's Euler sampler evaluates: t = 1 for a one-step base).")
+    var timesteps = LoRWeBTrainOptions.TimesKind.base.rawValue
+    @Option(help: "How the batch's per-grid errors become the loss: mean (the release's) or log-mse (the mean of their logs, as eval's per-task PSNR weighs them).")
+    var loss = FlowMatching.Reduction.mean.rawValue
     @Option(help: "Share of training grids whose caption is dropped (default 0.05, the release's).", transform: finite) var captionDropout: Float?
     @Option(help: "Seed of the adapters' initialisation, data order and noise.") var seed: UInt64 = 0
     @Option(help: "Checkpoint every this many steps.") var checkpointEvery: Int?
@@ -59,6 +63,14 @@ struct Train: LorwebCommand {
             throw ValidationError("--lr-schedule must be one of \(LoRWeBTrainOptions.LRScheduleKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         o.lrSchedule = schedule
+        guard let times = LoRWeBTrainOptions.TimesKind(rawValue: timesteps) else {
+            throw ValidationError("--timesteps must be one of \(LoRWeBTrainOptions.TimesKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        o.timesteps = times
+        guard let reduction = FlowMatching.Reduction(rawValue: loss) else {
+            throw ValidationError("--loss must be one of \(FlowMatching.Reduction.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        o.loss = reduction
         o.seed = seed
         o.checkpointEvery = checkpointEvery ?? o.checkpointEvery
         o.captionDropout = captionDropout ?? o.captionDropout

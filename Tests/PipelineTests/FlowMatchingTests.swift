@@ -106,6 +106,26 @@ import TestSupport
         #expect(abs(g[0] - 1.5001113 / 2) < 1e-6 && abs(g[3] - 0.4802146 * -2 / 2) < 1e-6)
     }
 
+    @Test func theLogReductionByHandAndItsGradient() {
+        let prediction = Tensor(shape: [2, 2], data: [1, 1, 0, 0])
+        prediction.requiresGrad = true
+        let target = Tensor(shape: [2, 2], data: [0, 0, 0, 2])
+        let t: [Float] = [0.4, 0.9]
+        // Row MSEs 1 and 2: the mean of their logs (plus the floor), unweighted and bell-weighted.
+        let rows = FlowMatching.rowErrors(prediction: prediction, target: target, t: t)
+        let f = FlowMatching.logFloor
+        let plain = (log(1 + f) + log(2 + f)) / 2
+        #expect(abs(FlowMatching.reduce(rows, t: t, weighted: false, as: .log).item() - plain) < 1e-6)
+        let bell = (log(1 + f) * 1.5001113 + log(2 + f) * 0.4802146) / 2
+        #expect(abs(FlowMatching.reduce(rows, t: t, weighted: true, as: .log).item() - bell) < 1e-6)
+        // d/dp of log(mean_row((p - y)^2) + f) / B = (p - y) / ((row MSE + f) * B): a row's pull is its
+        // error's relative change, so the row with twice the error pulls half as hard per unit.
+        FlowMatching.reduce(rows, t: t, weighted: false, as: .log).backward()
+        let g = prediction.grad!.toArray()
+        let want: [Float] = [1 / (1 + f) / 2, 1 / (1 + f) / 2, 0, -2 / (2 + f) / 2]
+        #expect(zip(g, want).allSatisfy { abs($0 - $1) < 1e-6 }, "gradient \(g), want \(want)")
+    }
+
     @Test func pixelStepsSeeEdgesNotFlatError() {
         // One picture [1, 1, 2, 3]: steps across (2 rows of 2), then down (1 row of 3).
         let picture = Tensor(shape: [1, 1, 2, 3], data: [1, 2, 4, 0, 0, 1])

@@ -32,12 +32,13 @@ import TestSupport
     @discardableResult
     func train(_ out: String, steps: Int, checkpointEvery: Int = 100, resume: Bool = false, n: Int = 4, r: Int = 2,
                queryMode: QueryMode = .concatenated, schedule: LoRWeBTrainOptions.LRScheduleKind = .constant,
-               edgeLoss: Float = 0, seamLoss: Float = 0, scale: Float = 1) throws -> TrainingLoop.Summary {
+               edgeLoss: Float = 0, seamLoss: Float = 0, scale: Float = 1, times: LoRWeBTrainOptions.TimesKind = .base,
+               reduction: FlowMatching.Reduction = .mean) throws -> TrainingLoop.Summary {
         let model = try LoRWeBModel.create(basePath: Self.setup.base, encoderPath: Self.encoder, n: n, r: r, keysDim: 16,
                                            scale: scale, queryMode: queryMode, seed: 3, runFolder: out)
         var o = LoRWeBTrainOptions()
         o.steps = steps; o.batch = 4; o.learningRate = 1e-2; o.checkpointEvery = checkpointEvery; o.seed = 3; o.lrSchedule = schedule
-        o.edgeLoss = edgeLoss; o.seamLoss = seamLoss
+        o.edgeLoss = edgeLoss; o.seamLoss = seamLoss; o.timesteps = times; o.loss = reduction
         return try LoRWeBTraining.run(model, pairs: try LoRWeBTraining.trainingPairs(Self.setup.world, resolution: 64), out: out, options: o, resume: resume)
     }
 
@@ -81,6 +82,41 @@ import TestSupport
         try train(run, steps: 2, checkpointEvery: 2, edgeLoss: edge ? 2 : 0, seamLoss: edge ? 0 : 2)
         let recipe = try LoRWeBModel.load(run).config.info["recipe"] ?? ""
         #expect(recipe.contains("\"\(key)\":2"), "recipe \(recipe)")
+    }
+
+    @Test func samplerTimesAreTheEulerRunsAndAreRecorded() throws {
+        let model = try LoRWeBModel.create(basePath: Self.setup.base, encoderPath: Self.encoder, n: 4, r: 2, keysDim: 16, seed: 3)
+        let sigmas = FlowMatching.samplingSigmas(steps: model.defaultSteps, imageSeqLen: 64).dropLast()
+        var rng = RNG(seed: 5)
+        let sampler = LoRWeBTraining.trainingTimes(model, .sampler, batch: 1000, tokens: 64, rng: &rng)
+        #expect(sampler.allSatisfy(sigmas.contains) && Set(sampler).count == sigmas.count, "sampler times \(Set(sampler)), sigmas \(sigmas)")
+        // The base's own times are spread out, so the check above is not the same draw.
+        let base = LoRWeBTraining.trainingTimes(model, .base, batch: 64, tokens: 64, rng: &rng)
+        #expect(!base.allSatisfy(sigmas.contains))
+        let run = scratchPath("sampler-times")
+        try train(run, steps: 2, checkpointEvery: 2, times: .sampler)
+        let recipe = try LoRWeBModel.load(run).config.info["recipe"] ?? ""
+        #expect(recipe.contains("\"timesteps\":\"sampler\""), "recipe \(recipe)")
+    }
+
+    @Test func theLogLossIsTheLogOfTheGridsErrorAndIsRecorded() throws {
+        let model = try LoRWeBModel.create(basePath: Self.setup.base, encoderPath: Self.encoder, n: 4, r: 2, keysDim: 16, seed: 3)
+        let pairs = try LoRWeBTraining.trainingPairs(Self.setup.world, resolution: 64)
+        let sample = try pairs.folder.sample(pairs.indices[0])
+        func loss(_ reduction: FlowMatching.Reduction) -> Float {
+            var rng = RNG(seed: 11)
+            return withNoGrad {
+                LoRWeBTraining.loss(model, samples: [sample], prompts: [""], weighted: false, seamWeight: 2, reduction: reduction, rng: &rng).item()
+            }
+        }
+        // One grid, same noise: its log loss is the log of its error, the seam term included.
+        let (mean, logged) = (loss(.mean), loss(.log))
+        #expect(abs(logged - log(mean + FlowMatching.logFloor)) < 1e-5, "mean \(mean), log \(logged)")
+        let run = scratchPath("log-loss")
+        try train(run, steps: 2, checkpointEvery: 2, reduction: .log)
+        #expect(try losses(run).allSatisfy(\.isFinite))
+        let recipe = try LoRWeBModel.load(run).config.info["recipe"] ?? ""
+        #expect(recipe.contains("\"loss\":\"log-mse\""), "recipe \(recipe)")
     }
 
     @Test func theBasisScaleIsTrainedWithAndRecorded() throws {
