@@ -41,9 +41,9 @@ public struct LoRWeBTrainOptions: Codable, Equatable, Sendable {
     public var seamLoss: Float = 0
     /// Where the adapters train: at the base's training times (`.base`, the release's way), or only
     /// at the times the base's sampler evaluates (`.sampler`: t = 1 alone for a one-step base).
-    /// A one-step sampler reads nothing but the t = 1 output, while the base's times reveal part of
-    /// the target in x_t, so most of a `.base` run teaches the adapters to read b' back out of x_t
-    /// rather than to make the edit (measured: docs/small-world.md).
+    /// A one-step sampler reads nothing but the t = 1 output, while at the base's times x_t shows
+    /// part of the target, which the sampler never offers (measured: a small gain on unseen tasks,
+    /// within a seed's spread; docs/small-world.md).
     public var timesteps = TimesKind.base
     /// How the batch's per-grid errors become the loss: their mean (the release's), or the mean of
     /// their logs, which weighs each task by how much of its error the adapters remove, as eval's
