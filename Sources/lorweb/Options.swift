@@ -52,6 +52,14 @@ func finite<T: BinaryFloatingPoint & LosslessStringConvertible>(_ text: String) 
     return value
 }
 
+/// The case of `T` named `text` by the option `option`; any other name is a usage error listing the choices.
+func choice<T: RawRepresentable & CaseIterable>(_ text: String, of option: String) throws -> T where T.RawValue == String {
+    guard let value = T(rawValue: text) else {
+        throw ValidationError("\(option) must be one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    return value
+}
+
 /// Parses `--edges` of the key graphs (`KeyGraph.EdgeRule`); a bad rule is a usage error.
 func edgeRule(_ text: String) throws -> KeyGraph.EdgeRule {
     guard let rule = KeyGraph.EdgeRule(text) else {

@@ -52,25 +52,14 @@ struct Train: LorwebCommand {
 
     func execute() throws {
         if singleLora, let loras, loras != 1 { throw ValidationError("--single-lora trains one LoRA; drop --loras \(loras)") }
-        guard let mode = QueryMode(rawValue: queryMode) else {
-            throw ValidationError("--query-mode must be one of \(QueryMode.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
+        let mode: QueryMode = try choice(queryMode, of: "--query-mode")
         var o = LoRWeBTrainOptions()
         o.steps = steps ?? o.steps
         o.batch = batch ?? o.batch
         o.learningRate = lr ?? o.learningRate
-        guard let schedule = LoRWeBTrainOptions.LRScheduleKind(rawValue: lrSchedule) else {
-            throw ValidationError("--lr-schedule must be one of \(LoRWeBTrainOptions.LRScheduleKind.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        o.lrSchedule = schedule
-        guard let times = LoRWeBTrainOptions.TimesKind(rawValue: timesteps) else {
-            throw ValidationError("--timesteps must be one of \(LoRWeBTrainOptions.TimesKind.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        o.timesteps = times
-        guard let reduction = FlowMatching.Reduction(rawValue: loss) else {
-            throw ValidationError("--loss must be one of \(FlowMatching.Reduction.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        o.loss = reduction
+        o.lrSchedule = try choice(lrSchedule, of: "--lr-schedule")
+        o.timesteps = try choice(timesteps, of: "--timesteps")
+        o.loss = try choice(loss, of: "--loss")
         o.seed = seed
         o.checkpointEvery = checkpointEvery ?? o.checkpointEvery
         o.captionDropout = captionDropout ?? o.captionDropout
