@@ -31,7 +31,7 @@ public struct BaseEditorSettings: Codable, Equatable, Sendable {
         case spaceToDepth = "space-to-depth", whitenedSpaceToDepth = "whitened-space-to-depth"
     }
     /// Where training measures the error of an output.
-    public enum LossSpace: String, Codable, Sendable {
+    public enum LossSpace: String, Codable, Sendable, CaseIterable {
         /// In the codec's latents: for a whitened codec every direction of a latent pixel weighs
         /// the same, so a token's fine detail counts as much as its colour.
         case latents
@@ -41,7 +41,7 @@ public struct BaseEditorSettings: Codable, Equatable, Sendable {
         case pixels
     }
     /// Where the flow starts (t = 1) for the target tokens.
-    public enum FlowSource: String, Codable, Sendable {
+    public enum FlowSource: String, Codable, Sendable, CaseIterable {
         /// Pure Gaussian noise, as Flux-Kontext samples.
         case noise
         /// The context token at the same place plus `flowSourceNoise` Gaussian noise: a bridge

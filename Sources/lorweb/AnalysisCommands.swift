@@ -142,7 +142,7 @@ struct Interpolate: LorwebCommand {
 
     func execute() throws {
         guard steps >= 2, (sampleSteps ?? 1) >= 1 else { throw ValidationError("--steps must be at least 2 and --sample-steps at least 1") }
-        guard let s = Interpolation.Space(rawValue: space) else { throw ValidationError("--space must be coeffs or query") }
+        let s: Interpolation.Space = try choice(space, of: "--space")
         func pair(_ text: String, _ flag: String) throws -> (String, String) {
             let parts = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw ValidationError("\(flag) must be two image paths: X,X2") }

@@ -68,8 +68,8 @@ struct PretrainBase: LorwebCommand {
         }
         try checkOutput(args.out, inputs: [args.data, from], folder: true)
         guard [1, 2, 4, 8].contains(downsampling) else { throw ValidationError("--downsampling must be 1, 2, 4 or 8") }
-        guard let space = BaseEditorSettings.LossSpace(rawValue: lossSpace) else { throw ValidationError("--loss-space must be pixels or latents") }
-        guard let source = BaseEditorSettings.FlowSource(rawValue: flowSource) else { throw ValidationError("--flow-source must be context or noise") }
+        let space: BaseEditorSettings.LossSpace = try choice(lossSpace, of: "--loss-space")
+        let source: BaseEditorSettings.FlowSource = try choice(flowSource, of: "--flow-source")
         let stage = BasePretraining.folder
         // --eval-only evaluates the finished base in place: it is what it needs, not something to protect.
         let lock = try claimRun(args.out, product: stage + "/diffusion_pytorch_model.safetensors", training: stage + "-training",
