@@ -5,10 +5,12 @@ the seen split (same tasks, other triplets). LoRWeB can only pick a task-specifi
 basis if its query, built from these embeddings, tells the tasks apart.
 
     pip install torch transformers numpy Pillow
-    python3 tools/models/probe_encoder.py --data WORLD [--encoder models/small-world/encoder]
+    python3 tools/models/probe_encoder.py --data WORLD [--encoder models/small-world/encoder] [--hidden 512]
 
-Prints, for the query's concatenation [E(a), E(a'), E(b)] and for the difference E(a') - E(a),
-the probe's task and family accuracy against chance.
+Prints, for the query's concatenation [E(a), E(a'), E(b)], for the difference E(a') - E(a) and
+for the pair [E(a), E(a')], the probe's task and family accuracy against chance. LoRWeB's router
+is linear in its query, like the linear probe; --hidden N adds a hidden layer of N ReLU units, to
+ask whether a richer router could read more from the same embeddings.
 """
 import argparse
 import json
@@ -30,6 +32,7 @@ def main():
     parser.add_argument("--data", required=True, help="a folder written by lorweb synth")
     parser.add_argument("--encoder", default=os.path.join(os.path.dirname(__file__), "..", "..", "models", "small-world", "encoder"))
     parser.add_argument("--iterations", type=int, default=500)
+    parser.add_argument("--hidden", type=int, default=0, help="ReLU units of a hidden layer (0: a linear probe)")
     args = parser.parse_args()
     torch.manual_seed(0)
     samples = json.load(open(os.path.join(args.data, "manifest.json")))["samples"]
@@ -47,7 +50,8 @@ def main():
     def features(split):
         part = [s for s in samples if s["split"] == split]
         a, a_prime, b = (embed([s[k] for s in part]) for k in ("a", "a_prime", "b"))
-        return part, {"[E(a), E(a'), E(b)]": torch.cat([a, a_prime, b], 1), "E(a') - E(a)": a_prime - a}
+        return part, {"[E(a), E(a'), E(b)]": torch.cat([a, a_prime, b], 1), "E(a') - E(a)": a_prime - a,
+                      "[E(a), E(a')]": torch.cat([a, a_prime], 1)}
 
     train, train_x = features("train")
     test, test_x = features("seen")
@@ -61,15 +65,21 @@ def main():
         x, xt = train_x[name], test_x[name][[i for _, i in test]]
         mu, sd = x.mean(0), x.std(0) + 1e-6
         x, xt = (x - mu) / sd, (xt - mu) / sd
-        w = torch.zeros(x.shape[1], len(tasks), requires_grad=True)
-        bias = torch.zeros(len(tasks), requires_grad=True)
-        optimizer = torch.optim.Adam([w, bias], lr=1e-2)
+        if args.hidden:
+            probe = torch.nn.Sequential(torch.nn.Linear(x.shape[1], args.hidden), torch.nn.ReLU(), torch.nn.Linear(args.hidden, len(tasks)))
+        else:
+            probe = torch.nn.Linear(x.shape[1], len(tasks))
+            torch.nn.init.zeros_(probe.weight)
+            torch.nn.init.zeros_(probe.bias)
+        weights = [p for p in probe.parameters() if p.dim() == 2]
+        optimizer = torch.optim.Adam(probe.parameters(), lr=1e-2)
         for _ in range(args.iterations):
             optimizer.zero_grad()
-            loss = torch.nn.functional.cross_entropy(x @ w + bias, y) + 1e-4 * (w ** 2).sum()
+            loss = torch.nn.functional.cross_entropy(probe(x), y) + 1e-4 * sum((w ** 2).sum() for w in weights)
             loss.backward()
             optimizer.step()
-        predicted = (xt @ w + bias).argmax(1).tolist()
+        with torch.no_grad():
+            predicted = probe(xt).argmax(1).tolist()
         task_accuracy = np.mean([tasks[p] == s["task"] for p, (s, _) in zip(predicted, test)])
         family_accuracy = np.mean([family(tasks[p]) == family(s["task"]) for p, (s, _) in zip(predicted, test)])
         print(f"{name:22s} task accuracy {task_accuracy:.3f}, family accuracy {family_accuracy:.3f}")
