@@ -28,7 +28,8 @@ FIGURES = os.path.join(REPORT, "figures")
 ANALYSIS = os.path.join(REPORT, "analysis")
 KINDS = [("unseen_parameter", "new parameters"), ("unseen_composition", "new compositions"), ("unseen_family", "held-out families")]
 LABELS = {
-    "base-alone": "base editor alone (no adapters)",
+    "identity": "return b unchanged",
+    "base-alone": "base editor alone, prompted with the caption",
     "lorweb-32x4": "LoRWeB 32 x 4 (default)",
     "single-r128": "single LoRA, rank 128",
     "lorweb-16x8": "LoRWeB 16 x 8 (same capacity)",
@@ -49,7 +50,17 @@ def load():
             continue
         variant, seed, split = m.group(1), int(m.group(2) or 0), m.group(3)
         runs.setdefault(variant, {}).setdefault(seed, {})[split] = json.load(open(os.path.join(study.METRICS, name)))
-    return {v: {s: r for s, r in seeds.items() if len(r) == 2} for v, seeds in runs.items()}
+    runs = {v: {s: r for s, r in seeds.items() if len(r) == 2} for v, seeds in runs.items()}
+    if runs.get("base-alone"):
+        runs["identity"] = {0: {split: identity(r) for split, r in runs["base-alone"][0].items()}}
+    return runs
+
+
+def identity(report):
+    """The report "return b unchanged" would get: every eval JSON scores b itself beside b'."""
+    return {"overall": report["overall"]["identity"],
+            "groups": {g: scope["identity"] for g, scope in report["groups"].items()},
+            "triplets": [{**t, "psnr": t["identity_psnr"]} for t in report["triplets"]]}
 
 
 def value(report, metric, group=None):
@@ -90,14 +101,20 @@ def order(runs):
 
 
 def table(runs):
-    head = ["model", "seeds", "seen PSNR", "seen edit", "unseen PSNR", "unseen SSIM", "unseen pres.", "unseen edit"] + [k for _, k in KINDS]
+    head = ["model", "seeds", "seen PSNR", "seen gain over b", "seen tasks gaining", "unseen PSNR", "unseen gain over b",
+            "unseen tasks gaining", "unseen SSIM", "unseen pres.", "unseen edit", "seam ratio"] + [k for _, k in KINDS]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for v in order(runs):
         seeds = runs[v]
         col = lambda split, metric, group=None, d=2: cell([value(r[split], metric, group) for r in seeds.values()], d)  # noqa: E731
-        rows.append("| " + " | ".join([LABELS.get(v, v), str(len(seeds)), col("seen", "psnr"), col("seen", "edit_psnr"),
-                                        col("unseen", "psnr"), col("unseen", "ssim", d=3), col("unseen", "preservation_psnr"),
-                                        col("unseen", "edit_psnr")] + [col("unseen", "psnr", g) for g, _ in KINDS]) + " |")
+        each = lambda f, d=0: cell([f(r) for r in seeds.values()], d)  # noqa: E731
+        gain = lambda split: "-" if v == "identity" else each(lambda r: value(r[split], "psnr_gain_over_identity"), 2)  # noqa: E731
+        share = lambda split: "-" if v == "identity" else each(lambda r: 100 * r[split]["overall"]["tasks_gaining_share"]) + "%"  # noqa: E731
+        seam = "1 (the truth's)" if v == "identity" else each(lambda r: r["unseen"]["overall"]["seam_ratio_median"], 3)
+        rows.append("| " + " | ".join([LABELS.get(v, v), str(len(seeds)), col("seen", "psnr"), gain("seen"), share("seen"),
+                                        col("unseen", "psnr"), gain("unseen"), share("unseen"), col("unseen", "ssim", d=3),
+                                        col("unseen", "preservation_psnr"), col("unseen", "edit_psnr"), seam]
+                                       + [col("unseen", "psnr", g) for g, _ in KINDS]) + " |")
     return "\n".join(rows)
 
 
@@ -107,7 +124,8 @@ def scatter(runs):
     for i, v in enumerate(order(runs)):
         xs = [value(r["unseen"], "edit_psnr") for r in runs[v].values()]
         ys = [value(r["unseen"], "preservation_psnr") for r in runs[v].values()]
-        style = dict(marker="x", color="black", s=60) if v == "base-alone" else dict(marker="o", color=colours[i % len(colours)], alpha=0.8)
+        style = (dict(marker="x", color="black", s=60) if v == "base-alone" else dict(marker="+", color="grey", s=80)
+                 if v == "identity" else dict(marker="o", color=colours[i % len(colours)], alpha=0.8))
         ax.scatter(xs, ys, label=LABELS.get(v, v), **style)
         if len(xs) > 1:
             ax.scatter([statistics.mean(xs)], [statistics.mean(ys)], marker="*", s=180, color=style["color"], edgecolor="black")
@@ -120,17 +138,26 @@ def scatter(runs):
 
 
 def families():
-    """{task: its families}, {family: its kind} from the world's manifest."""
-    manifest = json.load(open(os.path.join(study.WORLD, "manifest.json")))
+    """{task: its families}, {family: its kind} from the scored world's manifest."""
+    manifest = json.load(open(os.path.join(study.EVAL_WORLD, "manifest.json")))
     return ({t["id"]: sorted({s["family"] for s in t["steps"]}) for t in manifest["tasks"]},
             {f["name"]: f["kind"] for f in manifest["families"]})
 
 
-def gains_over_base(runs, variants, group):
-    """{group(family): {variant: [per-task PSNR gain over the base, seeds averaged]}} on the
+def trained_share():
+    """(tasks of the scored world's seen split that the training world trains, all of them): a new
+    seed draws new compositions, so some "seen" tasks are compositions no run trained on."""
+    tasks = lambda world, split: {s["task"] for s in json.load(open(os.path.join(world, "manifest.json")))["samples"]  # noqa: E731
+                                  if s["split"] == split}
+    seen = tasks(study.EVAL_WORLD, "seen")
+    return len(seen & tasks(study.WORLD, "train")), len(seen)
+
+
+def gains_over_b(runs, variants, group):
+    """{group(family): {variant: [per-task PSNR gain over returning b, seeds averaged]}} on the
     unseen split; a task counts under every family it uses."""
     task_families, _ = families()
-    base = per_task(next(iter(runs["base-alone"].values()))["unseen"])
+    base = per_task(runs["identity"][0]["unseen"])
     gains = {}
     for v in variants:
         per_seed = [per_task(r["unseen"]) for r in runs[v].values()]
@@ -141,17 +168,17 @@ def gains_over_base(runs, variants, group):
 
 
 def family_breakdown(runs, variants):
-    """PSNR gain over the base editor per family kind on unseen tasks (table and figure), and per
+    """PSNR gain over returning b per family kind on unseen tasks (table and figure), and per
     family (per_family.csv)."""
     _, family_kind = families()
-    per_family = gains_over_base(runs, variants, lambda f: f)
+    per_family = gains_over_b(runs, variants, lambda f: f)
     path = os.path.join(REPORT, "per_family.csv")
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["family", "kind", "unseen_tasks"] + [f"{v}_psnr_gain" for v in variants])
         for f in sorted(per_family):
             w.writerow([f, family_kind[f], len(per_family[f][variants[0]])] + [f"{statistics.mean(per_family[f][v]):.3f}" for v in variants])
-    gains = gains_over_base(runs, variants, lambda f: family_kind[f])
+    gains = gains_over_b(runs, variants, lambda f: family_kind[f])
     kinds = sorted(gains)
     fig, ax = plt.subplots(figsize=(7.2, 3.8))
     width = 0.8 / len(variants)
@@ -160,7 +187,7 @@ def family_breakdown(runs, variants):
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks([k + width * (len(variants) - 1) / 2 for k in range(len(kinds))])
     ax.set_xticklabels([f"{k}\n({len(gains[k][variants[0]])} tasks)" for k in kinds], fontsize=8)
-    ax.set_ylabel("PSNR gain over the base (dB)")
+    ax.set_ylabel("PSNR gain over returning b (dB)")
     ax.set_title("Unseen tasks by the kind of family they use")
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
@@ -201,7 +228,7 @@ def lorweb(*args):
 def analysis(run):
     """Coefficient embeddings of the default variant over every split, their PCA and key graph
     (lorweb's own figures), and where the unseen tasks land relative to the seen ones."""
-    folder = os.path.join(study.OUT, "runs", run)
+    folder = os.path.join(study.SHIPPED, study.SHIPPED_RUNS[run]) if run in study.SHIPPED_RUNS else os.path.join(study.OUT, "runs", run)
     if not os.path.exists(os.path.join(folder, "lorweb.json")):
         return None
     os.makedirs(ANALYSIS, exist_ok=True)
@@ -265,12 +292,13 @@ def main():
         sys.exit("report: the study has no metrics for base-alone and lorweb-32x4 yet; run tools/study/study.py first")
     recipe = json.load(open(os.path.join(study.METRICS, "recipe.json"))) if os.path.exists(os.path.join(study.METRICS, "recipe.json")) else {}
     scatter(runs)
-    headline = [v for v in ("lorweb-32x4", "single-r128") if v in runs]
+    headline = [v for v in ("base-alone", "lorweb-32x4", "single-r128") if v in runs]
     kinds_table = family_breakdown(runs, headline)
     # Ablations have one seed, so they are paired with the default's same seed; the default's and
     # the single LoRA's other seeds against their seed 0 show how far a seed alone moves a row (the
     # bootstrap resamples tasks and cannot see that).
-    pairs = {(a, b): runs for a, b in [("lorweb-32x4", "single-r128"), ("lorweb-32x4", "base-alone"), ("single-r128", "base-alone")]}
+    pairs = {(a, b): runs for a, b in [("lorweb-32x4", "single-r128"), ("lorweb-32x4", "base-alone"), ("single-r128", "base-alone"),
+                                       ("lorweb-32x4", "identity"), ("single-r128", "identity"), ("base-alone", "identity")]}
     for v in ("lorweb-32x4", "single-r128"):
         for seed in sorted(runs.get(v, {}))[1:]:
             pairs[(f"{v}-s{seed}", f"{v}-s0")] = one_seed(runs, (v, seed), (v, 0))
@@ -297,7 +325,10 @@ def runs_summary(runs):
 def write(runs, recipe, kinds_table, comparisons, view):
     steps = recipe.get("steps", study.STEPS)
     per_task_eval = recipe.get("eval_per_task", study.EVAL)
-    euler = recipe.get("eval_euler_steps", study.EVAL_EULER_STEPS)
+    world_seed = recipe.get("eval_world_seed", study.EVAL_WORLD_SEED)
+    flags = " ".join(recipe.get("recipe", study.RECIPE))
+    trained, seen_tasks = trained_share()
+    euler = runs["base-alone"][0]["seen"].get("steps", "?")
     lines = [
         "# The generalization study: LoRWeB's basis against one LoRA in the small world",
         "",
@@ -306,16 +337,26 @@ def write(runs, recipe, kinds_table, comparisons, view):
         "",
         "## Setup",
         "",
-        f"- Data: the default small world (`lorweb synth`, seed 0): 3000 training triplets over the trained tasks; "
-        f"evaluated on its seen split (held-out triplets of trained tasks, {per_task_eval['seen']} per task) and its "
-        f"unseen split ({per_task_eval['unseen']} per task) with three kinds: new parameter values of trained families, "
-        "new compositions of trained families, and held-out families.",
-        "- Frozen: the shipped small-world base editor (`models/small-world/base`) and image encoder.",
-        f"- Every variant: {steps} steps of batch 8, lr 1e-3, AdamW (0.9, 0.99), wd 0.05, caption dropout 0.05, "
-        "the release's bell weighting; seeds set the adapters' initialisation, data order and noise.",
-        f"- Evaluation: `lorweb eval`, {euler} Euler steps, seed 0, captions as prompts; scores averaged per task, "
-        "then over tasks. PSNR/SSIM against the true b'; preservation = PSNR over pixels the truth leaves unchanged; "
-        "edit = PSNR over the pixels it changes (the paper's judge-based scores have no ground truth; ours do).",
+        "- Training data: the default small world (`lorweb synth`, seed 0), 3000 triplets over the trained tasks, the "
+        "shipped models' world.",
+        f"- Scored on a small world made with another seed (`lorweb synth --seed {world_seed}`: pictures no run trained "
+        f"on): its seen split ({per_task_eval['seen']} triplet per task; {trained} of its {seen_tasks} tasks are trained "
+        f"tasks, the other {seen_tasks - trained} compositions of trained families that this seed draws and seed 0 does "
+        f"not) and its unseen split ({per_task_eval['unseen']} per task) with three kinds: new parameter values of "
+        "trained families, new compositions of trained families, and held-out families. A check on a world of an "
+        "unused seed sees the same mix.",
+        "- Frozen: the shipped small-world base editor (`models/small-world/base`) and image encoder; "
+        "[`metrics/recipe.json`](metrics/recipe.json) records their digests.",
+        f"- Every variant: the shipped recipe, {steps} steps of 8 grids (`lorweb train {flags}`, plus the "
+        "variant's flags in recipe.json); seeds set the adapters' initialisation, data order and noise. Seed 0 of "
+        "the two headline variants is the shipped model itself (`models/small-world/lorweb`, `single-lora`).",
+        f"- Evaluation: `lorweb eval`, {euler} Euler step(s) (the base's own), seed 0. Adapters get the analogy alone "
+        "(`--no-prompts`), as the issue's bars are measured; the base editor alone is prompted with the caption "
+        "(`--no-adapters`). \"Return b unchanged\" scores b itself. Scores are averaged per task, then over tasks. "
+        "PSNR/SSIM against the true b'; preservation = PSNR over pixels the truth leaves unchanged; edit = PSNR "
+        "over the pixels it changes (the paper's judge-based scores have no ground truth; ours do); seam ratio = the "
+        "intensity step across token seams over the step elsewhere, output's over the truth's (median over unseen "
+        "triplets; 1 = no token grid).",
         "",
         "## Table 1 analogue",
         "",
@@ -340,7 +381,7 @@ def write(runs, recipe, kinds_table, comparisons, view):
         "",
         "## By kind of family (unseen split)",
         "",
-        "PSNR gain over the base editor alone, per task, averaged over the tasks that use a family of each kind",
+        "PSNR gain over returning b, per task, averaged over the tasks that use a family of each kind",
         "(a composition counts under each of its kinds); per family in [`per_family.csv`](per_family.csv).",
         "",
         kinds_table,
@@ -385,7 +426,7 @@ def write(runs, recipe, kinds_table, comparisons, view):
             f"An unseen task's mean coefficients, fitted by a linear combination of its three nearest trained tasks', leave a "
             f"median relative residual of {statistics.median(residuals):.2f} (relative to its distance from the mean of trained tasks).",
             "",
-            "Key graph (mean key similarity over layers, edges at cosine >= 0.3, nodes sized by mean coefficient mass):",
+            "Key graph (mean key similarity over layers, each key joined to its 3 nearest, nodes sized by mean coefficient mass):",
             "",
             "![key graph](analysis/keygraph.png)",
             "",

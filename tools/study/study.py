@@ -7,12 +7,16 @@ reports/generalization/metrics/. `report.py` turns those into the report.
   python3 tools/study/study.py --list       # the runs and their commands
   python3 tools/study/study.py --only lorweb-32x4-s0 single-r128-s0
 
-Work goes to study-out/ (git-ignored): the world, one run folder per variant, logs. A run whose
-metrics are already in reports/generalization/metrics is skipped, so the study can be resumed
-across sessions (training resumes from its last checkpoint too). Every job runs with one thread:
-two single-threaded jobs use two cores better than one two-threaded job at these sizes.
+Work goes to study-out/ (git-ignored): the training world (seed 0, the shipped models' world), an
+evaluation world made with another seed (so every score is on pictures no run trained on), one run
+folder per variant, logs. A run whose metrics are already in reports/generalization/metrics is
+skipped, so the study can be resumed across sessions (training resumes from its last checkpoint
+too); metrics/recipe.json records the recipe and the digests of the frozen base and encoder, and
+metrics made with another recipe or other frozen models are refused rather than mixed in. Every
+job runs with one thread: two single-threaded jobs use two cores better than one two-threaded job.
 """
 import argparse
+import hashlib
 import concurrent.futures
 import json
 import os
@@ -24,25 +28,32 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 OUT = os.path.join(ROOT, "study-out")
 METRICS = os.path.join(ROOT, "reports", "generalization", "metrics")
 WORLD = os.path.join(OUT, "smallworld")
+EVAL_WORLD_SEED = 123
+EVAL_WORLD = os.path.join(OUT, f"world{EVAL_WORLD_SEED}")
 SHIPPED = os.path.join(ROOT, "models", "small-world")
 
-# The recipe every variant shares (the shipped models' recipe, shortened to fit a session:
-# 400 steps of batch 8 instead of 1000); evaluation at 12 Euler steps, captions as prompts.
-STEPS = 400
+# The shipped models' recipe (docs/small-world.md): 1500 steps of 8 grids, cosine from 4e-3,
+# log-mse, the sampler's times, no captions. Scored as the issue's bars are: the analogy alone
+# (no prompt), the base's own Euler step count; the prompted base alone is the no-adapter row.
+STEPS = 1500
+RECIPE = ["--caption-dropout", "1", "--lr-schedule", "cosine", "--lr", "4e-3", "--loss", "log-mse",
+          "--timesteps", "sampler"]
 EVAL = {"seen": 1, "unseen": 2}        # triplets per task
-EVAL_EULER_STEPS = 12
 
 # name -> extra `lorweb train` arguments; seeds in the name.
+LORWEB = ["--seam-loss", "6", "--query-mode", "ca'-ca"]
 VARIANTS = {
-    "lorweb-32x4": ["--loras", "32", "--rank", "4"],
-    "single-r128": ["--single-lora", "--rank", "128"],
-    "lorweb-16x8": ["--loras", "16", "--rank", "8"],
-    "lorweb-8x4": ["--loras", "8", "--rank", "4"],
-    "lorweb-32x8": ["--loras", "32", "--rank", "8"],
-    "lorweb-32x4-tanh": ["--loras", "32", "--rank", "4", "--tanh"],
-    "lorweb-32x4-grid": ["--loras", "32", "--rank", "4", "--query-mode", "caa'b"],
+    "lorweb-32x4": ["--loras", "32", "--rank", "4", *LORWEB],
+    "single-r128": ["--single-lora", "--rank", "128", "--seam-loss", "4"],
+    "lorweb-16x8": ["--loras", "16", "--rank", "8", *LORWEB],
+    "lorweb-8x4": ["--loras", "8", "--rank", "4", *LORWEB],
+    "lorweb-32x8": ["--loras", "32", "--rank", "8", *LORWEB],
+    "lorweb-32x4-tanh": ["--loras", "32", "--rank", "4", "--tanh", *LORWEB],
+    "lorweb-32x4-grid": ["--loras", "32", "--rank", "4", "--seam-loss", "6", "--query-mode", "caa'b"],
 }
 SEEDS = {"lorweb-32x4": [0, 1, 2], "single-r128": [0, 1, 2]}
+# Seed 0 of the headline pair is the shipped model itself: the same recipe, world and seed.
+SHIPPED_RUNS = {"lorweb-32x4-s0": "lorweb", "single-r128-s0": "single-lora"}
 
 
 def runs():
@@ -69,13 +80,28 @@ def sh(cmd, log):
 def train_command(run, variant, seed):
     return [lorweb(), "train", "--data", WORLD, "--out", os.path.join(OUT, "runs", run),
             "--base", os.path.join(SHIPPED, "base"), "--encoder", os.path.join(SHIPPED, "encoder"),
-            "--steps", str(STEPS), "--seed", str(seed), "--threads", "1", *VARIANTS[variant]]
+            "--steps", str(STEPS), "--seed", str(seed), "--threads", "1", *RECIPE, *VARIANTS[variant]]
 
 
 def eval_command(model, split, out, extra=()):
-    return [lorweb(), "eval", "--model", model, "--data", WORLD, "--split", split,
-            "--limit-per-task", str(EVAL[split]), "--steps", str(EVAL_EULER_STEPS), "--threads", "1",
-            "--out", out, *extra]
+    return [lorweb(), "eval", "--model", model, "--data", EVAL_WORLD, "--split", split,
+            "--limit-per-task", str(EVAL[split]), "--threads", "1", "--out", out, *extra]
+
+
+def digest(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def recipe():
+    """What every metric in METRICS depends on besides its own run: kept in metrics/recipe.json."""
+    return {"steps": STEPS, "recipe": RECIPE, "eval_per_task": EVAL, "eval_world_seed": EVAL_WORLD_SEED,
+            "variants": VARIANTS, "seeds": SEEDS, "shipped_runs": SHIPPED_RUNS,
+            "base_digest": digest(os.path.join(SHIPPED, "base", "diffusion_pytorch_model.safetensors")),
+            "encoder_digest": digest(os.path.join(SHIPPED, "encoder", "model.safetensors"))}
 
 
 def metrics_path(run, split):
@@ -86,12 +112,12 @@ def job(run, variant, seed):
     """Trains (or resumes) one run and evaluates it on both splits; returns seconds taken."""
     start = time.time()
     log = os.path.join(OUT, "logs", run + ".log")
-    folder = os.path.join(OUT, "runs", run)
+    folder = os.path.join(SHIPPED, SHIPPED_RUNS[run]) if run in SHIPPED_RUNS else os.path.join(OUT, "runs", run)
     if variant is not None and not os.path.exists(os.path.join(folder, "lorweb.json")):
         resume = ["--resume"] if os.path.isdir(os.path.join(folder, "training")) else []
         sh(train_command(run, variant, seed) + resume, log)
     model = os.path.join(SHIPPED, "lorweb") if variant is None else folder
-    extra = ["--no-adapters"] if variant is None else []
+    extra = ["--no-adapters"] if variant is None else ["--no-prompts"]
     for split in EVAL:
         if not os.path.exists(metrics_path(run, split)):
             tmp = os.path.join(OUT, "evals", f"{run}.{split}.json")
@@ -113,7 +139,8 @@ def main():
     todo = [("base-alone", None, 0)] + runs()
     if a.list:
         for run, v, s in todo:
-            print(run, " ".join(train_command(run, v, s)[1:]) if v else "(no training)")
+            print(run, "(no training)" if v is None else f"(the shipped {SHIPPED_RUNS[run]})" if run in SHIPPED_RUNS
+              else " ".join(train_command(run, v, s)[1:]))
         return
     if a.only:
         unknown = set(a.only) - {r for r, _, _ in todo}
@@ -125,8 +152,16 @@ def main():
     for d in ("runs", "logs", "evals"):
         os.makedirs(os.path.join(OUT, d), exist_ok=True)
     os.makedirs(METRICS, exist_ok=True)
-    if not os.path.exists(os.path.join(WORLD, "manifest.json")):
-        sh([lorweb(), "synth", "--out", WORLD, "--force"], os.path.join(OUT, "logs", "synth.log"))
+    current, recorded = recipe(), os.path.join(METRICS, "recipe.json")
+    made = [n for n in os.listdir(METRICS) if n.endswith(".json") and n != "recipe.json"]
+    stale = json.load(open(recorded)) != current if os.path.exists(recorded) else bool(made)
+    if stale:
+        sys.exit(f"{METRICS} holds metrics made with another recipe or other frozen models "
+                 f"(see {recorded}); remove that folder to start the study again")
+    json.dump(current, open(recorded, "w"), indent=1)
+    for world, seed in ((WORLD, 0), (EVAL_WORLD, EVAL_WORLD_SEED)):
+        if not os.path.exists(os.path.join(world, "manifest.json")):
+            sh([lorweb(), "synth", "--out", world, "--seed", str(seed), "--force"], os.path.join(OUT, "logs", "synth.log"))
     todo = [t for t in todo if not all(os.path.exists(metrics_path(t[0], s)) for s in EVAL)]
     print(f"study: {len(todo)} runs to do, {a.jobs} at a time; logs in {os.path.join(OUT, 'logs')}", flush=True)
     failed = []
@@ -140,9 +175,6 @@ def main():
                 print(f"study: {e}", file=sys.stderr, flush=True)
     if failed:
         sys.exit(f"study: {len(failed)} runs failed: {', '.join(failed)}")
-    json.dump({"steps": STEPS, "eval_per_task": EVAL, "eval_euler_steps": EVAL_EULER_STEPS,
-               "variants": VARIANTS, "seeds": SEEDS},
-              open(os.path.join(METRICS, "recipe.json"), "w"), indent=1)
 
 
 if __name__ == "__main__":
