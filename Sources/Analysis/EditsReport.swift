@@ -51,6 +51,18 @@ public struct EditsReport {
         }
     }
 
+    /// The two analogies the interpolation strips join: the best-edited triplet (largest PSNR gain
+    /// over returning b) and the best-edited one of another family kind (else of another task), so
+    /// that both ends show an edit the model makes; nil when only one task was scored.
+    public func interpolationEnds() -> (EvalTriplet, EvalTriplet)? {
+        let gain = results.map { $0.scores.psnr - $0.identity.psnr }
+        let ranked = results.indices.sorted { gain[$0] != gain[$1] ? gain[$0] > gain[$1] : $0 < $1 }
+        guard let first = ranked.first,
+              let second = ranked.first(where: { !kinds[$0].isEmpty && kinds[$0] != kinds[first] })
+                ?? ranked.first(where: { results[$0].triplet.task != results[first].triplet.task }) else { return nil }
+        return (results[first].triplet, results[second].triplet)
+    }
+
     /// Rows a | a' | b | b' truth | b' ours, each labelled on the left, with the PSNR against the
     /// truth of returning b (under b) and of the edit (under ours).
     public static func figure(_ results: [EvalResult], labels: [String], title: String) throws -> Figure {

@@ -84,11 +84,26 @@ public enum ModelReport {
         try meanGraph.render(to: out + "/keygraphs/all.svg")
         graphs.append(("keygraphs/all.svg", "Mean over all layers: \(meanGraph.edgeSummary)"))
 
-        // Interpolation between two analogies of different tasks (of different kinds when known), on the first one's b.
-        let first = triplets[0]
-        let second = triplets.first { $0.kind != nil && $0.kind != first.kind } ?? triplets.first { $0.triplet.task != first.triplet.task } ?? triplets[1]
-        let f = try AnalogyQuery.read(a: first.triplet.a, aPrime: first.triplet.aPrime, b: first.triplet.b)
-        let t = try AnalogyQuery.read(a: second.triplet.a, aPrime: second.triplet.aPrime, b: first.triplet.b)
+        // Edits of the triplets with ground truth, scored.
+        let editProgress = line("report: edits", "triplets")
+        let edits = try EditsReport.run(model, triplets: triplets, path: data, steps: sampleSteps, seed: seed) { editProgress.update($0, $1) }
+        editProgress.finish()
+        try edits?.write(to: out + "/edits", settings: ["model": path, "data": data, "split": split ?? "all", "steps": sampleSteps, "seed": seed,
+                                                        "guidance": 1.0, "prompts": false, "adapters": true], perKind: 3)
+
+        // Interpolation between two analogies on the first one's b: two the model edits well when
+        // triplets were scored (a strip between edits it cannot make shows b unchanged throughout),
+        // else the first two of different tasks (of different kinds when known).
+        let ends: (from: (name: String, a: String, aPrime: String, b: String), to: (name: String, a: String, aPrime: String))
+        if let (x, y) = edits?.interpolationEnds() {
+            ends = ((x.task, x.a, x.aPrime, x.b), (y.task, y.a, y.aPrime))
+        } else {
+            let first = triplets[0].triplet
+            let second = (triplets.first { $0.kind != nil && $0.kind != triplets[0].kind } ?? triplets.first { $0.triplet.task != first.task } ?? triplets[1]).triplet
+            ends = ((first.task ?? first.id, first.a, first.aPrime, first.b), (second.task ?? second.id, second.a, second.aPrime))
+        }
+        let f = try AnalogyQuery.read(a: ends.from.a, aPrime: ends.from.aPrime, b: ends.from.b)
+        let t = try AnalogyQuery.read(a: ends.to.a, aPrime: ends.to.aPrime, b: ends.from.b)
         let (from, to, b) = ((f.a, f.aPrime), (t.a, t.aPrime), f.b)
         try AtomicFile.createFolder(out + "/interpolation")
         var strips: [(Interpolation.Space, Interpolation.Strip)] = []
@@ -107,13 +122,6 @@ public enum ModelReport {
         var structure = StructureReport.measure(coefficients, triplets: triplets, seed: seed)
         structure.interpolation = strips.map { CoefficientStructure.smoothness($0.1.frames, times: $0.1.times, space: $0.0.rawValue) }
         try structure.write(to: out + "/structure", layers: layerKeys)
-
-        // Edits of the triplets with ground truth, scored.
-        let editProgress = line("report: edits", "triplets")
-        let edits = try EditsReport.run(model, triplets: triplets, path: data, steps: sampleSteps, seed: seed) { editProgress.update($0, $1) }
-        editProgress.finish()
-        try edits?.write(to: out + "/edits", settings: ["model": path, "data": data, "split": split ?? "all", "steps": sampleSteps, "seed": seed,
-                                                        "guidance": 1.0, "prompts": false, "adapters": true], perKind: 3)
 
         // The page.
         let e = HTMLReport.escape
@@ -186,8 +194,8 @@ public enum ModelReport {
         structure.section(&page, folder: "structure")
 
         page.heading("Interpolating analogies", id: "interpolation")
-        page.paragraph("From <code>\(e(first.triplet.task ?? first.triplet.id))</code> (a : a') to <code>\(e(second.triplet.task ?? second.triplet.id))</code> "
-                       + "(c : c'), both applied to the first triplet's b, \(frames) frames from the same noise (\(sampleSteps) Euler step\(sampleSteps == 1 ? "" : "s")). "
+        page.paragraph("From <code>\(e(ends.from.name))</code> (a : a') to <code>\(e(ends.to.name))</code> "
+                       + "(c : c'), both applied to the first triplet's b\(edits == nil ? "" : " (the best-edited scored triplet, and the best-edited one of another family kind)"), \(frames) frames from the same noise (\(sampleSteps) Euler step\(sampleSteps == 1 ? "" : "s")). "
                        + "Coefficient space: every layer's coefficients move on a straight line. Query space: the query moves and "
                        + "each layer re-applies its keys and softmax.")
         for (space, strip) in strips {

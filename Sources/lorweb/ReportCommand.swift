@@ -18,7 +18,8 @@ struct Report: LorwebCommand {
             mixed LoRAs (uniform and mean coefficients); coefficient embeddings of --limit triplets with PCA scatter plots by
             family kind and family; structure measurements with their controls (k-NN accuracy of task, family and kind
             against chance and shuffled labels, elements in use per layer, compositions against their parts); interpolation
-            filmstrips in coefficient and query space between two analogies of different kinds, with their smoothness.
+            filmstrips in coefficient and query space between the two analogies of different kinds that the model edits best
+            (by gain over returning b; without ground truth, the first two of different kinds), with their smoothness.
             Writes OUT/index.html and the subfolders basis/, svd/, keygraphs/, coeffs.*, pca/, structure/, interpolation/, edits/.
             """)
 

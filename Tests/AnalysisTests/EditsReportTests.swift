@@ -26,3 +26,15 @@ private func result(_ task: String, group: String, psnr: Double, identity: Doubl
     // Colour: per task tint(red) +2, tint(blue) +2, tint(orange) -8, solarize +2: mean -0.5 dB, 3 of 4 tasks gain.
     #expect(rows[4] == ["kind: color", "5", "4", "17.50", "18.00", "-0.50", "75%", "1.000"])
 }
+
+@Test func interpolationJoinsTheBestEditAndTheBestEditOfAnotherKind() {
+    let results = [result("tint(red)", group: "seen", psnr: 20, identity: 18), result("blur(1)", group: "seen", psnr: 19, identity: 18),
+                   result("invert", group: "seen", psnr: 30, identity: 18), result("tint(blue)", group: "seen", psnr: 28, identity: 18),
+                   result("pixelate(2)", group: "seen", psnr: 21, identity: 18)]
+    let ends = EditsReport(results: results, kinds: ["color", "style", "color", "color", "style"]).interpolationEnds()
+    #expect(ends?.0.task == "invert" && ends?.1.task == "pixelate(2)")
+    // Kinds unknown (a CSV list): the best edit of another task; ties keep the earlier triplet.
+    let unknown = EditsReport(results: Array(results.prefix(2)) + [result("tint(red)", group: "seen", psnr: 19, identity: 18)], kinds: ["", "", ""])
+    #expect(unknown.interpolationEnds()?.0.task == "tint(red)" && unknown.interpolationEnds()?.1.task == "blur(1)")
+    #expect(EditsReport(results: [results[0]], kinds: ["color"]).interpolationEnds() == nil)
+}
