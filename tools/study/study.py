@@ -112,7 +112,8 @@ def recipe(schedule):
     (the frozen models' digests, the evaluation) and, per run, how it was trained and scored."""
     per_run = {}
     for run, variant, seed in schedule:
-        trained = ("shipped " + SHIPPED_RUNS[run]) if run in SHIPPED_RUNS else \
+        shipped = os.path.join(SHIPPED, SHIPPED_RUNS.get(run, ""), "adapters.safetensors")
+        trained = f"shipped {SHIPPED_RUNS[run]}, adapters {digest(shipped)}" if run in SHIPPED_RUNS else \
             " ".join(train_command(run, variant, seed)[train_command(run, variant, seed).index("--steps"):]) if variant else None
         per_run[run] = {"train": trained, "eval": " ".join(extra(variant))}
     return {"shared": {"eval_per_task": EVAL, "eval_world_seed": EVAL_WORLD_SEED,
