@@ -20,6 +20,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+plt.rcParams["svg.hashsalt"] = "lorweb"   # the same SVG bytes on every run, so a rerun changes no file
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import study  # noqa: E402
 
@@ -162,13 +164,13 @@ def gains_over_b(runs, variants, group):
     """{group(family): {variant: [per-task PSNR gain over returning b, seeds averaged]}} on the
     unseen split; a task counts under every family it uses."""
     task_families, _ = families()
-    base = per_task(runs["identity"][0]["unseen"])
+    returning_b = per_task(runs["identity"][0]["unseen"])
     gains = {}
     for v in variants:
         per_seed = [per_task(r["unseen"]) for r in runs[v].values()]
-        for task in base:
+        for task in returning_b:
             for g in sorted({group(f) for f in task_families[task]}):
-                gains.setdefault(g, {}).setdefault(v, []).append(statistics.mean(p[task] for p in per_seed) - base[task])
+                gains.setdefault(g, {}).setdefault(v, []).append(statistics.mean(p[task] for p in per_seed) - returning_b[task])
     return gains
 
 

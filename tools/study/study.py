@@ -11,13 +11,13 @@ Work goes to study-out/ (git-ignored): the training world (seed 0, the shipped m
 evaluation world made with another seed (so every score is on pictures no run trained on), one run
 folder per variant, logs. A run whose metrics are already in reports/generalization/metrics is
 skipped, so the study can be resumed across sessions (training resumes from its last checkpoint
-too); metrics/recipe.json records the recipe and the digests of the frozen base and encoder, and
-metrics made with another recipe or other frozen models are refused rather than mixed in. Every
+too); metrics/recipe.json records the digests of the frozen base and encoder, the evaluation and
+each run's settings, and metrics made otherwise are refused rather than mixed in. Every
 job runs with one thread: two single-threaded jobs use two cores better than one two-threaded job.
 """
 import argparse
-import hashlib
 import concurrent.futures
+import hashlib
 import json
 import os
 import subprocess
@@ -110,12 +110,14 @@ def digest(path):
 def recipe(schedule):
     """What the metrics in METRICS depend on, kept in metrics/recipe.json: what every run shares
     (the frozen models' digests, the evaluation) and, per run, how it was trained and scored."""
-    per_run = {}
-    for run, variant, seed in schedule:
-        shipped = os.path.join(SHIPPED, SHIPPED_RUNS.get(run, ""), "adapters.safetensors")
-        trained = f"shipped {SHIPPED_RUNS[run]}, adapters {digest(shipped)}" if run in SHIPPED_RUNS else \
-            " ".join(train_command(run, variant, seed)[train_command(run, variant, seed).index("--steps"):]) if variant else None
-        per_run[run] = {"train": trained, "eval": " ".join(extra(variant))}
+    def trained(run, variant, seed):
+        if run in SHIPPED_RUNS:
+            return f"shipped {SHIPPED_RUNS[run]}, adapters {digest(os.path.join(SHIPPED, SHIPPED_RUNS[run], 'adapters.safetensors'))}"
+        if variant is None:
+            return None
+        command = train_command(run, variant, seed)
+        return " ".join(command[command.index("--steps"):])               # without the machine's paths
+    per_run = {run: {"train": trained(run, variant, seed), "eval": " ".join(extra(variant))} for run, variant, seed in schedule}
     return {"shared": {"eval_per_task": EVAL, "eval_world_seed": EVAL_WORLD_SEED,
                        "base_digest": digest(os.path.join(SHIPPED, "base", "diffusion_pytorch_model.safetensors")),
                        "encoder_digest": digest(os.path.join(SHIPPED, "encoder", "model.safetensors"))},
@@ -158,7 +160,8 @@ def main():
     p.add_argument("--list", action="store_true")
     a = p.parse_args()
     # The base editor alone is the first job: the no-adapter row of the table.
-    todo = [("base-alone", None, 0)] + runs()
+    schedule = [("base-alone", None, 0)] + runs()
+    todo = schedule
     if a.list:
         for run, v, s in todo:
             print(run, "(no training)" if v is None else f"(the shipped {SHIPPED_RUNS[run]})" if run in SHIPPED_RUNS
@@ -176,7 +179,6 @@ def main():
     os.makedirs(METRICS, exist_ok=True)
     # Metrics made with other frozen models or another evaluation are refused, and so is a run's
     # made with other settings than its current ones; new runs can join without redoing the rest.
-    schedule = [("base-alone", None, 0)] + runs()
     current, path = recipe(schedule), os.path.join(METRICS, "recipe.json")
     recorded = json.load(open(path)) if os.path.exists(path) else {"shared": None, "runs": {}}
     made = {r for r, _, _ in schedule if any(os.path.exists(metrics_path(r, s)) for s in EVAL)}
