@@ -60,8 +60,13 @@ VARIANTS = {
     "lorweb-32x4-grid": [*ANALOGY_ONLY, *basis(32, 4, "caa'b")],
     "lorweb-32x4-prompted": [*WITH_CAPTIONS, *basis()],
     "single-r128-prompted": [*WITH_CAPTIONS, *SINGLE],
+    # The shipped rate was tuned for the basis; a rank-128 LoRA may want a lower one (a repeated
+    # option's last value wins, so these override RECIPE's).
+    "single-r128-lr1e-3": [*ANALOGY_ONLY, *SINGLE, "--lr", "1e-3"],
+    "lorweb-32x4-prompted-lr1e-3": [*WITH_CAPTIONS, *basis(), "--lr", "1e-3"],
+    "single-r128-prompted-lr1e-3": [*WITH_CAPTIONS, *SINGLE, "--lr", "1e-3"],
 }
-PROMPTED = {"lorweb-32x4-prompted", "single-r128-prompted"}
+PROMPTED = {"lorweb-32x4-prompted", "single-r128-prompted", "lorweb-32x4-prompted-lr1e-3", "single-r128-prompted-lr1e-3"}
 SEEDS = {"lorweb-32x4": [0, 1, 2], "single-r128": [0, 1, 2]}
 # Seed 0 of the headline pair is the shipped model itself: the same recipe, world and seed.
 SHIPPED_RUNS = {"lorweb-32x4-s0": "lorweb", "single-r128-s0": "single-lora"}
