@@ -7,6 +7,7 @@ variant's first seed, made by lorweb itself).
   python3 tools/study/report.py          # after study.py; make study runs both
 """
 import csv
+import functools
 import json
 import math
 import os
@@ -147,18 +148,23 @@ def scatter(runs):
     save(fig, "preservation_vs_edit")
 
 
+@functools.cache
+def manifest(world):
+    """A world's manifest, read once however many tables ask for it."""
+    return json.load(open(os.path.join(world, "manifest.json")))
+
+
 def families():
     """{task: its families}, {family: its kind} from the scored world's manifest."""
-    manifest = json.load(open(os.path.join(study.EVAL_WORLD, "manifest.json")))
-    return ({t["id"]: sorted({s["family"] for s in t["steps"]}) for t in manifest["tasks"]},
-            {f["name"]: f["kind"] for f in manifest["families"]})
+    m = manifest(study.EVAL_WORLD)
+    return ({t["id"]: sorted({s["family"] for s in t["steps"]}) for t in m["tasks"]},
+            {f["name"]: f["kind"] for f in m["families"]})
 
 
 def trained_share():
     """(tasks of the scored world's seen split that the training world trains, all of them): a new
     seed draws new compositions, so some "seen" tasks are compositions no run trained on."""
-    tasks = lambda world, split: {s["task"] for s in json.load(open(os.path.join(world, "manifest.json")))["samples"]  # noqa: E731
-                                  if s["split"] == split}
+    tasks = lambda world, split: {s["task"] for s in manifest(world)["samples"] if s["split"] == split}  # noqa: E731
     seen = tasks(study.EVAL_WORLD, "seen")
     return len(seen & tasks(study.WORLD, "train")), len(seen)
 
@@ -258,8 +264,7 @@ def analysis(run):
     by_task = {}
     for row, x in zip(index, flat):
         by_task.setdefault((row["task"], row["split"]), []).append(x)
-    manifest = json.load(open(os.path.join(study.WORLD, "manifest.json")))
-    kind = {s["task"]: s.get("unseen_kind") for s in manifest["samples"] if s["split"] == "unseen"}
+    kind = {s["task"]: s.get("unseen_kind") for s in manifest(study.WORLD)["samples"] if s["split"] == "unseen"}
     seen = {t: np.mean(v, axis=0) for (t, s), v in by_task.items() if s == "train"}
     unseen = {t: np.mean(v, axis=0) for (t, s), v in by_task.items() if s == "unseen"}
     names = sorted(seen)

@@ -66,7 +66,7 @@ VARIANTS = {
     "lorweb-32x4-prompted-lr1e-3": [*WITH_CAPTIONS, *basis(), "--lr", "1e-3"],
     "single-r128-prompted-lr1e-3": [*WITH_CAPTIONS, *SINGLE, "--lr", "1e-3"],
 }
-PROMPTED = {"lorweb-32x4-prompted", "single-r128-prompted", "lorweb-32x4-prompted-lr1e-3", "single-r128-prompted-lr1e-3"}
+PROMPTED = {v for v, arguments in VARIANTS.items() if arguments[:2] == WITH_CAPTIONS}   # scored with the caption as prompt
 SEEDS = {"lorweb-32x4": [0, 1, 2], "single-r128": [0, 1, 2]}
 # Seed 0 of the headline pair is the shipped model itself: the same recipe, world and seed.
 SHIPPED_RUNS = {"lorweb-32x4-s0": "lorweb", "single-r128-s0": "single-lora"}
